@@ -1,0 +1,213 @@
+/* alloc.c — the allocator's slow paths and the requests that are not plain
+ * malloc/free: routing a request to its tier or to the C library, aligned
+ * and zeroed allocation, realloc, and the usable size of a block.
+ *
+ * The fast paths are inline in internal.h. Whenever this file works on a
+ * thread's heap it first swaps the thread's heap pointer for the busy
+ * sentinel, so that any allocation made from inside (the seed's bug: a pool
+ * calling the wrapped posix_memalign) lands in the slow path again and is
+ * reported instead of recursing or corrupting the heap. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool tier_wrapped(hak_tier_t t) {
+    switch (t) {
+    case HAK_TIER_TINY:
+        return hak_knob(WRAP_TINY) != 0;
+    case HAK_TIER_MID:
+        return hak_knob(WRAP_MID) != 0;
+    case HAK_TIER_LARGE:
+        return hak_knob(WRAP_LARGE) != 0;
+    default:
+        return false;
+    }
+}
+
+hak_cold static _Noreturn void reentered(const char *what) {
+    hak_fatal("re-entered %s() from inside the allocator: an allocation path called a wrapped "
+              "function (the seed's recursion bug); aborting",
+              what);
+}
+
+static void *libc_alloc(size_t n) {
+    hak_gstat_add(HAK_S_libc_alloc, 1);
+    return __libc_malloc(n);
+}
+
+static void *enomem(void) {
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* The calling thread's heap, created on its first slow path. NULL when the
+ * thread must not use one now: it is starting hakmem (requests go to the C
+ * library) or start-up is still running in another thread. */
+static hak_heap_t *thread_heap(const char *what) {
+    hak_heap_t *h = hak_tls_heap;
+    switch (h->kind) {
+    case HAK_HEAP_REAL:
+        return h;
+    case HAK_HEAP_BUSY:
+        reentered(what);
+    case HAK_HEAP_LIBC:
+        return NULL;
+    default:
+        break;
+    }
+    if (!hak_ready() && !hak_init()) return NULL;
+    hak_tls_heap = &hak_heap_busy;
+    h = hak_heap_acquire();
+    hak_tls_heap = h != NULL ? h : &hak_heap_none;
+    return h;
+}
+
+/* One block of class cls for heap h: from its cache, else a refill. */
+static void *alloc_class(hak_heap_t *h, unsigned cls) {
+    hak_tcache_t *tc = &h->tc[cls];
+    hak_block_t *b = tc->head;
+    if (b != NULL) {
+        tc->head = b->next;
+        tc->count--;
+    } else {
+        hak_tls_heap = &hak_heap_busy;
+        b = hak_heap_refill(h, cls);
+        hak_tls_heap = h;
+        if (b == NULL) return enomem();
+        hak_heap_stat(h, HAK_S_slow_alloc, 1);
+    }
+    hak_counter_add(&tc->nalloc, 1);
+    return b;
+}
+
+static void *alloc_large(size_t n, size_t align, bool zero) {
+    void *p = hak_large_alloc(n, align, zero);
+    return p != NULL ? p : enomem();
+}
+
+void *hak_alloc_slow(size_t n) {
+    if (n > HAK_MAX_REQUEST) return enomem();
+    hak_heap_t *h = thread_heap("malloc");
+    if (h == NULL) return libc_alloc(n);
+    hak_tier_t tier = hak_tier_of_size(n);
+    if (!tier_wrapped(tier)) return libc_alloc(n);
+    if (tier == HAK_TIER_LARGE) return alloc_large(n, 0, false);
+    return alloc_class(h, hak_class_of[(n + 15) >> 4]);
+}
+
+void *hak_alloc_zeroed(size_t n) {
+    if (n > HAK_MAX_REQUEST) return enomem();
+    hak_heap_t *h = thread_heap("calloc");
+    hak_tier_t tier = hak_tier_of_size(n);
+    if (h == NULL || !tier_wrapped(tier)) {
+        hak_gstat_add(HAK_S_libc_alloc, 1);
+        return __libc_calloc(1, n);
+    }
+    /* A fresh large mapping is already zero; only a cached span is not. */
+    if (tier == HAK_TIER_LARGE) return alloc_large(n, 0, true);
+    void *p = alloc_class(h, hak_class_of[(n + 15) >> 4]);
+    if (p != NULL) memset(p, 0, n);
+    return p;
+}
+
+void *hak_alloc_aligned(size_t n, size_t align) {
+    if (align <= HAK_MIN_ALIGN) return hak_alloc(n);
+    if (n > HAK_MAX_REQUEST || align > HAK_MAX_REQUEST) return enomem();
+    hak_heap_t *h = thread_heap("posix_memalign");
+    hak_tier_t tier = hak_tier_of_size(n);
+    if (h == NULL || !tier_wrapped(tier)) {
+        hak_gstat_add(HAK_S_libc_alloc, 1);
+        void *p = __libc_memalign(align, n);
+        return p != NULL ? p : enomem();
+    }
+    unsigned cls = tier == HAK_TIER_LARGE ? 0 : hak_class_for_aligned(n, align);
+    if (cls != 0) return alloc_class(h, cls);
+    /* Alignments beyond what page classes guarantee get their own mapping. */
+    return alloc_large(n, align, false);
+}
+
+void hak_free_slow(void *p, uintptr_t e) {
+    if (p == NULL) return;
+    int saved = errno;
+    unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
+    hak_heap_t *h = hak_tls_heap;
+    if (cls != 0) {
+        hak_page_t *pg = (hak_page_t *)(e & ~HAK_REG_CLASS_MASK);
+        if (h->kind == HAK_HEAP_NONE) h = thread_heap("free");
+        if (h != NULL && h->kind == HAK_HEAP_BUSY) reentered("free");
+        if (h != NULL && h->kind == HAK_HEAP_REAL) {
+            hak_tcache_t *tc = &h->tc[cls];
+            if (tc->count < tc->limit) {
+                hak_block_t *b = p;
+                b->next = tc->head;
+                tc->head = b;
+                tc->count++;
+            } else {
+                hak_tls_heap = &hak_heap_busy;
+                hak_heap_flush(h, cls, p);
+                hak_tls_heap = h;
+                hak_heap_stat(h, HAK_S_slow_free, 1);
+            }
+            hak_counter_add(&tc->nfree, 1);
+        } else {
+            /* No heap (the thread is exiting or starting hakmem): straight
+             * back to the page, as a remote free. */
+            hak_gstat_add(hak_class_tier[cls] == HAK_TIER_TINY ? HAK_S_tiny_free : HAK_S_mid_free,
+                          1);
+            hak_heap_free_unowned(pg, p);
+        }
+    } else if (e != 0) {
+        if (h->kind == HAK_HEAP_BUSY) reentered("free");
+        hak_span_t *sp = (hak_span_t *)e;
+        if (sp->block != (uint8_t *)p) hak_fatal("free(): invalid pointer %p", p);
+        hak_large_free(sp);
+    } else {
+        hak_gstat_add(HAK_S_libc_free, 1);
+        __libc_free(p);
+    }
+    errno = saved;
+}
+
+size_t hak_usable_size(const void *p) {
+    uintptr_t e = hak_registry_get(p);
+    unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
+    if (cls != 0) return hak_class_size[cls];
+    if (e != 0) {
+        const hak_span_t *sp = (const hak_span_t *)e;
+        return sp->usable - (size_t)((const uint8_t *)p - sp->block);
+    }
+    return hak_libc_usable_size((void *)p);
+}
+
+void *hak_realloc(void *p, size_t n) {
+    if (p == NULL) return hak_alloc(n);
+    if (n == 0) {
+        /* glibc frees and returns NULL. */
+        hak_free(p);
+        return NULL;
+    }
+    if (n > HAK_MAX_REQUEST) return enomem();
+    if (hak_registry_get(p) == 0) {
+        hak_gstat_add(HAK_S_libc_alloc, 1);
+        return __libc_realloc(p, n);
+    }
+    size_t old = hak_usable_size(p);
+    /* Shrinking in place is fine while it wastes less than half. */
+    if (n <= old && n > old / 2) return p;
+    void *q = hak_alloc(n);
+    if (q == NULL) return NULL; /* the old block stays intact */
+    memcpy(q, p, n < old ? n : old);
+    hak_free(p);
+    return q;
+}
+
+size_t hak_libc_usable_size(void *p) {
+    /* glibc keeps the chunk size, with three flag bits, in the word before
+     * the block; a chunk of its own mapping (bit 1) has two words of
+     * overhead, others one. */
+    size_t head = ((size_t *)p)[-1];
+    size_t size = head & ~(size_t)7;
+    size_t overhead = (head & 2) ? 2 * sizeof(size_t) : sizeof(size_t);
+    return size > overhead ? size - overhead : 0;
+}

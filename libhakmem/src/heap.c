@@ -1,0 +1,457 @@
+/* heap.c — thread heaps: each thread's block caches and the pages it owns.
+ *
+ * The fast paths (internal.h) touch only the calling thread's cache, so they
+ * need neither a lock nor an atomic. Everything here is a slow path: a
+ * refill moves a batch of blocks from owned pages into the cache, a flush
+ * moves half a full cache back (blocks of owned pages onto their local free
+ * lists, others onto their pages' remote lists, one atomic push per run of
+ * blocks of the same page). Page lists are touched under the heap's own
+ * lock, which only an adopter ever contends for: a thread that needs pages
+ * takes them from owners that are idle or gone, through the pending queue.
+ *
+ * Heaps are recycled, never unmapped, so a thread holding a stale owner
+ * pointer reads a valid (if reused) heap and re-checks ownership under its
+ * lock. */
+#include "internal.h"
+
+#include <string.h>
+
+__thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_none;
+
+hak_heap_t hak_heap_none = {.kind = HAK_HEAP_NONE};
+hak_heap_t hak_heap_busy = {.kind = HAK_HEAP_BUSY};
+hak_heap_t hak_heap_libc = {.kind = HAK_HEAP_LIBC};
+hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
+
+static hak_lock_t heaps_lock; /* heaps_all and heaps_free */
+static hak_heap_t *heaps_all;
+static hak_heap_t *heaps_free;
+static _Atomic(uint64_t) tier_totals[2][4]; /* [alloc|free][tier] of exited heaps */
+
+/* ---- owner lists ------------------------------------------------------ */
+
+static void list_push_front(hak_page_list_t *l, hak_page_t *pg) {
+    pg->prev = NULL;
+    pg->next = l->head;
+    if (l->head)
+        l->head->prev = pg;
+    else
+        l->tail = pg;
+    l->head = pg;
+}
+
+static void list_push_back(hak_page_list_t *l, hak_page_t *pg) {
+    pg->next = NULL;
+    pg->prev = l->tail;
+    if (l->tail)
+        l->tail->next = pg;
+    else
+        l->head = pg;
+    l->tail = pg;
+}
+
+static void list_remove(hak_page_list_t *l, hak_page_t *pg) {
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        l->head = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    else
+        l->tail = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+
+static hak_page_list_t *list_of(hak_heap_t *h, hak_page_t *pg) {
+    return pg->list == HAK_LIST_FULL ? &h->full[pg->cls] : &h->avail[pg->cls];
+}
+
+static void page_unlink(hak_heap_t *h, hak_page_t *pg) {
+    if (pg->list != HAK_LIST_NONE) list_remove(list_of(h, pg), pg);
+    pg->list = HAK_LIST_NONE;
+}
+
+static void page_link(hak_heap_t *h, hak_page_t *pg, int which, bool front) {
+    pg->list = (uint8_t)which;
+    if (front)
+        list_push_front(list_of(h, pg), pg);
+    else
+        list_push_back(list_of(h, pg), pg);
+}
+
+static bool page_has_room(const hak_page_t *pg) {
+    return pg->free != NULL || pg->bump < pg->end;
+}
+
+/* ---- creation --------------------------------------------------------- */
+
+static void heap_setup(hak_heap_t *h) {
+    h->kind = HAK_HEAP_REAL;
+    for (unsigned c = 1; c <= hak_class_count; c++) {
+        size_t by_bytes = (size_t)hak_knob(TCACHE_BYTES) / hak_class_size[c];
+        size_t limit = (size_t)hak_knob(TCACHE_COUNT);
+        if (by_bytes < limit) limit = by_bytes;
+        h->tc[c].limit = (uint32_t)(limit < 2 ? 2 : limit);
+    }
+    atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
+}
+
+hak_heap_t *hak_heap_acquire(void) {
+    hak_lock(&heaps_lock);
+    hak_heap_t *h = heaps_free;
+    if (h != NULL) heaps_free = h->next_free;
+    hak_unlock(&heaps_lock);
+    if (h != NULL)
+        memset(h, 0, sizeof *h);
+    else if ((h = hak_meta_alloc(HAK_META_HEAP)) == NULL)
+        return NULL;
+    heap_setup(h);
+
+    hak_lock(&heaps_lock);
+    h->next_all = heaps_all;
+    if (heaps_all) heaps_all->prev_all = h;
+    heaps_all = h;
+    hak_unlock(&heaps_lock);
+    hak_heap_stat(h, HAK_S_threads_started, 1);
+    hak_thread_register(h);
+    return h;
+}
+
+/* ---- adoption --------------------------------------------------------- */
+
+static bool owner_idle(hak_heap_t *owner, uint64_t now) {
+    uint64_t last = atomic_load_explicit(&owner->last_active_us, memory_order_relaxed);
+    return now > last && now - last >= (uint64_t)hak_knob(IDLE_THRESHOLD_US);
+}
+
+/* Takes pg, just popped off the pending queue, for h (whose lock is held).
+ * pg keeps its in_pending mark until whoever owns it clears it: an owner
+ * never releases a marked page, so the descriptor stays valid while the
+ * adopter looks at it. An orphan is taken by one CAS; a live idle owner's
+ * page under that owner's lock, tried and never waited for (h holds its own
+ * lock). A page whose owner is busy goes back on the queue. */
+static bool adopt(hak_heap_t *h, hak_page_t *pg, uint64_t now) {
+    hak_heap_t *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
+    if (owner == h) {
+        atomic_store_explicit(&pg->in_pending, 0, memory_order_relaxed);
+        return false; /* ours already, and in our lists */
+    }
+    if (owner == NULL && atomic_compare_exchange_strong_explicit(
+                             &pg->owner, &owner, h, memory_order_acq_rel, memory_order_acquire)) {
+        atomic_store_explicit(&pg->in_pending, 0, memory_order_relaxed);
+    } else {
+        if (!hak_trylock(&owner->lock)) {
+            hak_pending_requeue(pg);
+            return false;
+        }
+        bool ok = atomic_load_explicit(&pg->owner, memory_order_relaxed) == owner &&
+                  owner_idle(owner, now);
+        if (ok) {
+            page_unlink(owner, pg);
+            atomic_store_explicit(&pg->owner, h, memory_order_release);
+        }
+        atomic_store_explicit(&pg->in_pending, 0, memory_order_relaxed);
+        hak_unlock(&owner->lock);
+        if (!ok) return false;
+    }
+    hak_page_drain(pg);
+    hak_heap_stat(h, HAK_S_page_adopted, 1);
+    return true;
+}
+
+/* An owner may give an empty page back to the OS layer only while no
+ * adopter can be holding it. */
+static bool page_releasable(const hak_page_t *pg) {
+    return pg->used == 0 && !atomic_load_explicit(&pg->in_pending, memory_order_acquire);
+}
+
+/* A page of class cls with room, for a refill; h's lock is held. */
+static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
+    /* 1. Full pages whose blocks came back through remote frees. */
+    hak_page_list_t *full = &h->full[cls];
+    for (long n = hak_knob(DRAIN_SCAN); n > 0 && full->head != NULL; n--) {
+        hak_page_t *pg = full->head;
+        unsigned got = hak_page_drain(pg);
+        hak_heap_stat(h, HAK_S_drain, got ? 1 : 0);
+        hak_heap_stat(h, HAK_S_drained_blocks, got);
+        list_remove(full, pg);
+        if (got) {
+            page_link(h, pg, HAK_LIST_AVAIL, true);
+            hak_heap_stat(h, HAK_S_page_reused, 1);
+            return pg;
+        }
+        list_push_back(full, pg); /* rotate: look at others next time */
+    }
+    /* 2. Pages of idle or exited owners. */
+    for (int tries = 0; tries < 8; tries++) {
+        hak_page_t *pg = hak_pending_pop(cls);
+        if (pg == NULL) break;
+        if (!adopt(h, pg, now)) continue;
+        bool room = page_has_room(pg);
+        page_link(h, pg, room ? HAK_LIST_AVAIL : HAK_LIST_FULL, room);
+        if (room) return pg;
+    }
+    /* 3. A fresh page. */
+    hak_page_t *pg = hak_page_new(h, cls);
+    if (pg != NULL) page_link(h, pg, HAK_LIST_AVAIL, true);
+    return pg;
+}
+
+/* ---- refill and flush ------------------------------------------------- */
+
+void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
+    hak_tcache_t *tc = &h->tc[cls];
+    unsigned want = tc->limit / 2 + 1;
+    hak_block_t *head = NULL;
+    unsigned got = 0;
+    uint64_t now = hak_now_us();
+
+    hak_lock(&h->lock);
+    atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
+    while (got < want) {
+        hak_page_t *pg = h->avail[cls].head;
+        if (pg == NULL && (pg = find_page(h, cls, now)) == NULL) break;
+        while (got < want && pg->free != NULL) {
+            hak_block_t *b = pg->free;
+            pg->free = b->next;
+            b->next = head;
+            head = b;
+            got++;
+            pg->used++;
+        }
+        while (got < want && pg->bump < pg->end) {
+            hak_block_t *b = (hak_block_t *)pg->bump;
+            pg->bump += pg->block_size;
+            b->next = head;
+            head = b;
+            got++;
+            pg->used++;
+        }
+        if (!page_has_room(pg)) {
+            unsigned drained = hak_page_drain(pg);
+            if (drained) {
+                hak_heap_stat(h, HAK_S_drain, 1);
+                hak_heap_stat(h, HAK_S_drained_blocks, drained);
+            } else {
+                page_unlink(h, pg);
+                page_link(h, pg, HAK_LIST_FULL, false);
+            }
+        }
+    }
+    hak_unlock(&h->lock);
+    if (head == NULL) return NULL;
+    tc->head = head->next;
+    tc->count = got - 1;
+    return head;
+}
+
+/* Returns a chain of blocks of pg that h owns to the page; h's lock is held. */
+static void give_back_local(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, hak_block_t *last,
+                            unsigned n) {
+    last->next = pg->free;
+    pg->free = first;
+    pg->used -= n;
+    hak_heap_stat(h, HAK_S_owner_free, n);
+    if (page_releasable(pg) && h->avail[pg->cls].head != pg) {
+        /* Empty and not the page being carved: back to the OS layer, which
+         * pools it for any class. */
+        page_unlink(h, pg);
+        hak_page_release(pg);
+        return;
+    }
+    if (pg->list == HAK_LIST_FULL) {
+        page_unlink(h, pg);
+        page_link(h, pg, HAK_LIST_AVAIL, false);
+    }
+}
+
+static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, hak_block_t *last,
+                             unsigned n, uint64_t now) {
+    /* Route P: an owner idle too long gets its page offered to threads that
+     * need one. Decided before the push: until our blocks are on the page,
+     * the page cannot become empty and be released under us. */
+    hak_heap_t *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
+    if (owner != NULL && owner != h &&
+        !atomic_load_explicit(&pg->in_pending, memory_order_relaxed) && owner_idle(owner, now))
+        hak_pending_push(pg);
+    if (h != NULL) hak_heap_stat(h, HAK_S_remote_free, n);
+    hak_page_push_remote(pg, first, last, n);
+}
+
+/* Returns every block of `list` to its page, one push per run of blocks of
+ * the same page. h may be NULL (a thread without a heap); if not, its lock
+ * is held. */
+static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
+    while (list != NULL) {
+        hak_page_t *pg = (hak_page_t *)(hak_registry_get(list) & ~HAK_REG_CLASS_MASK);
+        hak_block_t *first = list, *last = list;
+        unsigned n = 1;
+        list = list->next;
+        while (list != NULL && (hak_page_t *)(hak_registry_get(list) & ~HAK_REG_CLASS_MASK) == pg) {
+            last = list;
+            list = list->next;
+            n++;
+        }
+        last->next = NULL;
+        if (h != NULL && atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)
+            give_back_local(h, pg, first, last, n);
+        else
+            give_back_remote(h, pg, first, last, n, now);
+    }
+}
+
+void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
+    hak_tcache_t *tc = &h->tc[cls];
+    unsigned n = tc->count / 2 + 1;
+    if (n > tc->count) n = tc->count;
+    hak_block_t *list = tc->head, *last = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        last = tc->head;
+        tc->head = tc->head->next;
+    }
+    tc->count -= n;
+    uint64_t now = hak_now_us();
+    if (last != NULL) {
+        last->next = NULL;
+        hak_lock(&h->lock);
+        atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
+        give_back(h, list, now);
+        hak_unlock(&h->lock);
+    }
+    if (extra != NULL) {
+        extra->next = tc->head;
+        tc->head = extra;
+        tc->count++;
+    }
+}
+
+void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b) {
+    (void)pg;
+    b->next = NULL;
+    give_back(NULL, b, hak_now_us());
+}
+
+/* ---- release at thread exit ------------------------------------------- */
+
+static void abandon_list(hak_heap_t *h, hak_page_list_t *l) {
+    while (l->head != NULL) {
+        hak_page_t *pg = l->head;
+        page_unlink(h, pg);
+        hak_page_drain(pg);
+        if (page_releasable(pg)) {
+            hak_page_release(pg);
+            continue;
+        }
+        atomic_store_explicit(&pg->owner, NULL, memory_order_release);
+        hak_pending_push(pg);
+    }
+}
+
+static void merge_stats(hak_heap_t *h) {
+    for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
+        uint64_t v = hak_counter_get(&h->stats[i]);
+        if (v) hak_gstat_add((hak_stat_id_t)i, v);
+    }
+    for (unsigned c = 1; c <= hak_class_count; c++) {
+        unsigned t = hak_class_tier[c];
+        atomic_fetch_add_explicit(&tier_totals[0][t], hak_counter_get(&h->tc[c].nalloc),
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&tier_totals[1][t], hak_counter_get(&h->tc[c].nfree),
+                                  memory_order_relaxed);
+    }
+}
+
+/* Gives everything h holds back (cached blocks to their pages, pages to the
+ * OS layer when empty, else to the pending queue for adoption) and recycles
+ * h. Runs at thread exit, and in a fork child for the threads that did not
+ * survive the fork. */
+void hak_heap_release(hak_heap_t *h) {
+    uint64_t now = hak_now_us();
+    hak_lock(&h->lock);
+    for (unsigned c = 1; c <= hak_class_count; c++) {
+        hak_block_t *list = h->tc[c].head;
+        h->tc[c].head = NULL;
+        h->tc[c].count = 0;
+        give_back(h, list, now);
+    }
+    for (unsigned c = 1; c <= hak_class_count; c++) {
+        abandon_list(h, &h->avail[c]);
+        abandon_list(h, &h->full[c]);
+    }
+    hak_unlock(&h->lock);
+    hak_heap_stat(h, HAK_S_threads_exited, 1);
+    merge_stats(h);
+
+    hak_lock(&heaps_lock);
+    if (h->prev_all)
+        h->prev_all->next_all = h->next_all;
+    else
+        heaps_all = h->next_all;
+    if (h->next_all) h->next_all->prev_all = h->prev_all;
+    h->kind = HAK_HEAP_DEAD;
+    h->next_free = heaps_free;
+    heaps_free = h;
+    hak_unlock(&heaps_lock);
+}
+
+void hak_heap_thread_exit(void *arg) {
+    hak_heap_t *h = arg;
+    /* Safe to run twice: a destructor that runs after ours may allocate and
+     * so create a new heap, which re-registers the key and brings us back. */
+    if (h == NULL || h->kind != HAK_HEAP_REAL || hak_tls_heap != h) return;
+    hak_tls_heap = &hak_heap_busy;
+    hak_heap_release(h);
+    hak_tls_heap = &hak_heap_dead;
+}
+
+/* ---- fork and stats --------------------------------------------------- */
+
+void hak_heaps_lock_all(void) {
+    hak_lock(&heaps_lock);
+    for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) hak_lock(&h->lock);
+}
+
+void hak_heaps_unlock_all(bool child) {
+    if (!child) {
+        for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) hak_unlock(&h->lock);
+        hak_unlock(&heaps_lock);
+        return;
+    }
+    /* In the child only this thread lives on: every other heap is released
+     * so its pages become adoptable instead of leaking. */
+    hak_lock_reset(&heaps_lock);
+    for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) hak_lock_reset(&h->lock);
+    hak_heap_t *self = hak_tls_heap;
+    hak_heap_t *h = heaps_all;
+    while (h != NULL) {
+        hak_heap_t *next = h->next_all;
+        if (h != self) hak_heap_release(h);
+        h = next;
+    }
+}
+
+void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {
+    uint64_t tiers[2][4];
+    for (unsigned k = 0; k < 2; k++)
+        for (unsigned t = 0; t < 4; t++)
+            tiers[k][t] = atomic_load_explicit(&tier_totals[k][t], memory_order_relaxed);
+    hak_lock(&heaps_lock);
+    for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) {
+        for (unsigned i = 0; i < HAK_STAT_COUNT; i++) out[i] += hak_counter_get(&h->stats[i]);
+        for (unsigned c = 1; c <= hak_class_count; c++) {
+            tiers[0][hak_class_tier[c]] += hak_counter_get(&h->tc[c].nalloc);
+            tiers[1][hak_class_tier[c]] += hak_counter_get(&h->tc[c].nfree);
+        }
+    }
+    hak_unlock(&heaps_lock);
+    out[HAK_S_tiny_alloc] += tiers[0][HAK_TIER_TINY];
+    out[HAK_S_mid_alloc] += tiers[0][HAK_TIER_MID];
+    out[HAK_S_tiny_free] += tiers[1][HAK_TIER_TINY];
+    out[HAK_S_mid_free] += tiers[1][HAK_TIER_MID];
+    uint64_t small_alloc = tiers[0][HAK_TIER_TINY] + tiers[0][HAK_TIER_MID];
+    uint64_t small_free = tiers[1][HAK_TIER_TINY] + tiers[1][HAK_TIER_MID];
+    out[HAK_S_fast_alloc] =
+        small_alloc > out[HAK_S_slow_alloc] ? small_alloc - out[HAK_S_slow_alloc] : 0;
+    out[HAK_S_fast_free] =
+        small_free > out[HAK_S_slow_free] ? small_free - out[HAK_S_slow_free] : 0;
+}

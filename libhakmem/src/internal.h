@@ -1,0 +1,462 @@
+/* internal.h — the one internal header of libhakmem: the knob and stats
+ * tables, the shared types (blocks, pages, spans, heaps) and the functions
+ * the source files offer each other.
+ *
+ * Nothing declared here may allocate through malloc, use stdio, call dlsym or
+ * read the environment after start-up: every function below can be reached
+ * from inside malloc or free. */
+#ifndef HAK_INTERNAL_H
+#define HAK_INTERNAL_H
+
+#include "hakmem.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define hak_likely(x)   __builtin_expect(!!(x), 1)
+#define hak_unlikely(x) __builtin_expect(!!(x), 0)
+#define hak_noinline    __attribute__((noinline))
+#define hak_cold        __attribute__((cold, noinline))
+#define hak_export      __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------------------
+ * Geometry
+ * ---------------------------------------------------------------------- */
+
+#define HAK_PAGE_SHIFT      16 /* the MF2 page: 64 KiB */
+#define HAK_PAGE_SIZE       ((size_t)1 << HAK_PAGE_SHIFT)
+#define HAK_GRANULE_SHIFT   12 /* registry resolution and OS page */
+#define HAK_GRANULE         ((size_t)1 << HAK_GRANULE_SHIFT)
+#define HAK_MIN_ALIGN       16
+#define HAK_SMALL_LIMIT     32768 /* the largest block a page class can hold */
+#define HAK_CLASS_MAX       41    /* classes 1..40; 0 means "not ours to serve" */
+#define HAK_MAX_ALIGN_SMALL 4096  /* every page start is at least this aligned */
+/* Requests above this fail with ENOMEM, as glibc refuses sizes beyond
+ * PTRDIFF_MAX; leaving headroom keeps the rounding arithmetic from wrapping. */
+#define HAK_MAX_REQUEST ((size_t)PTRDIFF_MAX - ((size_t)64 << 20))
+
+/* ------------------------------------------------------------------------
+ * Knobs: the one table. Loader, environment overrides, validation, dump,
+ * docs and the tuner's search space all read it.
+ *   X(ID, name, type, default, min, max, scale, tunable, enum values, help)
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HAK_T_INT, HAK_T_SIZE, HAK_T_BOOL, HAK_T_ENUM } hak_knob_type_t;
+typedef enum { HAK_SCALE_LINEAR, HAK_SCALE_LOG } hak_knob_scale_t;
+
+typedef enum {
+    HAK_ALIGN_OVERALLOC,
+    HAK_ALIGN_CHUNK_POOL,
+    HAK_ALIGN_RESERVE,
+    HAK_ALIGN_RELAXED,
+} hak_align_mode_t;
+
+#define HAK_ALIGN_MODE_NAMES "overalloc", "chunk_pool", "reserve", "relaxed"
+
+#define HAK_KNOBS(X)                                                                               \
+    X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 150, 0, 60000000, HAK_SCALE_LOG, 1, NULL, \
+      "microseconds a page owner may stay idle before other threads may adopt its pages")          \
+    X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 64, 0, 65536, HAK_SCALE_LOG, 1, NULL,       \
+      "freed 64 KiB pages kept mapped for reuse in chunk_pool mode (0 behaves as overalloc)")      \
+    X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_CHUNK_POOL, 0, 3, HAK_SCALE_LINEAR, 1,       \
+      hak_align_mode_names, "how the OS layer obtains 64 KiB pages")                               \
+    X(WRAP_TINY, "wrap_tiny", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                      \
+      "hakmem serves the tiny tier; 0 hands it to the C library")                                  \
+    X(WRAP_MID, "wrap_mid", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                        \
+      "hakmem serves the mid tier (the MF2 pool); 0 hands it to the C library")                    \
+    X(WRAP_LARGE, "wrap_large", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                    \
+      "hakmem serves the large tier; 0 hands it to the C library")                                 \
+    X(TINY_MAX, "tiny_max", HAK_T_SIZE, 1024, 128, 4096, HAK_SCALE_LOG, 1, NULL,                   \
+      "largest request of the tiny tier, in bytes")                                                \
+    X(MID_MAX, "mid_max", HAK_T_SIZE, 32768, 4096, 32768, HAK_SCALE_LOG, 1, NULL,                  \
+      "largest request of the mid tier, in bytes; larger ones are large")                          \
+    X(TCACHE_COUNT, "tcache_count", HAK_T_INT, 64, 2, 1024, HAK_SCALE_LOG, 1, NULL,                \
+      "most blocks a thread caches per size class")                                                \
+    X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 262144, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,    \
+      "most bytes a thread caches per size class")                                                 \
+    X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
+      "full pages checked for remote frees per refill before taking a new page")                   \
+    X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 16, 0, 256, HAK_SCALE_LINEAR, 1, NULL,    \
+      "freed large spans kept mapped for reuse")                                                   \
+    X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 67108864, 0, 1073741824, HAK_SCALE_LOG,  \
+      1, NULL, "most bytes the large-span cache keeps mapped")                                     \
+    X(STRICT, "strict", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                            \
+      "refuse to start (exit status 2) on any bad setting instead of using the default")
+
+typedef enum {
+#define HAK_KNOB_ENUM(id, ...) HAK_K_##id,
+    HAK_KNOBS(HAK_KNOB_ENUM)
+#undef HAK_KNOB_ENUM
+        HAK_KNOB_COUNT
+} hak_knob_id_t;
+
+typedef struct {
+    const char *name;
+    hak_knob_type_t type;
+    long long def, min, max;
+    hak_knob_scale_t scale;
+    bool tunable;
+    const char *const *values; /* enum names, NULL-terminated */
+    const char *help;
+} hak_knob_info_t;
+
+typedef enum { HAK_SRC_DEFAULT, HAK_SRC_PROFILE, HAK_SRC_ENV } hak_knob_source_t;
+
+extern const hak_knob_info_t hak_knob_table[HAK_KNOB_COUNT];
+extern long long hak_knob_value[HAK_KNOB_COUNT]; /* written only during start-up */
+extern hak_knob_source_t hak_knob_src[HAK_KNOB_COUNT];
+#define hak_knob(id) (hak_knob_value[HAK_K_##id])
+
+/* Reads HAKMEM_<KNOB> overrides; reports bad values; false in strict mode on
+ * error (the caller ends start-up). Called once, during start-up. */
+bool hak_options_init(void);
+bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out);
+size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap);
+size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------
+ * Stats: the one counter list. Report, JSON and hak_stat() read it.
+ * Per-tier allocation and free counts come from the per-class counters in
+ * each heap's cache, so the fast path pays one increment in a line it has
+ * already loaded.
+ * ---------------------------------------------------------------------- */
+
+#define HAK_STATS(X)                                                                               \
+    X(tiny_alloc, "allocations served by the tiny tier")                                           \
+    X(tiny_free, "frees of tiny blocks")                                                           \
+    X(mid_alloc, "allocations served by the mid tier (MF2 pool)")                                  \
+    X(mid_free, "frees of mid blocks")                                                             \
+    X(large_alloc, "allocations served by the large tier")                                         \
+    X(large_free, "frees of large blocks")                                                         \
+    X(libc_alloc, "requests handed to the C library (unwrapped tier or start-up)")                 \
+    X(libc_free, "frees of blocks the C library owns")                                             \
+    X(fast_alloc, "small allocations served from the thread cache")                                \
+    X(slow_alloc, "small allocations that refilled the thread cache")                              \
+    X(fast_free, "small frees absorbed by the thread cache")                                       \
+    X(slow_free, "small frees that flushed the thread cache")                                      \
+    X(owner_free, "blocks returned to a page by its owner thread")                                 \
+    X(remote_free, "blocks pushed onto another owner's remote list")                               \
+    X(drain, "remote lists collected by an owner in one exchange")                                 \
+    X(drained_blocks, "blocks collected by drains")                                                \
+    X(page_new, "pages carved fresh from the OS layer")                                            \
+    X(page_reused, "pages reused after being refilled by frees")                                   \
+    X(page_adopted, "pages adopted from the pending queue")                                        \
+    X(page_released, "empty pages given back to the OS layer")                                     \
+    X(pending_enqueued, "pages put on the pending queue (idle or exited owner)")                   \
+    X(pending_drained, "pages taken off the pending queue")                                        \
+    X(large_cache_hit, "large allocations served from the span cache")                             \
+    X(threads_started, "threads that created a heap")                                              \
+    X(threads_exited, "threads whose heap was released at exit")                                   \
+    X(os_mmap, "mmap calls")                                                                       \
+    X(os_munmap, "munmap calls")                                                                   \
+    X(os_madvise, "madvise calls")                                                                 \
+    X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \
+    X(bytes_mapped_peak, "most bytes mapped at once")
+
+typedef enum {
+#define HAK_STAT_ENUM(id, help) HAK_S_##id,
+    HAK_STATS(HAK_STAT_ENUM)
+#undef HAK_STAT_ENUM
+        HAK_STAT_COUNT
+} hak_stat_id_t;
+
+/* Counters are written by one thread and read by any: relaxed loads and
+ * stores keep that defined without a locked instruction. */
+typedef _Atomic(uint64_t) hak_counter_t;
+static inline void hak_counter_add(hak_counter_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline uint64_t hak_counter_get(const hak_counter_t *c) {
+    return atomic_load_explicit((hak_counter_t *)c, memory_order_relaxed);
+}
+
+/* Counters updated by many threads at once (OS layer, exited heaps). */
+extern _Atomic(uint64_t) hak_global_stats[HAK_STAT_COUNT];
+static inline void hak_gstat_add(hak_stat_id_t id, uint64_t n) {
+    atomic_fetch_add_explicit(&hak_global_stats[id], n, memory_order_relaxed);
+}
+void hak_stats_mapped(long long delta);
+void hak_stats_init(void); /* start-up: reads HAKMEM_STATS, HAKMEM_STATS_FILE */
+
+/* ------------------------------------------------------------------------
+ * Messages: formatted on the stack, written with write(2).
+ * ---------------------------------------------------------------------- */
+
+/* A tiny formatter: %s, %d (long long via %D), %u, %z (size_t), %p, %x. */
+void hak_msg(const char *fmt, ...);
+_Noreturn void hak_fatal(const char *fmt, ...);
+size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...);
+
+/* ------------------------------------------------------------------------
+ * Locks: a spinlock that yields; held only on slow paths and never across a
+ * call that could re-enter the allocator.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    _Atomic(int) v;
+} hak_lock_t;
+
+void hak_lock_slow(hak_lock_t *l);
+static inline void hak_lock(hak_lock_t *l) {
+    if (hak_likely(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))) return;
+    hak_lock_slow(l);
+}
+static inline bool hak_trylock(hak_lock_t *l) {
+    return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+           !atomic_exchange_explicit(&l->v, 1, memory_order_acquire);
+}
+static inline void hak_unlock(hak_lock_t *l) {
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+static inline void hak_lock_reset(hak_lock_t *l) {
+    atomic_store_explicit(&l->v, 0, memory_order_relaxed);
+}
+
+uint64_t hak_now_us(void);
+
+/* ------------------------------------------------------------------------
+ * Size classes (size_class.c)
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HAK_TIER_NONE, HAK_TIER_TINY, HAK_TIER_MID, HAK_TIER_LARGE } hak_tier_t;
+
+/* class of a request of n <= HAK_SMALL_LIMIT bytes: hak_class_of[(n + 15) >> 4];
+ * 0 when the tier of that size is not wrapped or is large. */
+extern uint8_t hak_class_of[(HAK_SMALL_LIMIT >> 4) + 1];
+extern uint32_t hak_class_size[HAK_CLASS_MAX];
+extern uint8_t hak_class_tier[HAK_CLASS_MAX];
+extern unsigned hak_class_count;
+void hak_size_class_init(void);
+/* The smallest wrapped class whose blocks all start on an `align` boundary
+ * and hold n bytes; 0 when none does. */
+unsigned hak_class_for_aligned(size_t n, size_t align);
+hak_tier_t hak_tier_of_size(size_t n);
+
+/* ------------------------------------------------------------------------
+ * Blocks, pages (pool.c) and spans (large.c)
+ * ---------------------------------------------------------------------- */
+
+typedef struct hak_block_s {
+    struct hak_block_s *next;
+} hak_block_t;
+
+struct hak_heap_s;
+
+/* Descriptor of one 64 KiB page of the MF2 pool. Lives in metadata, not in
+ * the page, so a page holds two 32 KiB blocks. Owner-only fields are touched
+ * by the owning heap under its lock; `remote` is the only field others
+ * write, and it sits on its own cache line. */
+typedef struct hak_page_s {
+    hak_block_t *free; /* blocks the owner returned */
+    uint8_t *bump;     /* next never-used block */
+    uint8_t *end;      /* end of the carvable area */
+    uint8_t *base;     /* page start */
+    uint32_t used;     /* blocks out of the page: in caches or in use */
+    uint32_t capacity; /* blocks the page holds */
+    uint32_t block_size;
+    uint8_t cls;
+    uint8_t list; /* which owner list holds it (HAK_LIST_*) */
+    _Atomic(uint8_t) in_pending;
+    struct hak_page_s *next, *prev;             /* owner's list */
+    struct hak_page_s *pnext;                   /* pending queue */
+    _Atomic(struct hak_heap_s *) owner;         /* NULL: orphaned */
+    _Alignas(64) _Atomic(hak_block_t *) remote; /* other threads' frees */
+} hak_page_t;
+
+enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_FULL };
+
+typedef struct {
+    hak_page_t *head, *tail;
+} hak_page_list_t;
+
+/* A large allocation: one mapping. */
+typedef struct hak_span_s {
+    uint8_t *map;            /* mapping start */
+    size_t map_len;          /* mapping length */
+    uint8_t *block;          /* what the user got */
+    size_t usable;           /* bytes usable from block */
+    struct hak_span_s *next; /* large-span cache */
+} hak_span_t;
+
+void hak_pool_init(void);
+hak_page_t *hak_page_new(struct hak_heap_s *h, unsigned cls);
+void hak_page_release(hak_page_t *pg);
+unsigned hak_page_drain(hak_page_t *pg);
+void hak_page_push_remote(hak_page_t *pg, hak_block_t *first, hak_block_t *last, unsigned n);
+void hak_pending_push(hak_page_t *pg);
+void hak_pending_requeue(hak_page_t *pg);
+hak_page_t *hak_pending_pop(unsigned cls);
+void hak_pool_lock_all(void);
+void hak_pool_unlock_all(bool child);
+
+void *hak_large_alloc(size_t n, size_t align, bool zero);
+void hak_large_free(hak_span_t *sp);
+void hak_large_lock_all(void);
+void hak_large_unlock_all(bool child);
+
+/* ------------------------------------------------------------------------
+ * Thread heaps and their caches (heap.c)
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    hak_block_t *head;
+    uint32_t count;
+    uint32_t limit; /* 0 in the sentinel heaps: forces the slow path */
+    hak_counter_t nalloc;
+    hak_counter_t nfree;
+} hak_tcache_t;
+
+typedef struct hak_heap_s {
+    hak_tcache_t tc[HAK_CLASS_MAX];
+    hak_counter_t stats[HAK_STAT_COUNT];
+    hak_page_list_t avail[HAK_CLASS_MAX];
+    hak_page_list_t full[HAK_CLASS_MAX];
+    hak_lock_t lock; /* owner's page lists against adopters */
+    _Atomic(uint64_t) last_active_us;
+    struct hak_heap_s *next_all, *prev_all; /* every live heap */
+    struct hak_heap_s *next_free;           /* recycled heaps */
+    int kind;
+} hak_heap_t;
+
+enum { HAK_HEAP_REAL, HAK_HEAP_NONE, HAK_HEAP_BUSY, HAK_HEAP_LIBC, HAK_HEAP_DEAD };
+
+/* Sentinels: all with empty caches of limit 0, so the fast paths fail into
+ * the slow path, which reads `kind`:
+ *  none: the thread has no heap yet;  busy: the thread is inside a slow path
+ *  (any call now is a re-entry: the seed's bug);  libc: the thread is
+ *  reading its profile, its requests go to the C library;  dead: the thread
+ *  released its heap at exit. */
+extern hak_heap_t hak_heap_none, hak_heap_busy, hak_heap_libc, hak_heap_dead;
+extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
+
+static inline void hak_heap_stat(hak_heap_t *h, hak_stat_id_t id, uint64_t n) {
+    hak_counter_add(&h->stats[id], n);
+}
+
+hak_heap_t *hak_heap_acquire(void);
+void *hak_heap_refill(hak_heap_t *h, unsigned cls);
+void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
+void hak_heap_release(hak_heap_t *h);
+void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
+void hak_heap_thread_exit(void *arg);
+void hak_heaps_lock_all(void);
+void hak_heaps_unlock_all(bool child);
+void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
+
+/* ------------------------------------------------------------------------
+ * Registry (registry.c): address -> descriptor, lock-free to read.
+ * An entry is a descriptor pointer (64-byte aligned) with the size class in
+ * its low 6 bits: a page's blocks have class 1..40, a large span class 0.
+ * ---------------------------------------------------------------------- */
+
+#define HAK_REG_CLASS_MASK ((uintptr_t)63)
+#define HAK_REG_L1_BITS    17
+#define HAK_REG_L2_BITS    18
+#define HAK_REG_ADDR_BITS  (HAK_GRANULE_SHIFT + HAK_REG_L1_BITS + HAK_REG_L2_BITS) /* 47 */
+
+extern _Atomic(_Atomic(uintptr_t) *) hak_reg_l1[(size_t)1 << HAK_REG_L1_BITS];
+
+static inline uintptr_t hak_registry_get(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (hak_unlikely(a >> HAK_REG_ADDR_BITS)) return 0;
+    _Atomic(uintptr_t) *leaf = atomic_load_explicit(
+        &hak_reg_l1[a >> (HAK_GRANULE_SHIFT + HAK_REG_L2_BITS)], memory_order_acquire);
+    if (hak_unlikely(leaf == NULL)) return 0;
+    return atomic_load_explicit(
+        &leaf[(a >> HAK_GRANULE_SHIFT) & (((uintptr_t)1 << HAK_REG_L2_BITS) - 1)],
+        memory_order_acquire);
+}
+/* Maps [p, p + len) to `entry`; false when the table itself cannot be mapped. */
+bool hak_registry_set(const void *p, size_t len, uintptr_t entry);
+
+/* ------------------------------------------------------------------------
+ * OS layer (os.c): the only caller of mmap, munmap and madvise.
+ * ---------------------------------------------------------------------- */
+
+void *hak_os_map(size_t len);
+void *hak_os_map_aligned(size_t len, size_t align);
+void hak_os_unmap(void *p, size_t len);
+void hak_os_decommit(void *p, size_t len);
+void *hak_os_page_alloc(void);
+void hak_os_page_free(void *p);
+void hak_os_lock_all(void);
+void hak_os_unlock_all(bool child);
+
+/* ------------------------------------------------------------------------
+ * Metadata (meta.c): descriptors and heaps, recycled, never unmapped.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HAK_META_PAGE, HAK_META_SPAN, HAK_META_HEAP, HAK_META_KINDS } hak_meta_kind_t;
+void *hak_meta_alloc(hak_meta_kind_t kind);
+void hak_meta_free(hak_meta_kind_t kind, void *p);
+void hak_meta_lock_all(void);
+void hak_meta_unlock_all(bool child);
+
+/* ------------------------------------------------------------------------
+ * Start-up (init.c) and the C library's own allocator
+ * ---------------------------------------------------------------------- */
+
+extern _Atomic(int) hak_state; /* HAK_STATE_* */
+enum { HAK_STATE_NONE, HAK_STATE_STARTING, HAK_STATE_READY };
+static inline bool hak_ready(void) {
+    return hak_likely(atomic_load_explicit(&hak_state, memory_order_acquire) == HAK_STATE_READY);
+}
+/* true once the allocator is ready; false while another call is starting it
+ * (the caller then hands its request to the C library). */
+bool hak_init(void);
+void hak_thread_register(hak_heap_t *h);
+
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+size_t hak_libc_usable_size(void *p);
+
+/* ------------------------------------------------------------------------
+ * The allocator proper (alloc.c), called by the exported entry points.
+ * ---------------------------------------------------------------------- */
+
+void *hak_alloc_slow(size_t n);
+void hak_free_slow(void *p, uintptr_t entry);
+void *hak_alloc_aligned(size_t n, size_t align);
+void *hak_alloc_zeroed(size_t n);
+void *hak_realloc(void *p, size_t n);
+size_t hak_usable_size(const void *p);
+
+static inline void *hak_alloc(size_t n) {
+    if (hak_likely(n <= HAK_SMALL_LIMIT)) {
+        unsigned cls = hak_class_of[(n + 15) >> 4];
+        hak_tcache_t *tc = &hak_tls_heap->tc[cls];
+        hak_block_t *b = tc->head;
+        if (hak_likely(b != NULL)) {
+            tc->head = b->next;
+            tc->count--;
+            hak_counter_add(&tc->nalloc, 1);
+            return b;
+        }
+    }
+    return hak_alloc_slow(n);
+}
+
+static inline void hak_free(void *p) {
+    uintptr_t e = hak_registry_get(p);
+    unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
+    if (hak_likely(cls != 0)) {
+        hak_tcache_t *tc = &hak_tls_heap->tc[cls];
+        if (hak_likely(tc->count < tc->limit)) {
+            hak_block_t *b = (hak_block_t *)p;
+            b->next = tc->head;
+            tc->head = b;
+            tc->count++;
+            hak_counter_add(&tc->nfree, 1);
+            return;
+        }
+    }
+    hak_free_slow(p, e);
+}
+
+#endif /* HAK_INTERNAL_H */

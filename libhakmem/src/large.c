@@ -1,0 +1,115 @@
+/* large.c — the large tier: one mapping per block, beyond the mid tier's
+ * largest class, with a bounded cache of recently freed spans.
+ *
+ * Mapping and unmapping cost a syscall and page faults each; a program that
+ * frees and reallocates big buffers in a loop would pay that every time. The
+ * cache keeps up to large_cache_spans spans (and large_cache_bytes bytes)
+ * mapped, most recent first, and serves a request from the smallest cached
+ * span that fits within 25% waste. Only a span's first granule is
+ * registered: free and realloc receive the block start, nothing else. */
+#include "internal.h"
+
+#include <string.h>
+
+static hak_lock_t large_lock;
+static hak_span_t *cache; /* most recently freed first */
+static size_t cache_count, cache_bytes;
+
+static hak_span_t *cache_take(size_t len, size_t align) {
+    hak_span_t *best = NULL, **best_link = NULL;
+    hak_lock(&large_lock);
+    for (hak_span_t **link = &cache; *link != NULL; link = &(*link)->next) {
+        hak_span_t *sp = *link;
+        if (sp->map_len < len || sp->map_len - len > len / 4) continue;
+        if (((uintptr_t)sp->map & (align - 1)) != 0) continue;
+        if (best == NULL || sp->map_len < best->map_len) {
+            best = sp;
+            best_link = link;
+        }
+    }
+    if (best != NULL) {
+        *best_link = best->next;
+        cache_count--;
+        cache_bytes -= best->map_len;
+    }
+    hak_unlock(&large_lock);
+    return best;
+}
+
+void *hak_large_alloc(size_t n, size_t align, bool zero) {
+    if (align < HAK_GRANULE) align = HAK_GRANULE;
+    size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
+    if (len < n) return NULL;
+    hak_span_t *sp = cache_take(len, align);
+    if (sp != NULL) {
+        hak_gstat_add(HAK_S_large_cache_hit, 1);
+        /* A cached span holds old contents; a fresh mapping is zero. */
+        if (zero) memset(sp->map, 0, n);
+    } else {
+        uint8_t *map = hak_os_map_aligned(len, align);
+        if (map == NULL) return NULL;
+        sp = hak_meta_alloc(HAK_META_SPAN);
+        if (sp == NULL) {
+            hak_os_unmap(map, len);
+            return NULL;
+        }
+        sp->map = map;
+        sp->map_len = len;
+    }
+    sp->block = sp->map;
+    sp->usable = sp->map_len;
+    sp->next = NULL;
+    if (!hak_registry_set(sp->block, 1, (uintptr_t)sp)) {
+        hak_os_unmap(sp->map, sp->map_len);
+        hak_meta_free(HAK_META_SPAN, sp);
+        return NULL;
+    }
+    hak_gstat_add(HAK_S_large_alloc, 1);
+    return sp->block;
+}
+
+void hak_large_free(hak_span_t *sp) {
+    hak_registry_set(sp->block, 1, 0);
+    hak_gstat_add(HAK_S_large_free, 1);
+    hak_span_t *evict = NULL;
+    size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
+    size_t max_bytes = (size_t)hak_knob(LARGE_CACHE_BYTES);
+    hak_lock(&large_lock);
+    if (sp->map_len <= max_bytes && max_count > 0) {
+        sp->next = cache;
+        cache = sp;
+        cache_count++;
+        cache_bytes += sp->map_len;
+        /* Evict from the cold end until within both bounds. */
+        while (cache_count > max_count || cache_bytes > max_bytes) {
+            hak_span_t **link = &cache;
+            while ((*link)->next != NULL) link = &(*link)->next;
+            hak_span_t *old = *link;
+            *link = NULL;
+            cache_count--;
+            cache_bytes -= old->map_len;
+            old->next = evict;
+            evict = old;
+        }
+    } else {
+        evict = sp;
+        sp->next = NULL;
+    }
+    hak_unlock(&large_lock);
+    while (evict != NULL) {
+        hak_span_t *next = evict->next;
+        hak_os_unmap(evict->map, evict->map_len);
+        hak_meta_free(HAK_META_SPAN, evict);
+        evict = next;
+    }
+}
+
+void hak_large_lock_all(void) {
+    hak_lock(&large_lock);
+}
+void hak_large_unlock_all(bool child) {
+    if (child)
+        hak_lock_reset(&large_lock);
+    else
+        hak_unlock(&large_lock);
+}

@@ -1,0 +1,131 @@
+/* msg.c — messages to stderr without stdio or malloc.
+ *
+ * The allocator cannot use printf: stdio may allocate and takes locks that a
+ * thread inside malloc may already hold. Messages are formatted into a stack
+ * buffer by a small formatter and written with one write(2), so concurrent
+ * messages do not interleave. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct {
+    char *buf;
+    size_t cap, len; /* len counts what would have been written */
+} out_t;
+
+static void put_char(out_t *o, char c) {
+    if (o->len + 1 < o->cap) o->buf[o->len] = c;
+    o->len++;
+}
+
+static void put_str(out_t *o, const char *s) {
+    if (s == NULL) s = "(null)";
+    while (*s) put_char(o, *s++);
+}
+
+static void put_uint(out_t *o, unsigned long long v, unsigned base) {
+    char tmp[24];
+    int i = 0;
+    do {
+        unsigned d = (unsigned)(v % base);
+        tmp[i++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        v /= base;
+    } while (v != 0);
+    while (i > 0) put_char(o, tmp[--i]);
+}
+
+/* %s string, %d int, %D long long, %u unsigned, %U unsigned long long,
+ * %z size_t, %x unsigned long long in hex, %p pointer, %c char, %% percent. */
+static void vfmt(out_t *o, const char *fmt, va_list ap) {
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%' || f[1] == '\0') {
+            put_char(o, *f);
+            continue;
+        }
+        switch (*++f) {
+        case 's':
+            put_str(o, va_arg(ap, const char *));
+            break;
+        case 'c':
+            put_char(o, (char)va_arg(ap, int));
+            break;
+        case 'd':
+        case 'D': {
+            long long v = *f == 'd' ? va_arg(ap, int) : va_arg(ap, long long);
+            if (v < 0) {
+                put_char(o, '-');
+                put_uint(o, 0ULL - (unsigned long long)v, 10);
+            } else {
+                put_uint(o, (unsigned long long)v, 10);
+            }
+            break;
+        }
+        case 'u':
+            put_uint(o, va_arg(ap, unsigned), 10);
+            break;
+        case 'U':
+            put_uint(o, va_arg(ap, unsigned long long), 10);
+            break;
+        case 'z':
+            put_uint(o, va_arg(ap, size_t), 10);
+            break;
+        case 'x':
+            put_uint(o, va_arg(ap, unsigned long long), 16);
+            break;
+        case 'p':
+            put_str(o, "0x");
+            put_uint(o, (uintptr_t)va_arg(ap, void *), 16);
+            break;
+        case '%':
+            put_char(o, '%');
+            break;
+        default:
+            put_char(o, '%');
+            put_char(o, *f);
+        }
+    }
+}
+
+size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) {
+    out_t o = {buf, cap, 0};
+    va_list ap;
+    va_start(ap, fmt);
+    vfmt(&o, fmt, ap);
+    va_end(ap);
+    if (cap > 0) buf[o.len < cap ? o.len : cap - 1] = '\0';
+    return o.len;
+}
+
+static void vmsg(const char *fmt, va_list ap) {
+    char buf[512];
+    out_t o = {buf, sizeof buf - 1, 0};
+    put_str(&o, "hakmem: ");
+    vfmt(&o, fmt, ap);
+    size_t n = o.len < o.cap ? o.len : o.cap - 1;
+    buf[n++] = '\n';
+    int saved = errno;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    errno = saved;
+}
+
+void hak_msg(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(fmt, ap);
+    va_end(ap);
+}
+
+void hak_fatal(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(fmt, ap);
+    va_end(ap);
+    abort();
+}

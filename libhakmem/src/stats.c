@@ -1,0 +1,150 @@
+/* stats.c — the counters: collection, the text report, JSON, and the
+ * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for.
+ *
+ * Counters are declared once, in HAK_STATS (internal.h). Threads count in
+ * their own heap; exited heaps and the OS layer add to global atomics; a
+ * report sums both. Output is formatted on the stack and written with
+ * write(2): the report runs at exit, when stdio may already be torn down. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Atomic(uint64_t) hak_global_stats[HAK_STAT_COUNT];
+
+static const char *const stat_name[HAK_STAT_COUNT] = {
+#define HAK_STAT_NAME(id, help) [HAK_S_##id] = #id,
+    HAK_STATS(HAK_STAT_NAME)
+#undef HAK_STAT_NAME
+};
+
+static const char *const stat_help[HAK_STAT_COUNT] = {
+#define HAK_STAT_HELP(id, help) [HAK_S_##id] = help,
+    HAK_STATS(HAK_STAT_HELP)
+#undef HAK_STAT_HELP
+};
+
+enum { REPORT_NONE, REPORT_TEXT, REPORT_JSON };
+static int report_mode;
+static char report_file[1024];
+
+void hak_stats_mapped(long long delta) {
+    uint64_t now = atomic_fetch_add_explicit(&hak_global_stats[HAK_S_bytes_mapped], (uint64_t)delta,
+                                             memory_order_relaxed) +
+                   (uint64_t)delta;
+    uint64_t peak =
+        atomic_load_explicit(&hak_global_stats[HAK_S_bytes_mapped_peak], memory_order_relaxed);
+    while (delta > 0 && now > peak &&
+           !atomic_compare_exchange_weak_explicit(&hak_global_stats[HAK_S_bytes_mapped_peak], &peak,
+                                                  now, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+static void collect(uint64_t out[HAK_STAT_COUNT]) {
+    for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
+        out[i] = atomic_load_explicit(&hak_global_stats[i], memory_order_relaxed);
+    if (hak_ready()) hak_heaps_sum(out);
+}
+
+static void write_all(int fd, const char *buf, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w <= 0) return;
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+hak_export void hak_stats_print(int fd) {
+    uint64_t v[HAK_STAT_COUNT];
+    collect(v);
+    char line[256];
+    size_t n = hak_fmt(line, sizeof line, "hakmem %s stats (pid %d)\n", HAKMEM_VERSION_STRING,
+                       (int)getpid());
+    write_all(fd, line, n);
+    for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
+        char num[24];
+        size_t w = hak_fmt(num, sizeof num, "%U", (unsigned long long)v[i]);
+        n = hak_fmt(line, sizeof line, "  %s", stat_name[i]);
+        while (n < 22 + 14 - w && n < 64) line[n++] = ' ';
+        n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, stat_help[i]);
+        write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
+    }
+}
+
+hak_export size_t hak_stats_json(char *buf, size_t cap) {
+    uint64_t v[HAK_STAT_COUNT];
+    collect(v);
+    size_t n =
+        hak_fmt(buf, cap, "{\"version\":\"%s\",\"pid\":%d", HAKMEM_VERSION_STRING, (int)getpid());
+    for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
+        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%U", stat_name[i],
+                     (unsigned long long)v[i]);
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
+    return n;
+}
+
+hak_export long long hak_stat(const char *name) {
+    for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
+        if (strcmp(name, stat_name[i]) == 0) {
+            uint64_t v[HAK_STAT_COUNT];
+            collect(v);
+            return (long long)v[i];
+        }
+    }
+    return -1;
+}
+
+void hak_stats_init(void) {
+    const char *mode = getenv("HAKMEM_STATS"); /* start-up only */
+    if (mode != NULL && mode[0] != '\0' && strcmp(mode, "0") != 0)
+        report_mode = strcmp(mode, "json") == 0 ? REPORT_JSON : REPORT_TEXT;
+    const char *file = getenv("HAKMEM_STATS_FILE");
+    if (file != NULL && file[0] != '\0') {
+        if (strlen(file) >= sizeof report_file)
+            hak_msg("HAKMEM_STATS_FILE is longer than %z bytes; ignored", sizeof report_file - 1);
+        else
+            memcpy(report_file, file, strlen(file) + 1);
+    }
+}
+
+/* The report file's name with %p replaced by the pid, so every process of a
+ * multi-process program writes its own. */
+static void expand_path(char *out, size_t cap) {
+    size_t n = 0;
+    for (const char *s = report_file; *s && n + 1 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+            n += hak_fmt(out + n, cap - n, "%d", (int)getpid());
+            s++;
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n < cap ? n : cap - 1] = '\0';
+}
+
+__attribute__((destructor)) static void report_at_exit(void) {
+    if (!hak_ready()) return;
+    if (report_mode == REPORT_TEXT) hak_stats_print(STDERR_FILENO);
+    if (report_mode == REPORT_JSON || report_file[0] != '\0') {
+        char json[4096];
+        size_t n = hak_stats_json(json, sizeof json - 1);
+        if (n > sizeof json - 2) n = sizeof json - 2;
+        json[n++] = '\n';
+        if (report_mode == REPORT_JSON) write_all(STDERR_FILENO, json, n);
+        if (report_file[0] != '\0') {
+            char path[1100];
+            expand_path(path, sizeof path);
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd < 0) {
+                hak_msg("cannot write stats to %s", path);
+                return;
+            }
+            write_all(fd, json, n);
+            close(fd);
+        }
+    }
+}
