@@ -264,6 +264,7 @@ typedef struct hak_page_s {
     struct hak_page_s *pnext;                   /* pending queue */
     _Atomic(struct hak_heap_s *) owner;         /* NULL: orphaned */
     _Alignas(64) _Atomic(hak_block_t *) remote; /* other threads' frees */
+    _Atomic(uint32_t) remote_count;             /* blocks pushed, see pool.c */
 } hak_page_t;
 
 enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_FULL };

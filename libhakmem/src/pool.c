@@ -51,29 +51,35 @@ void hak_page_release(hak_page_t *pg) {
     hak_gstat_add(HAK_S_page_released, 1);
 }
 
+/* The count travels separately from the list so a drain never walks the
+ * blocks (each one a cache miss). A pusher adds its count after its push:
+ * a drain may then see blocks before their count, which only delays the
+ * page's release; the opposite order could release a page whose blocks are
+ * still on their way. */
 unsigned hak_page_drain(hak_page_t *pg) {
-    if (atomic_load_explicit(&pg->remote, memory_order_relaxed) == NULL) return 0;
+    if (atomic_load_explicit(&pg->remote, memory_order_relaxed) == NULL &&
+        atomic_load_explicit(&pg->remote_count, memory_order_relaxed) == 0)
+        return 0;
     hak_block_t *list = atomic_exchange_explicit(&pg->remote, NULL, memory_order_acquire);
-    if (list == NULL) return 0;
-    unsigned n = 1;
-    hak_block_t *tail = list;
-    while (tail->next != NULL) {
-        tail = tail->next;
-        n++;
-    }
-    tail->next = pg->free;
-    pg->free = list;
+    unsigned n = atomic_exchange_explicit(&pg->remote_count, 0, memory_order_acquire);
     pg->used -= n;
-    return n;
+    if (list == NULL) return 0;
+    if (pg->free != NULL) {
+        hak_block_t *tail = list;
+        while (tail->next != NULL) tail = tail->next;
+        tail->next = pg->free;
+    }
+    pg->free = list;
+    return n ? n : 1;
 }
 
 void hak_page_push_remote(hak_page_t *pg, hak_block_t *first, hak_block_t *last, unsigned n) {
-    (void)n;
     hak_block_t *head = atomic_load_explicit(&pg->remote, memory_order_relaxed);
     do {
         last->next = head;
     } while (!atomic_compare_exchange_weak_explicit(&pg->remote, &head, first, memory_order_release,
                                                     memory_order_relaxed));
+    atomic_fetch_add_explicit(&pg->remote_count, n, memory_order_release);
 }
 
 /* Back on the queue, still marked: the adopter could not take it now. */
