@@ -9,9 +9,15 @@
  * lock, which only an adopter ever contends for: a thread that needs pages
  * takes them from owners that are idle or gone, through the pending queue.
  *
- * Heaps are recycled, never unmapped, so a thread holding a stale owner
- * pointer reads a valid (if reused) heap and re-checks ownership under its
- * lock. */
+ * A thread that exits flushes its caches and abandons its heap whole: the
+ * pages stay on the heap's lists, still owned by it, and the heap waits on
+ * the abandoned list. A new thread takes over an abandoned heap in O(1) —
+ * under Larson's churn, a thread every 10,000 operations, walking a dead
+ * thread's thousand pages one by one would cost more than the work itself —
+ * while threads that need pages meanwhile adopt them page by page, as from
+ * any owner idle longer than the idle threshold. Heaps are never unmapped,
+ * so a stale owner pointer always reads a valid heap, and ownership is
+ * re-checked under that heap's lock. */
 #include "internal.h"
 
 #include <string.h>
@@ -23,10 +29,9 @@ hak_heap_t hak_heap_busy = {.kind = HAK_HEAP_BUSY};
 hak_heap_t hak_heap_libc = {.kind = HAK_HEAP_LIBC};
 hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
 
-static hak_lock_t heaps_lock; /* heaps_all and heaps_free */
-static hak_heap_t *heaps_all;
-static hak_heap_t *heaps_free;
-static _Atomic(uint64_t) tier_totals[2][4]; /* [alloc|free][tier] of exited heaps */
+static hak_lock_t heaps_lock;       /* heaps_all and heaps_abandoned */
+static hak_heap_t *heaps_all;       /* every heap ever made, for stats and fork */
+static hak_heap_t *heaps_abandoned; /* heaps of exited threads, for new threads */
 
 /* ---- owner lists ------------------------------------------------------ */
 
@@ -98,20 +103,22 @@ static void heap_setup(hak_heap_t *h) {
 
 hak_heap_t *hak_heap_acquire(void) {
     hak_lock(&heaps_lock);
-    hak_heap_t *h = heaps_free;
-    if (h != NULL) heaps_free = h->next_free;
+    hak_heap_t *h = heaps_abandoned;
+    if (h != NULL) {
+        heaps_abandoned = h->next_abandoned;
+        h->abandoned = false;
+    }
     hak_unlock(&heaps_lock);
-    if (h != NULL)
-        memset(h, 0, sizeof *h);
-    else if ((h = hak_meta_alloc(HAK_META_HEAP)) == NULL)
-        return NULL;
-    heap_setup(h);
-
-    hak_lock(&heaps_lock);
-    h->next_all = heaps_all;
-    if (heaps_all) heaps_all->prev_all = h;
-    heaps_all = h;
-    hak_unlock(&heaps_lock);
+    if (h == NULL) {
+        h = hak_meta_alloc(HAK_META_HEAP);
+        if (h == NULL) return NULL;
+        heap_setup(h);
+        hak_lock(&heaps_lock);
+        h->next_all = heaps_all;
+        heaps_all = h;
+        hak_unlock(&heaps_lock);
+    }
+    atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
     hak_heap_stat(h, HAK_S_threads_started, 1);
     hak_thread_register(h);
     return h;
@@ -165,6 +172,34 @@ static bool page_releasable(const hak_page_t *pg) {
     return pg->used == 0 && !atomic_load_explicit(&pg->in_pending, memory_order_acquire);
 }
 
+/* A page of class cls from a heap whose thread has exited and that has
+ * been idle past the threshold. h's lock is held, so every other lock is
+ * only tried: a fork handler takes heaps_lock and then each heap's lock. */
+static hak_page_t *steal_abandoned(hak_heap_t *h, unsigned cls, uint64_t now) {
+    if (__atomic_load_n(&heaps_abandoned, __ATOMIC_RELAXED) == NULL || !hak_trylock(&heaps_lock))
+        return NULL;
+    hak_page_t *got = NULL;
+    int tries = 0;
+    for (hak_heap_t *o = heaps_abandoned; o != NULL && got == NULL && tries < 4;
+         o = o->next_abandoned, tries++) {
+        if (!owner_idle(o, now) || !hak_trylock(&o->lock)) continue;
+        hak_page_t *pg = o->avail[cls].head != NULL ? o->avail[cls].head : o->full[cls].head;
+        if (pg != NULL) {
+            page_unlink(o, pg);
+            atomic_store_explicit(&pg->owner, h, memory_order_release);
+            got = pg;
+        }
+        hak_unlock(&o->lock);
+    }
+    hak_unlock(&heaps_lock);
+    if (got == NULL) return NULL;
+    hak_page_drain(got);
+    hak_heap_stat(h, HAK_S_page_adopted, 1);
+    bool room = page_has_room(got);
+    page_link(h, got, room ? HAK_LIST_AVAIL : HAK_LIST_FULL, room);
+    return room ? got : NULL;
+}
+
 /* A page of class cls with room, for a refill; h's lock is held. */
 static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
     /* 1. Full pages whose blocks came back through remote frees. */
@@ -191,7 +226,10 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
         page_link(h, pg, room ? HAK_LIST_AVAIL : HAK_LIST_FULL, room);
         if (room) return pg;
     }
-    /* 3. A fresh page. */
+    /* 3. Pages left on heaps of exited threads. */
+    hak_page_t *stolen = steal_abandoned(h, cls, now);
+    if (stolen != NULL) return stolen;
+    /* 4. A fresh page. */
     hak_page_t *pg = hak_page_new(h, cls);
     if (pg != NULL) page_link(h, pg, HAK_LIST_AVAIL, true);
     return pg;
@@ -331,41 +369,10 @@ void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b) {
     give_back(NULL, b, hak_now_us());
 }
 
-/* ---- release at thread exit ------------------------------------------- */
+/* ---- thread exit ------------------------------------------------------ */
 
-static void abandon_list(hak_heap_t *h, hak_page_list_t *l) {
-    while (l->head != NULL) {
-        hak_page_t *pg = l->head;
-        page_unlink(h, pg);
-        hak_page_drain(pg);
-        if (page_releasable(pg)) {
-            hak_page_release(pg);
-            continue;
-        }
-        atomic_store_explicit(&pg->owner, NULL, memory_order_release);
-        hak_pending_push(pg);
-    }
-}
-
-static void merge_stats(hak_heap_t *h) {
-    for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
-        uint64_t v = hak_counter_get(&h->stats[i]);
-        if (v) hak_gstat_add((hak_stat_id_t)i, v);
-    }
-    for (unsigned c = 1; c <= hak_class_count; c++) {
-        unsigned t = hak_class_tier[c];
-        atomic_fetch_add_explicit(&tier_totals[0][t], hak_counter_get(&h->tc[c].nalloc),
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&tier_totals[1][t], hak_counter_get(&h->tc[c].nfree),
-                                  memory_order_relaxed);
-    }
-}
-
-/* Gives everything h holds back (cached blocks to their pages, pages to the
- * OS layer when empty, else to the pending queue for adoption) and recycles
- * h. Runs at thread exit, and in a fork child for the threads that did not
- * survive the fork. */
-void hak_heap_release(hak_heap_t *h) {
+/* Returns every cached block of h to its page. */
+static void flush_all(hak_heap_t *h) {
     uint64_t now = hak_now_us();
     hak_lock(&h->lock);
     for (unsigned c = 1; c <= hak_class_count; c++) {
@@ -374,33 +381,27 @@ void hak_heap_release(hak_heap_t *h) {
         h->tc[c].count = 0;
         give_back(h, list, now);
     }
-    for (unsigned c = 1; c <= hak_class_count; c++) {
-        abandon_list(h, &h->avail[c]);
-        abandon_list(h, &h->full[c]);
-    }
+    atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
     hak_unlock(&h->lock);
-    hak_heap_stat(h, HAK_S_threads_exited, 1);
-    merge_stats(h);
+}
 
+static void abandon(hak_heap_t *h) {
+    hak_heap_stat(h, HAK_S_threads_exited, 1);
     hak_lock(&heaps_lock);
-    if (h->prev_all)
-        h->prev_all->next_all = h->next_all;
-    else
-        heaps_all = h->next_all;
-    if (h->next_all) h->next_all->prev_all = h->prev_all;
-    h->kind = HAK_HEAP_DEAD;
-    h->next_free = heaps_free;
-    heaps_free = h;
+    h->abandoned = true;
+    h->next_abandoned = heaps_abandoned;
+    heaps_abandoned = h;
     hak_unlock(&heaps_lock);
 }
 
 void hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     /* Safe to run twice: a destructor that runs after ours may allocate and
-     * so create a new heap, which re-registers the key and brings us back. */
-    if (h == NULL || h->kind != HAK_HEAP_REAL || hak_tls_heap != h) return;
+     * so take a heap again, which re-registers the key and brings us back. */
+    if (h == NULL || h->kind != HAK_HEAP_REAL || h->abandoned || hak_tls_heap != h) return;
     hak_tls_heap = &hak_heap_busy;
-    hak_heap_release(h);
+    flush_all(h);
+    abandon(h);
     hak_tls_heap = &hak_heap_dead;
 }
 
@@ -417,24 +418,25 @@ void hak_heaps_unlock_all(bool child) {
         hak_unlock(&heaps_lock);
         return;
     }
-    /* In the child only this thread lives on: every other heap is released
-     * so its pages become adoptable instead of leaking. */
+    /* In the child only this thread lives on. The other threads' heaps are
+     * abandoned so their pages can be adopted; their caches are dropped, not
+     * flushed: a thread may have been half-way through a cache operation
+     * when the parent forked. */
     hak_lock_reset(&heaps_lock);
-    for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) hak_lock_reset(&h->lock);
     hak_heap_t *self = hak_tls_heap;
-    hak_heap_t *h = heaps_all;
-    while (h != NULL) {
-        hak_heap_t *next = h->next_all;
-        if (h != self) hak_heap_release(h);
-        h = next;
+    for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) {
+        hak_lock_reset(&h->lock);
+        if (h == self || h->abandoned) continue;
+        for (unsigned c = 1; c <= hak_class_count; c++) {
+            h->tc[c].head = NULL;
+            h->tc[c].count = 0;
+        }
+        abandon(h);
     }
 }
 
 void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {
-    uint64_t tiers[2][4];
-    for (unsigned k = 0; k < 2; k++)
-        for (unsigned t = 0; t < 4; t++)
-            tiers[k][t] = atomic_load_explicit(&tier_totals[k][t], memory_order_relaxed);
+    uint64_t tiers[2][4] = {{0}};
     hak_lock(&heaps_lock);
     for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) {
         for (unsigned i = 0; i < HAK_STAT_COUNT; i++) out[i] += hak_counter_get(&h->stats[i]);
@@ -450,8 +452,6 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {
     out[HAK_S_mid_free] += tiers[1][HAK_TIER_MID];
     uint64_t small_alloc = tiers[0][HAK_TIER_TINY] + tiers[0][HAK_TIER_MID];
     uint64_t small_free = tiers[1][HAK_TIER_TINY] + tiers[1][HAK_TIER_MID];
-    out[HAK_S_fast_alloc] =
-        small_alloc > out[HAK_S_slow_alloc] ? small_alloc - out[HAK_S_slow_alloc] : 0;
-    out[HAK_S_fast_free] =
-        small_free > out[HAK_S_slow_free] ? small_free - out[HAK_S_slow_free] : 0;
+    out[HAK_S_fast_alloc] = small_alloc - out[HAK_S_slow_alloc];
+    out[HAK_S_fast_free] = small_free - out[HAK_S_slow_free];
 }

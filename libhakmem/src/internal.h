@@ -56,8 +56,8 @@ typedef enum {
 #define HAK_ALIGN_MODE_NAMES "overalloc", "chunk_pool", "reserve", "relaxed"
 
 #define HAK_KNOBS(X)                                                                               \
-    X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 150, 0, 60000000, HAK_SCALE_LOG, 1, NULL, \
-      "microseconds a page owner may stay idle before other threads may adopt its pages")          \
+    X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 10000, 0, 60000000, HAK_SCALE_LOG, 1,     \
+      NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
     X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 64, 0, 65536, HAK_SCALE_LOG, 1, NULL,       \
       "freed 64 KiB pages kept mapped for reuse in chunk_pool mode (0 behaves as overalloc)")      \
     X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_CHUNK_POOL, 0, 3, HAK_SCALE_LINEAR, 1,       \
@@ -317,8 +317,9 @@ typedef struct hak_heap_s {
     hak_page_list_t full[HAK_CLASS_MAX];
     hak_lock_t lock; /* owner's page lists against adopters */
     _Atomic(uint64_t) last_active_us;
-    struct hak_heap_s *next_all, *prev_all; /* every live heap */
-    struct hak_heap_s *next_free;           /* recycled heaps */
+    struct hak_heap_s *next_all;       /* every heap */
+    struct hak_heap_s *next_abandoned; /* heaps of exited threads */
+    bool abandoned;
     int kind;
 } hak_heap_t;
 
@@ -340,7 +341,6 @@ static inline void hak_heap_stat(hak_heap_t *h, hak_stat_id_t id, uint64_t n) {
 hak_heap_t *hak_heap_acquire(void);
 void *hak_heap_refill(hak_heap_t *h, unsigned cls);
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
-void hak_heap_release(hak_heap_t *h);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
 void hak_heap_thread_exit(void *arg);
 void hak_heaps_lock_all(void);
