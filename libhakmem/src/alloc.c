@@ -122,9 +122,13 @@ void *hak_alloc_aligned(size_t n, size_t align) {
         return p != NULL ? p : enomem();
     }
     unsigned cls = tier == HAK_TIER_LARGE ? 0 : hak_class_for_aligned(n, align);
-    if (cls != 0) return alloc_class(h, cls);
-    /* Alignments beyond what page classes guarantee get their own mapping. */
-    return alloc_large(n, align, false);
+    if (cls != 0 && tier_wrapped((hak_tier_t)hak_class_tier[cls])) return alloc_class(h, cls);
+    /* Alignments beyond what page classes guarantee get their own mapping,
+     * or the C library's when the large tier is not ours. */
+    if (tier_wrapped(HAK_TIER_LARGE)) return alloc_large(n, align, false);
+    hak_gstat_add(HAK_S_libc_alloc, 1);
+    void *p = __libc_memalign(align, n);
+    return p != NULL ? p : enomem();
 }
 
 void hak_free_slow(void *p, uintptr_t e) {

@@ -112,6 +112,7 @@ extern hak_knob_source_t hak_knob_src[HAK_KNOB_COUNT];
 /* Reads HAKMEM_<KNOB> overrides; reports bad values; false in strict mode on
  * error (the caller ends start-up). Called once, during start-up. */
 bool hak_options_init(void);
+const char *hak_getenv(const char *name); /* start-up only */
 bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out);
 size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap);
 size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
@@ -230,8 +231,8 @@ extern uint32_t hak_class_size[HAK_CLASS_MAX];
 extern uint8_t hak_class_tier[HAK_CLASS_MAX];
 extern unsigned hak_class_count;
 void hak_size_class_init(void);
-/* The smallest wrapped class whose blocks all start on an `align` boundary
- * and hold n bytes; 0 when none does. */
+/* The smallest class whose blocks all start on an `align` boundary and hold
+ * n bytes; 0 when none does. */
 unsigned hak_class_for_aligned(size_t n, size_t align);
 hak_tier_t hak_tier_of_size(size_t n);
 

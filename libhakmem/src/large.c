@@ -40,6 +40,7 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     if (align < HAK_GRANULE) align = HAK_GRANULE;
     size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
     if (len < n) return NULL;
+    if (len == 0) len = HAK_GRANULE;
     hak_span_t *sp = cache_take(len, align);
     if (sp != NULL) {
         hak_gstat_add(HAK_S_large_cache_hit, 1);

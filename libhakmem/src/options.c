@@ -130,6 +130,18 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap) {
     return hak_fmt(buf, cap, "%D", v);
 }
 
+extern char **environ;
+
+/* getenv without the C library: the allocator must not depend on what a
+ * wrapped getenv might do, and a symbol check holds it to that. */
+const char *hak_getenv(const char *name) {
+    if (environ == NULL) return NULL;
+    size_t len = strlen(name);
+    for (char **e = environ; *e != NULL; e++)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') return *e + len + 1;
+    return NULL;
+}
+
 /* HAKMEM_ + the knob's name in capitals. */
 static void env_name(hak_knob_id_t k, char *buf, size_t cap) {
     size_t n = hak_fmt(buf, cap, "HAKMEM_%s", hak_knob_table[k].name);
@@ -140,7 +152,7 @@ static void env_name(hak_knob_id_t k, char *buf, size_t cap) {
 static bool apply_env(hak_knob_id_t k) {
     char name[64];
     env_name(k, name, sizeof name);
-    const char *text = getenv(name); /* start-up only: never on an allocation path */
+    const char *text = hak_getenv(name); /* start-up only */
     if (text == NULL) return true;
     long long v;
     if (hak_knob_parse(k, text, &v)) {

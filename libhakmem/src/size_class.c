@@ -67,12 +67,10 @@ void hak_size_class_init(void) {
 unsigned hak_class_for_aligned(size_t n, size_t align) {
     if (align > HAK_MAX_ALIGN_SMALL || n > HAK_SMALL_LIMIT) return 0;
     size_t need = n < align ? align : n;
-    unsigned c = hak_class_of[(need + 15) >> 4];
-    if (c == 0) return 0;
     /* Blocks sit at page start + k * size, and page starts are 4 KiB
      * aligned at least: a size that is a multiple of align keeps them all
-     * aligned. Stay inside the same tier so the stats stay truthful. */
-    for (unsigned k = c; k <= hak_class_count && hak_class_tier[k] == hak_class_tier[c]; k++)
-        if ((hak_class_size[k] & (align - 1)) == 0) return k;
+     * aligned. The caller checks that the class's tier is wrapped. */
+    for (unsigned k = 1; k <= hak_class_count; k++)
+        if (hak_class_size[k] >= need && (hak_class_size[k] & (align - 1)) == 0) return k;
     return 0;
 }

@@ -99,10 +99,10 @@ hak_export long long hak_stat(const char *name) {
 }
 
 void hak_stats_init(void) {
-    const char *mode = getenv("HAKMEM_STATS"); /* start-up only */
+    const char *mode = hak_getenv("HAKMEM_STATS"); /* start-up only */
     if (mode != NULL && mode[0] != '\0' && strcmp(mode, "0") != 0)
         report_mode = strcmp(mode, "json") == 0 ? REPORT_JSON : REPORT_TEXT;
-    const char *file = getenv("HAKMEM_STATS_FILE");
+    const char *file = hak_getenv("HAKMEM_STATS_FILE");
     if (file != NULL && file[0] != '\0') {
         if (strlen(file) >= sizeof report_file)
             hak_msg("HAKMEM_STATS_FILE is longer than %z bytes; ignored", sizeof report_file - 1);

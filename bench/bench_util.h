@@ -1,0 +1,161 @@
+/* bench_util.h — what the workload programs share: Gloger's lran2 generator,
+ * the monotonic clock, strict argument parsing and the one result line (or
+ * JSON object) every workload prints, which compare and hak-tune parse.
+ *
+ * Header-only on purpose: each workload stays one translation unit that
+ * builds with a bare `gcc -std=c11 prog.c`, and nothing here is linked
+ * against the allocator under test. */
+#ifndef HAKMEM_BENCH_UTIL_H
+#define HAKMEM_BENCH_UTIL_H
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* lran2: a linear congruential sequence behind a 97-entry shuffle table.
+ * Larson's classic driver uses it, so our sizes and slot picks follow the
+ * same kind of sequence; its small state also makes every thread's stream
+ * cheap to seed and reproducible across libcs (rand() is not). */
+#define LRAN2_MOD   714025L
+#define LRAN2_MUL   1366L
+#define LRAN2_ADD   150889L
+#define LRAN2_TABLE 97
+
+typedef struct {
+    long x;    /* the underlying congruential state */
+    long last; /* previous output: it chooses the next table entry */
+    long table[LRAN2_TABLE];
+} lran2_t;
+
+static inline long lran2_next_x(long x) {
+    return (LRAN2_MUL * x + LRAN2_ADD) % LRAN2_MOD;
+}
+
+static inline void lran2_seed(lran2_t *g, long seed) {
+    /* Reduce first so (ADD - seed) cannot overflow for extreme seeds. */
+    long x = (LRAN2_ADD - seed % LRAN2_MOD) % LRAN2_MOD;
+    if (x < 0) x += LRAN2_MOD;
+    for (int i = 0; i < LRAN2_TABLE; i++) {
+        x = lran2_next_x(x);
+        g->table[i] = x;
+    }
+    x = lran2_next_x(x);
+    g->x = x;
+    g->last = x;
+}
+
+/* Returns a value in [0, LRAN2_MOD). */
+static inline long lran2(lran2_t *g) {
+    long j = g->last * LRAN2_TABLE / LRAN2_MOD; /* last < MOD, so j < 97 */
+    g->last = g->table[j];
+    g->x = lran2_next_x(g->x);
+    g->table[j] = g->x;
+    return g->last;
+}
+
+/* Uniform-enough value in [0, n), n > 0. One draw covers only 714025 values,
+ * so wider ranges (big Larson slices, multi-MiB sizes) combine two. */
+static inline uint64_t lran2_below(lran2_t *g, uint64_t n) {
+    if (n <= (uint64_t)LRAN2_MOD) return (uint64_t)lran2(g) % n;
+    uint64_t hi = (uint64_t)lran2(g);
+    uint64_t lo = (uint64_t)lran2(g);
+    return (hi * (uint64_t)LRAN2_MOD + lo) % n;
+}
+
+/* Folds several integers into one lran2 seed, so streams seeded from
+ * (seed, slice, generation) differ even when the inputs differ by one. */
+static inline long bench_mix_seed(long seed, long a, long b) {
+    uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull;
+    z ^= (uint64_t)a * 0xC2B2AE3D27D4EB4Full + 0x165667B19E3779F9ull;
+    z ^= (uint64_t)b * 0xD6E8FEB86659FD93ull;
+    z ^= z >> 31;
+    z *= 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 29;
+    return (long)(z % (uint64_t)LRAN2_MOD);
+}
+
+static inline double bench_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Sleeps until an absolute CLOCK_MONOTONIC time, surviving signals. */
+static inline void bench_sleep_until(double t) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+/* Strict parsers: the whole string must be a number within [lo, hi].
+ * On failure they print "PROG: NAME ..." and return false. */
+static inline bool bench_parse_long(const char *prog, const char *name, const char *s, long lo,
+                                    long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') {
+        fprintf(stderr, "%s: %s must be an integer, got '%s'\n", prog, name, s);
+        return false;
+    }
+    if (v < lo || v > hi) {
+        fprintf(stderr, "%s: %s must be between %ld and %ld, got %ld\n", prog, name, lo, hi, v);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static inline bool bench_parse_seconds(const char *prog, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0 || v > 86400) {
+        fprintf(stderr, "%s: SECONDS must be a number > 0 and <= 86400, got '%s'\n", prog, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Removes every "--json" from argv (it may appear anywhere) and reports
+ * whether one was present; also spots "-h"/"--help". */
+static inline bool bench_take_flags(int *argc, char **argv, bool *help) {
+    bool json = false;
+    int n = 1;
+    *help = false;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            *help = true;
+        else
+            argv[n++] = argv[i];
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return json;
+}
+
+/* The result line is the contract with compare and hak-tune:
+ * "Throughput = N operations per second", or one JSON object with --json. */
+static inline void bench_report(double ops, double elapsed_s, long threads_started, bool json) {
+    double tput = elapsed_s > 0 ? ops / elapsed_s : 0.0;
+    if (json)
+        printf("{\"throughput\":%.0f,\"elapsed_s\":%.6f,\"threads_started\":%ld,"
+               "\"operations\":%.0f}\n",
+               tput, elapsed_s, threads_started, ops);
+    else
+        printf("Throughput = %.0f operations per second\n", tput);
+    fflush(stdout);
+}
+
+#endif /* HAKMEM_BENCH_UTIL_H */

@@ -1,0 +1,1039 @@
+/* compare.c — the side-by-side comparison: runs each workload under glibc,
+ * hakmem and every installed peer allocator, interleaved and repeated, and
+ * reports medians and spreads as a markdown table (stdout), CSV files and a
+ * hand-drawn SVG chart of throughput relative to glibc.
+ *
+ * The machine is shared and noisy, so a figure only means something as a
+ * ratio against peers measured in the same session, interleaved, as a
+ * median of several runs; every run, failed or not, is kept and shown. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ALLOCS 8
+#define MAX_ARGS   12
+#define OUTPUT_CAP (1 << 20) /* keep at most 1 MiB of a run's stdout/stderr */
+/* Where Debian puts the peers; -DPEER_LIB_DIR=... for other layouts. */
+#ifndef PEER_LIB_DIR
+#define PEER_LIB_DIR "/usr/lib/x86_64-linux-gnu/"
+#endif
+
+/* ---- what is compared ---------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *args[MAX_ARGS]; /* program, SECONDS, ...; NULL-terminated */
+    const char *stands_for;
+} workload_t;
+
+/* argv[1] is always the duration, so --seconds can override it uniformly. */
+static const workload_t WORKLOADS[] = {
+    {"larson-mid",
+     {"larson", "5", "2048", "32768", "10000", "1", "12345", "4", NULL},
+     "server threads freeing each other's 2-32 KiB blocks, new thread every 10k ops"},
+    {"larson-small",
+     {"larson", "5", "8", "1000", "5000", "100", "4141", "2", NULL},
+     "server threads freeing each other's 8-1000 B blocks"},
+    {"prodcons",
+     {"prodcons", "5", "4242", NULL},
+     "pipeline: 64 B-4 KiB blocks freed by another thread"},
+    {"churn", {"churn", "5", "4242", NULL}, "interpreter-style small-object churn, one thread"},
+    {"realloc", {"realloc", "5", "4242", NULL}, "string builders and doubling vectors"},
+    {"largeblocks", {"largeblocks", "5", "4242", NULL}, "64 KiB-8 MiB buffers, touched per page"},
+};
+#define N_WORKLOADS (sizeof WORKLOADS / sizeof WORKLOADS[0])
+
+typedef struct {
+    const char *name;
+    const char *lib;     /* preloaded library; NULL for glibc */
+    const char *package; /* Debian package, for peers */
+    const char *color;   /* chart colour */
+    bool peer;           /* counts for "best peer" */
+    bool hakmem;
+} alloc_t;
+
+static const alloc_t PEERS[] = {
+    {"mimalloc", PEER_LIB_DIR "libmimalloc.so.2", "libmimalloc2.0", "#1f77b4", true, false},
+    {"jemalloc", PEER_LIB_DIR "libjemalloc.so.2", "libjemalloc2", "#2ca02c", true, false},
+    {"tcmalloc", PEER_LIB_DIR "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", "#ff7f0e", true,
+     false},
+};
+#define N_PEERS (sizeof PEERS / sizeof PEERS[0])
+
+typedef enum {
+    ST_OK,
+    ST_TIMEOUT,
+    ST_CRASH,
+    ST_EXIT,
+    ST_NO_THROUGHPUT,
+    ST_PRELOAD_FAILED,
+    ST_EXEC_FAILED,
+    ST_INTERRUPTED,
+    ST_COUNT
+} status_t;
+
+static const char *STATUS_NAME[ST_COUNT] = {
+    "ok",          "timeout",     "crash", "exit", "no-throughput", "preload-failed",
+    "exec-failed", "interrupted",
+};
+
+typedef struct {
+    int workload, alloc, repeat;
+    status_t status;
+    int exit_code; /* for ST_EXIT */
+    int signal;    /* for ST_CRASH and the kill of ST_TIMEOUT */
+    double throughput, wall_s, user_s, sys_s;
+    long maxrss_kib;
+    char *log; /* this run's output file; NULL when it could not be written */
+} run_t;
+
+typedef struct {
+    int runs, ok;
+    int count[ST_COUNT];
+    int codes[ST_COUNT][4]; /* distinct signals (crash) or exit codes (exit) */
+    int ncodes[ST_COUNT];
+    double median, min, max, user_s, sys_s;
+    long peak_rss_kib;
+    double ratio_glibc, ratio_best; /* NAN when undefined */
+} summary_t;
+
+/* ---- options --------------------------------------------------------------- */
+
+static struct {
+    const char *lib;
+    const char *profile;
+    const char *out_dir;
+    const char *bin_dir;
+    const char *seconds;
+    int repeats;
+    double timeout_s;
+    bool no_hakmem;
+} opt = {.out_dir = "compare-out", .repeats = 5, .timeout_s = 60};
+
+static alloc_t g_allocs[MAX_ALLOCS];
+static int g_nallocs;
+static int g_wl[N_WORKLOADS];
+static int g_nwl;
+static char g_bin_dir[PATH_MAX];
+static volatile sig_atomic_t g_interrupted;
+static struct {
+    char date[64], host[128], missing[256];
+    double load;
+    long cpus;
+} g_session;
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("compare: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: compare [OPTIONS] WORKLOAD...\n"
+            "\n"
+            "Runs each WORKLOAD under glibc (no preload), hakmem (LD_PRELOAD) and every\n"
+            "installed peer (mimalloc, jemalloc, tcmalloc), interleaved: for each repeat,\n"
+            "every allocator runs once in turn. Prints a markdown table per workload on\n"
+            "stdout, one progress line per run on stderr, and writes runs.csv,\n"
+            "summary.csv, summary.md, ratios.svg and logs/ (each run's output) to --out.\n"
+            "\n"
+            "Options:\n"
+            "  --lib PATH       libhakmem.so to preload (default: ../libhakmem/libhakmem.so\n"
+            "                   relative to the directory holding this compare binary)\n"
+            "  --profile FILE   hakmem profile, passed as HAKMEM_CONFIG to hakmem runs only\n"
+            "                   (without it, hakmem runs inherit HAKMEM_* from the environment)\n"
+            "  --no-hakmem      compare glibc and the peers only\n"
+            "  --repeats N      runs per allocator and workload (default 5)\n"
+            "  --timeout S      kill a run after S seconds (default 60)\n"
+            "  --seconds S      override every workload's duration (default: as listed)\n"
+            "  --out DIR        where CSV, SVG and logs go (default ./compare-out)\n"
+            "  --bin-dir DIR    where the workload programs are (default: compare's own dir)\n"
+            "  --help           this text\n"
+            "\n"
+            "Workloads ('all' selects every one):\n");
+    for (size_t i = 0; i < N_WORKLOADS; i++) {
+        fprintf(f, "  %-13s", WORKLOADS[i].name);
+        for (int a = 0; WORKLOADS[i].args[a]; a++) fprintf(f, " %s", WORKLOADS[i].args[a]);
+        fprintf(f, "\n  %13s (%s)\n", "", WORKLOADS[i].stands_for);
+    }
+    fprintf(f, "\n"
+               "Per allocator: median throughput, min-max, median user and sys seconds, peak\n"
+               "RSS (from wait4), and the ratio of the median to glibc's and to the best\n"
+               "peer's (highest median among glibc, mimalloc, jemalloc, tcmalloc). Summaries\n"
+               "use the runs that succeeded; a run that crashed, timed out, printed no\n"
+               "throughput or whose preload failed is listed with its status, never dropped.\n"
+               "Exit status: 0 when every run was made (whatever their status), 1 on errors,\n"
+               "2 on bad usage, 130 when interrupted (results so far are still written).\n");
+}
+
+static const char *need_value(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "compare: %s needs a value (see --help)\n", name);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+static bool is_opt(const char *arg, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static void parse_args(int argc, char **argv) {
+    bool chosen[N_WORKLOADS] = {false};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (is_opt(a, "--lib")) {
+            opt.lib = need_value(argc, argv, &i, "--lib");
+        } else if (is_opt(a, "--profile")) {
+            opt.profile = need_value(argc, argv, &i, "--profile");
+        } else if (is_opt(a, "--out")) {
+            opt.out_dir = need_value(argc, argv, &i, "--out");
+        } else if (is_opt(a, "--bin-dir")) {
+            opt.bin_dir = need_value(argc, argv, &i, "--bin-dir");
+        } else if (strcmp(a, "--no-hakmem") == 0) {
+            opt.no_hakmem = true;
+        } else if (is_opt(a, "--repeats")) {
+            const char *v = need_value(argc, argv, &i, "--repeats");
+            long n = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || n < 1 || n > 1000) {
+                fprintf(stderr, "compare: --repeats must be an integer from 1 to 1000\n");
+                exit(2);
+            }
+            opt.repeats = (int)n;
+        } else if (is_opt(a, "--timeout")) {
+            const char *v = need_value(argc, argv, &i, "--timeout");
+            double t = strtod(v, &end);
+            if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400) {
+                fprintf(stderr, "compare: --timeout must be seconds > 0\n");
+                exit(2);
+            }
+            opt.timeout_s = t;
+        } else if (is_opt(a, "--seconds")) {
+            const char *v = need_value(argc, argv, &i, "--seconds");
+            double t = strtod(v, &end);
+            if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400) {
+                fprintf(stderr, "compare: --seconds must be a duration > 0\n");
+                exit(2);
+            }
+            opt.seconds = v;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "compare: unknown option '%s' (see --help)\n", a);
+            exit(2);
+        } else if (strcmp(a, "all") == 0) {
+            for (size_t w = 0; w < N_WORKLOADS; w++) chosen[w] = true;
+        } else {
+            size_t w = 0;
+            while (w < N_WORKLOADS && strcmp(WORKLOADS[w].name, a) != 0) w++;
+            if (w == N_WORKLOADS) {
+                fprintf(stderr, "compare: unknown workload '%s'; known:", a);
+                for (size_t k = 0; k < N_WORKLOADS; k++) fprintf(stderr, " %s", WORKLOADS[k].name);
+                fprintf(stderr, " all\n");
+                exit(2);
+            }
+            chosen[w] = true;
+        }
+    }
+    /* Table order, not command-line order, so reports always line up. */
+    for (size_t w = 0; w < N_WORKLOADS; w++)
+        if (chosen[w]) g_wl[g_nwl++] = (int)w;
+    if (g_nwl == 0) {
+        fprintf(stderr, "compare: no workload given (try 'compare all' or --help)\n");
+        exit(2);
+    }
+    if (opt.timeout_s < (opt.seconds ? strtod(opt.seconds, NULL) : 5.0))
+        fprintf(stderr,
+                "compare: warning: --timeout %.1f s is shorter than the workload "
+                "duration; every run will time out\n",
+                opt.timeout_s);
+}
+
+/* ---- setting up ---------------------------------------------------------- */
+
+static char *xstrdup(const char *s) {
+    char *d = strdup(s);
+    if (d == NULL) die("out of memory");
+    return d;
+}
+
+static void find_self_dir(char *dir, size_t cap) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) die("cannot read /proc/self/exe: %s", strerror(errno));
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL) die("odd /proc/self/exe: %s", self);
+    *slash = '\0';
+    snprintf(dir, cap, "%s", self);
+}
+
+static void setup_allocators(char *missing_pkgs, size_t cap) {
+    g_allocs[g_nallocs++] = (alloc_t){"glibc", NULL, NULL, "#7f7f7f", true, false};
+
+    if (!opt.no_hakmem) {
+        char tried[PATH_MAX * 2];
+        if (opt.lib) {
+            snprintf(tried, sizeof tried, "%s", opt.lib);
+        } else {
+            /* /proc/self/exe is already canonical: ".." is just a strip. */
+            char dir[PATH_MAX];
+            find_self_dir(dir, sizeof dir);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = '\0';
+            snprintf(tried, sizeof tried, "%s/libhakmem/libhakmem.so", dir);
+        }
+        /* ld.so resolves a relative LD_PRELOAD against each child's cwd and
+         * silently ignores a missing one: hand it an absolute, checked path. */
+        char abs[PATH_MAX];
+        if (realpath(tried, abs) == NULL || access(abs, R_OK) != 0) {
+            if (opt.lib) die("cannot read --lib %s: %s", tried, strerror(errno));
+            die("no hakmem library at %s (the default, next to the compare binary);\n"
+                "  build the 'hakmem' target, pass --lib PATH, or --no-hakmem to compare "
+                "the peers only",
+                tried);
+        }
+        g_allocs[g_nallocs++] = (alloc_t){"hakmem", xstrdup(abs), NULL, "#d62728", false, true};
+    }
+    if (opt.profile) {
+        char abs[PATH_MAX];
+        if (realpath(opt.profile, abs) == NULL || access(abs, R_OK) != 0)
+            die("cannot read --profile %s: %s", opt.profile, strerror(errno));
+        if (opt.no_hakmem)
+            fprintf(stderr, "compare: warning: --profile is unused with --no-hakmem\n");
+        opt.profile = xstrdup(abs);
+    }
+
+    missing_pkgs[0] = '\0';
+    for (size_t p = 0; p < N_PEERS; p++) {
+        if (access(PEERS[p].lib, R_OK) == 0) {
+            g_allocs[g_nallocs++] = PEERS[p];
+        } else {
+            fprintf(stderr, "compare: peer %s is not installed (%s missing)\n", PEERS[p].name,
+                    PEERS[p].lib);
+            size_t len = strlen(missing_pkgs);
+            snprintf(missing_pkgs + len, cap - len, " %s", PEERS[p].package);
+        }
+    }
+    if (missing_pkgs[0])
+        fprintf(stderr, "compare: to compare against them too: apt-get install%s\n", missing_pkgs);
+}
+
+static void check_programs(void) {
+    if (opt.bin_dir) {
+        if (realpath(opt.bin_dir, g_bin_dir) == NULL)
+            die("--bin-dir %s: %s", opt.bin_dir, strerror(errno));
+    } else {
+        find_self_dir(g_bin_dir, sizeof g_bin_dir);
+    }
+    for (int i = 0; i < g_nwl; i++) {
+        char prog[PATH_MAX * 2];
+        snprintf(prog, sizeof prog, "%s/%s", g_bin_dir, WORKLOADS[g_wl[i]].args[0]);
+        if (access(prog, X_OK) != 0)
+            die("workload %s needs %s, which is not an executable (%s); build the bench "
+                "targets or pass --bin-dir",
+                WORKLOADS[g_wl[i]].name, prog, strerror(errno));
+    }
+}
+
+static void mkdir_p(const char *path) {
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) die("mkdir %s: %s", buf, strerror(errno));
+            if (c == '\0') break;
+            *p = c;
+        }
+    }
+}
+
+/* ---- running one workload ------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buf_t;
+
+static void buf_add(buf_t *b, const char *s, size_t n) {
+    if (b->len + n > OUTPUT_CAP) n = OUTPUT_CAP - b->len;
+    if (n == 0) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL) die("out of memory");
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double tv_s(struct timeval tv) {
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+/* The last "Throughput = N" line wins; -1 when there is none. */
+static double parse_throughput(const char *out) {
+    double result = -1;
+    const char *key = "Throughput = ";
+    for (const char *p = out; p && (p = strstr(p, key)) != NULL; p += strlen(key)) {
+        char *end;
+        double v = strtod(p + strlen(key), &end);
+        if (end != p + strlen(key) && v >= 0 && isfinite(v)) result = v;
+    }
+    return result;
+}
+
+static void build_argv(const workload_t *w, const char *prog, const char **argv) {
+    int n = 0;
+    argv[n++] = prog;
+    for (int a = 1; w->args[a]; a++) argv[n++] = (a == 1 && opt.seconds) ? opt.seconds : w->args[a];
+    argv[n] = NULL;
+}
+
+static void child(const alloc_t *al, const char *prog, const char **argv, int out, int err,
+                  int errpipe) {
+    setpgid(0, 0); /* so a timeout kills the whole tree */
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, STDIN_FILENO); /* a background group must not read the tty */
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    close(out);
+    close(err);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    unsetenv("LD_PRELOAD"); /* glibc means no preload, whatever our caller had */
+    if (al->lib) setenv("LD_PRELOAD", al->lib, 1);
+    if (al->hakmem && opt.profile) setenv("HAKMEM_CONFIG", opt.profile, 1);
+    execv(prog, (char *const *)argv);
+    int e = errno;
+    ssize_t ignored = write(errpipe, &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+}
+
+static void run_one(run_t *r) {
+    const workload_t *w = &WORKLOADS[r->workload];
+    const alloc_t *al = &g_allocs[r->alloc];
+    char prog[PATH_MAX * 2];
+    const char *argv[MAX_ARGS + 1];
+    snprintf(prog, sizeof prog, "%s/%s", g_bin_dir, w->args[0]);
+    build_argv(w, prog, argv);
+
+    int out[2], err[2], ep[2];
+    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(ep, O_CLOEXEC))
+        die("pipe: %s", strerror(errno));
+    fflush(NULL);
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) child(al, prog, argv, out[1], err[1], ep[1]);
+    setpgid(pid, pid); /* also here: whichever runs first, the group exists */
+    close(out[1]);
+    close(err[1]);
+    close(ep[1]);
+
+    buf_t so = {0}, se = {0};
+    struct pollfd fds[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
+    double deadline = t0 + opt.timeout_s;
+    bool reaped = false, killed = false, timed_out = false, interrupted = false;
+    int wstatus = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    double t1 = t0;
+
+    for (;;) {
+        if (!reaped) {
+            pid_t got = wait4(pid, &wstatus, WNOHANG, &ru);
+            if (got == pid) {
+                reaped = true;
+                t1 = now_s();
+                /* Leftover children of the workload would steal CPU from
+                 * the next run: the whole group goes with its leader. */
+                kill(-pid, SIGKILL);
+            }
+        }
+        bool open = fds[0].fd >= 0 || fds[1].fd >= 0;
+        if (reaped && !open) break;
+        double now = now_s();
+        if (!reaped && !killed && (now >= deadline || g_interrupted)) {
+            kill(-pid, SIGKILL);
+            killed = true;
+            timed_out = !g_interrupted;
+            interrupted = g_interrupted;
+        }
+        /* Once both pipes are at EOF only the reap is left; poll then just
+         * sleeps briefly. After the reap, a grandchild holding the pipes
+         * must not keep us waiting: read what is there and stop. */
+        int ms = open && !reaped ? 50 : 1;
+        if (reaped) ms = 0;
+        int n = poll(fds, 2, ms);
+        if (n < 0 && errno != EINTR) die("poll: %s", strerror(errno));
+        for (int i = 0; i < 2 && n > 0; i++) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+            char tmp[65536];
+            ssize_t got = read(fds[i].fd, tmp, sizeof tmp);
+            if (got > 0) {
+                buf_add(i == 0 ? &so : &se, tmp, (size_t)got);
+            } else if (got == 0 || errno != EINTR) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+            }
+        }
+        if (reaped && (n <= 0)) break;
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0) close(fds[i].fd);
+
+    int exec_errno = 0;
+    bool exec_failed = read(ep[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno;
+    close(ep[0]);
+
+    r->wall_s = t1 - t0;
+    r->user_s = tv_s(ru.ru_utime);
+    r->sys_s = tv_s(ru.ru_stime);
+    r->maxrss_kib = ru.ru_maxrss;
+    r->throughput = parse_throughput(so.data ? so.data : "");
+    r->exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
+    r->signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+
+    if (exec_failed)
+        r->status = ST_EXEC_FAILED;
+    else if (interrupted)
+        r->status = ST_INTERRUPTED;
+    else if (timed_out)
+        r->status = ST_TIMEOUT;
+    else if (se.data && strstr(se.data, "cannot be preloaded"))
+        /* ld.so ignores a preload it cannot load: the run was glibc's. */
+        r->status = ST_PRELOAD_FAILED;
+    else if (WIFSIGNALED(wstatus))
+        r->status = ST_CRASH;
+    else if (r->exit_code != 0)
+        r->status = ST_EXIT;
+    else if (r->throughput < 0)
+        r->status = ST_NO_THROUGHPUT;
+    else
+        r->status = ST_OK;
+
+    /* Every run's output is kept: a failure must be explainable later. */
+    char log[PATH_MAX * 2];
+    snprintf(log, sizeof log, "%s/logs/%s-%s-r%d.log", opt.out_dir, w->name, al->name,
+             r->repeat + 1);
+    FILE *f = fopen(log, "w");
+    if (f) {
+        fprintf(f, "command:");
+        if (al->lib) fprintf(f, " LD_PRELOAD=%s", al->lib);
+        if (al->hakmem && opt.profile) fprintf(f, " HAKMEM_CONFIG=%s", opt.profile);
+        for (int a = 0; argv[a]; a++) fprintf(f, " %s", argv[a]);
+        fprintf(f, "\nstatus: %s", STATUS_NAME[r->status]);
+        if (exec_failed) fprintf(f, " (%s)", strerror(exec_errno));
+        if (r->signal) fprintf(f, " (signal %d, %s)", r->signal, strsignal(r->signal));
+        if (r->status == ST_EXIT) fprintf(f, " (exit %d)", r->exit_code);
+        fprintf(f, "\nwall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB\n", r->wall_s,
+                r->user_s, r->sys_s, r->maxrss_kib);
+        fprintf(f, "--- stdout ---\n%s--- stderr ---\n%s", so.data ? so.data : "",
+                se.data ? se.data : "");
+        fclose(f);
+        r->log = xstrdup(log);
+    } else {
+        fprintf(stderr, "compare: cannot write %s: %s\n", log, strerror(errno));
+    }
+    free(so.data);
+    free(se.data);
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    if (n == 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int best_peer(const summary_t *s) {
+    int best = -1;
+    for (int a = 0; a < g_nallocs; a++)
+        if (g_allocs[a].peer && s[a].ok && (best < 0 || s[a].median > s[best].median)) best = a;
+    return best;
+}
+
+static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
+    double *tp = malloc(3 * ((size_t)nruns + 1) * sizeof *tp);
+    if (tp == NULL) die("out of memory");
+    double *us = tp + nruns + 1, *ss = us + nruns + 1;
+    for (int a = 0; a < g_nallocs; a++) {
+        summary_t *x = &s[a];
+        memset(x, 0, sizeof *x);
+        for (int i = 0; i < nruns; i++) {
+            const run_t *r = &runs[i];
+            if (r->workload != wl || r->alloc != a) continue;
+            x->runs++;
+            x->count[r->status]++;
+            int code = r->status == ST_CRASH ? r->signal : r->exit_code;
+            if (r->status == ST_CRASH || r->status == ST_EXIT) {
+                int k = 0, *n = &x->ncodes[r->status];
+                while (k < *n && x->codes[r->status][k] != code) k++;
+                if (k == *n && *n < 4) x->codes[r->status][(*n)++] = code;
+            }
+            if (r->status != ST_OK) continue;
+            tp[x->ok] = r->throughput;
+            us[x->ok] = r->user_s;
+            ss[x->ok] = r->sys_s;
+            if (r->maxrss_kib > x->peak_rss_kib) x->peak_rss_kib = r->maxrss_kib;
+            x->ok++;
+        }
+        x->median = median(tp, x->ok); /* sorts tp: min and max are its ends */
+        x->min = x->ok ? tp[0] : NAN;
+        x->max = x->ok ? tp[x->ok - 1] : NAN;
+        x->user_s = median(us, x->ok);
+        x->sys_s = median(ss, x->ok);
+    }
+    free(tp);
+    int b = best_peer(s);
+    double glibc = s[0].median, best = b >= 0 ? s[b].median : NAN;
+    for (int a = 0; a < g_nallocs; a++) {
+        bool ok = s[a].ok > 0;
+        s[a].ratio_glibc = ok && glibc > 0 ? s[a].median / glibc : NAN;
+        s[a].ratio_best = ok && best > 0 ? s[a].median / best : NAN;
+    }
+}
+
+static void sig_name(int sig, char *buf, size_t cap) {
+    static const struct {
+        int sig;
+        const char *name;
+    } names[] = {{SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},
+                 {SIGFPE, "SIGFPE"},   {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL"},
+                 {SIGTERM, "SIGTERM"}, {SIGTRAP, "SIGTRAP"}, {SIGSYS, "SIGSYS"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].sig == sig) {
+            snprintf(buf, cap, "%s", names[i].name);
+            return;
+        }
+    snprintf(buf, cap, "signal %d", sig);
+}
+
+/* "3 ok, 1 timeout, 1 crash" — or just "ok" when nothing failed. */
+static void status_text(const summary_t *s, char *buf, size_t cap) {
+    if (s->ok == s->runs) {
+        snprintf(buf, cap, "%s", s->runs ? "ok" : "not run");
+        return;
+    }
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int st = 0; st < ST_COUNT; st++) {
+        if (s->count[st] == 0) continue;
+        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%d %s", len ? ", " : "",
+                                s->count[st], STATUS_NAME[st]);
+        for (int k = 0; k < s->ncodes[st]; k++) {
+            char code[32];
+            if (st == ST_CRASH)
+                sig_name(s->codes[st][k], code, sizeof code);
+            else
+                snprintf(code, sizeof code, "%d", s->codes[st][k]);
+            len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s%s", k ? " " : " (",
+                                    code, k + 1 == s->ncodes[st] ? ")" : "");
+        }
+    }
+}
+
+/* ---- reports ------------------------------------------------------------- */
+
+static void commas(double v, char *buf, size_t cap) {
+    if (isnan(v)) {
+        snprintf(buf, cap, "–");
+        return;
+    }
+    char digits[64];
+    snprintf(digits, sizeof digits, "%.0f", v);
+    size_t n = strlen(digits), o = 0;
+    for (size_t i = 0; i < n && o + 2 < cap; i++) {
+        if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+}
+
+static void fmt_num(double v, const char *fmt, char *buf, size_t cap) {
+    if (isnan(v))
+        snprintf(buf, cap, "–");
+    else
+        snprintf(buf, cap, fmt, v);
+}
+
+static void print_markdown(FILE *f, const run_t *runs, int nruns) {
+    fprintf(f,
+            "# Allocator comparison\n\n"
+            "- date: %s; host: %s, %ld CPUs, load average at start %.2f\n"
+            "- %d repeats per allocator, interleaved; timeout %.0f s per run%s\n",
+            g_session.date, g_session.host, g_session.cpus, g_session.load, opt.repeats,
+            opt.timeout_s, g_interrupted ? "; INTERRUPTED, partial results" : "");
+    for (int a = 0; a < g_nallocs; a++)
+        if (g_allocs[a].hakmem)
+            fprintf(f, "- hakmem: %s, profile: %s\n", g_allocs[a].lib,
+                    opt.profile ? opt.profile : "none (defaults)");
+    if (g_session.missing[0])
+        fprintf(f, "- peers not installed (apt-get install%s)\n", g_session.missing);
+    fprintf(f, "- summaries use successful runs only; ratios are of medians\n");
+    for (int i = 0; i < g_nwl; i++) {
+        const workload_t *w = &WORKLOADS[g_wl[i]];
+        summary_t s[MAX_ALLOCS];
+        summarise(runs, nruns, g_wl[i], s);
+        fprintf(f, "\n## %s\n\n`", w->name);
+        for (int a = 0; w->args[a]; a++)
+            fprintf(f, "%s%s", a ? " " : "", a == 1 && opt.seconds ? opt.seconds : w->args[a]);
+        fprintf(f, "` — %s\n\n", w->stands_for);
+        fprintf(f, "| allocator | runs ok | median ops/s | min–max ops/s | × glibc | × best peer "
+                   "| user s | sys s | peak RSS MiB | status |\n"
+                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        for (int a = 0; a < g_nallocs; a++) {
+            char med[40], lo[40], hi[40], rg[16], rb[16], us[16], ss[16], rss[24], st[200];
+            commas(s[a].median, med, sizeof med);
+            commas(s[a].min, lo, sizeof lo);
+            commas(s[a].max, hi, sizeof hi);
+            fmt_num(s[a].ratio_glibc, "%.2f", rg, sizeof rg);
+            fmt_num(s[a].ratio_best, "%.2f", rb, sizeof rb);
+            fmt_num(s[a].user_s, "%.2f", us, sizeof us);
+            fmt_num(s[a].sys_s, "%.2f", ss, sizeof ss);
+            fmt_num(s[a].ok ? (double)s[a].peak_rss_kib / 1024.0 : NAN, "%.1f", rss, sizeof rss);
+            status_text(&s[a], st, sizeof st);
+            char range[96];
+            if (s[a].ok)
+                snprintf(range, sizeof range, "%s–%s", lo, hi);
+            else
+                snprintf(range, sizeof range, "–");
+            fprintf(f, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", g_allocs[a].name,
+                    s[a].ok, s[a].runs, med, range, rg, rb, us, ss, rss, st);
+        }
+        int b = best_peer(s);
+        if (b >= 0) {
+            char med[40];
+            commas(s[b].median, med, sizeof med);
+            fprintf(f, "\nBest peer: %s (%s ops/s).\n", g_allocs[b].name, med);
+        } else {
+            fprintf(f, "\nNo peer completed a run: no best-peer ratio.\n");
+        }
+    }
+}
+
+static FILE *open_out(const char *name, char *path, size_t cap) {
+    snprintf(path, cap, "%s/%s", opt.out_dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) fprintf(stderr, "compare: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+static void csv_num(FILE *f, double v, const char *fmt) {
+    if (!isnan(v)) fprintf(f, fmt, v);
+}
+
+static void write_csv(const run_t *runs, int nruns) {
+    char path[PATH_MAX * 2];
+    FILE *f = open_out("runs.csv", path, sizeof path);
+    if (f) {
+        fprintf(f, "workload,allocator,repeat,status,exit_code,signal,throughput,wall_s,user_s,"
+                   "sys_s,maxrss_kib,log\n");
+        for (int i = 0; i < nruns; i++) {
+            const run_t *r = &runs[i];
+            fprintf(f, "%s,%s,%d,%s,%d,%d,", WORKLOADS[r->workload].name, g_allocs[r->alloc].name,
+                    r->repeat + 1, STATUS_NAME[r->status], r->exit_code, r->signal);
+            if (r->throughput >= 0) fprintf(f, "%.0f", r->throughput);
+            fprintf(f, ",%.3f,%.3f,%.3f,%ld,\"%s\"\n", r->wall_s, r->user_s, r->sys_s,
+                    r->maxrss_kib, r->log ? r->log : "");
+        }
+        fclose(f);
+    }
+    f = open_out("summary.csv", path, sizeof path);
+    if (f) {
+        fprintf(f, "workload,allocator,runs,ok_runs,median_throughput,min_throughput,"
+                   "max_throughput,ratio_glibc,ratio_best_peer,median_user_s,median_sys_s,"
+                   "peak_rss_kib,status\n");
+        for (int i = 0; i < g_nwl; i++) {
+            summary_t s[MAX_ALLOCS];
+            summarise(runs, nruns, g_wl[i], s);
+            for (int a = 0; a < g_nallocs; a++) {
+                char st[200];
+                status_text(&s[a], st, sizeof st);
+                fprintf(f, "%s,%s,%d,%d,", WORKLOADS[g_wl[i]].name, g_allocs[a].name, s[a].runs,
+                        s[a].ok);
+                csv_num(f, s[a].median, "%.0f");
+                fputc(',', f);
+                csv_num(f, s[a].min, "%.0f");
+                fputc(',', f);
+                csv_num(f, s[a].max, "%.0f");
+                fputc(',', f);
+                csv_num(f, s[a].ratio_glibc, "%.4f");
+                fputc(',', f);
+                csv_num(f, s[a].ratio_best, "%.4f");
+                fputc(',', f);
+                csv_num(f, s[a].user_s, "%.3f");
+                fputc(',', f);
+                csv_num(f, s[a].sys_s, "%.3f");
+                fprintf(f, ",%ld,\"%s\"\n", s[a].peak_rss_kib, st);
+            }
+        }
+        fclose(f);
+    }
+}
+
+/* The chart: one group of bars per workload, one bar per allocator, on a
+ * log2 axis around 1× (glibc) so 2× faster and 2× slower look alike and a
+ * 30× outlier does not flatten everything else. Bars start at 1×;
+ * whiskers span the min–max of the runs, divided by glibc's median. */
+static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
+    char path[PATH_MAX * 2];
+    FILE *f = open_out("ratios.svg", path, sizeof path);
+    if (f == NULL) return;
+
+    summary_t sum[N_WORKLOADS][MAX_ALLOCS];
+    double lo = log2(0.8), hi = log2(1.25);
+    for (int i = 0; i < g_nwl; i++) {
+        summarise(runs, nruns, g_wl[i], sum[i]);
+        double g = sum[i][0].median;
+        if (!(g > 0)) continue;
+        for (int a = 0; a < g_nallocs; a++) {
+            if (!sum[i][a].ok) continue;
+            if (sum[i][a].min > 0) lo = fmin(lo, log2(sum[i][a].min / g));
+            hi = fmax(hi, log2(sum[i][a].max / g));
+        }
+    }
+    lo = floor(lo);
+    hi = ceil(hi + 0.2); /* room for the value label over the tallest bar */
+    int tick_step = hi - lo > 10 ? 2 : 1;
+
+    const double bar_w = 20, bar_gap = 4, group_gap = 36, left = 70, top = 70, plot_h = 320;
+    const double group_w = g_nallocs * (bar_w + bar_gap) - bar_gap;
+    const double plot_w = g_nwl * group_w + (g_nwl + 1) * group_gap;
+    const double width = fmax(left + plot_w + 150, 780), height = top + plot_h + 70;
+#define Y(v) (top + (hi - (v)) / (hi - lo) * plot_h)
+
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">Throughput relative "
+            "to glibc (median of %d runs; whiskers: min–max)</text>\n"
+            "<text x=\"%.0f\" y=\"44\" fill=\"#555\">",
+            width, height, width, height, left, opt.repeats, left);
+    for (const char *c = subtitle; *c; c++) { /* host names are not ours to trust */
+        if (*c == '<')
+            fputs("&lt;", f);
+        else if (*c == '>')
+            fputs("&gt;", f);
+        else if (*c == '&')
+            fputs("&amp;", f);
+        else
+            fputc(*c, f);
+    }
+    fputs("</text>\n", f);
+
+    for (int t = (int)lo; t <= (int)hi; t++) {
+        if ((t - (int)lo) % tick_step) continue;
+        double y = Y(t), r = exp2(t);
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "%s/>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g×</text>\n",
+                left, left + plot_w, y, y, t == 0 ? "#000" : "#ddd",
+                t == 0 ? "stroke-width=\"1.5\" " : "", left - 6, y + 4, r);
+    }
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#000\"/>\n"
+            "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">"
+            "throughput ÷ glibc median (log scale)</text>\n",
+            left, left, top, top + plot_h, top + plot_h / 2);
+
+    for (int i = 0; i < g_nwl; i++) {
+        double gx = left + group_gap + i * (group_w + group_gap);
+        fprintf(
+            f,
+            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n",
+            gx + group_w / 2, top + plot_h + 22, WORKLOADS[g_wl[i]].name);
+        double g = sum[i][0].median;
+        if (!(g > 0)) {
+            fprintf(f,
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#b00\">glibc "
+                    "failed: no ratios</text>\n",
+                    gx + group_w / 2, Y(0) - 8);
+            continue;
+        }
+        for (int a = 0; a < g_nallocs; a++) {
+            const summary_t *s = &sum[i][a];
+            double x = gx + a * (bar_w + bar_gap), cx = x + bar_w / 2;
+            if (!s->ok) {
+                fprintf(f,
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#b00\" "
+                        "font-weight=\"bold\">✗</text>\n",
+                        cx, Y(0) - 4);
+                fprintf(f,
+                        "<text transform=\"translate(%.1f %.1f) rotate(-90)\" fill=\"#b00\" "
+                        "font-size=\"10\">%s failed</text>\n",
+                        cx + 3, Y(0) - 16, g_allocs[a].name);
+                continue;
+            }
+            double v = log2(s->median / g);
+            double y0 = Y(0), y1 = Y(v);
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+                    "<title>%s %s: %.3f× glibc (%d/%d runs ok)</title></rect>\n",
+                    x, fmin(y0, y1), bar_w, fmax(fabs(y1 - y0), 1.0), g_allocs[a].color,
+                    WORKLOADS[g_wl[i]].name, g_allocs[a].name, s->median / g, s->ok, s->runs);
+            double wlo = Y(log2(s->min / g)), whi = Y(log2(s->max / g));
+            fprintf(f,
+                    "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"#000\" "
+                    "fill=\"none\"/>\n",
+                    cx, wlo, whi, cx - 4, wlo, cx + 4, cx - 4, whi, cx + 4);
+            double ty = v >= 0 ? fmin(y1, whi) - 4 : fmax(y1, wlo) + 12;
+            fprintf(
+                f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\">%.2f</text>\n",
+                cx, ty, s->median / g);
+            if (s->ok < s->runs)
+                fprintf(f,
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#b00\" "
+                        "font-size=\"9\">%d/%d</text>\n",
+                        cx, top + plot_h + 36, s->ok, s->runs);
+        }
+    }
+
+    double lx = left + plot_w + 20;
+    for (int a = 0; a < g_nallocs; a++) {
+        double y = top + 10 + a * 20;
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+                lx, y - 10, g_allocs[a].color, lx + 18, y, g_allocs[a].name);
+    }
+    fprintf(f, "</svg>\n");
+#undef Y
+    fclose(f);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+int main(int argc, char **argv) {
+    char missing[256];
+    parse_args(argc, argv);
+    setup_allocators(missing, sizeof missing);
+    check_programs();
+    mkdir_p(opt.out_dir);
+    char logs[PATH_MAX];
+    snprintf(logs, sizeof logs, "%s/logs", opt.out_dir);
+    mkdir_p(logs);
+
+    /* No SA_RESTART: Ctrl-C must wake the poll loop so the running child is
+     * killed and what was measured so far still gets written. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    time_t now = time(NULL);
+    strftime(g_session.date, sizeof g_session.date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+    if (gethostname(g_session.host, sizeof g_session.host - 1) != 0)
+        snprintf(g_session.host, sizeof g_session.host, "?");
+    g_session.load = NAN;
+    getloadavg(&g_session.load, 1);
+    g_session.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(g_session.missing, sizeof g_session.missing, "%s", missing);
+
+    int total = g_nwl * opt.repeats * g_nallocs, done = 0;
+    run_t *runs = calloc((size_t)total, sizeof *runs);
+    if (runs == NULL) die("out of memory");
+
+    /* Interleaved per workload (A B C ... A B C ...) so drift in machine
+     * load hits every allocator alike. */
+    for (int i = 0; i < g_nwl && !g_interrupted; i++) {
+        for (int rep = 0; rep < opt.repeats && !g_interrupted; rep++) {
+            for (int a = 0; a < g_nallocs && !g_interrupted; a++) {
+                run_t *r = &runs[done];
+                *r = (run_t){.workload = g_wl[i], .alloc = a, .repeat = rep};
+                run_one(r);
+                done++;
+                char tp[40], st[48];
+                commas(r->throughput >= 0 ? r->throughput : NAN, tp, sizeof tp);
+                char sig[32];
+                sig_name(r->signal, sig, sizeof sig);
+                if (r->status == ST_CRASH)
+                    snprintf(st, sizeof st, "crash(%s)", sig);
+                else if (r->status == ST_EXIT)
+                    snprintf(st, sizeof st, "exit(%d)", r->exit_code);
+                else
+                    snprintf(st, sizeof st, "%s", STATUS_NAME[r->status]);
+                fprintf(stderr,
+                        "[%*d/%d] %-12s %-8s #%d  %-14s %14s ops/s  user %6.2f s  sys %6.2f s  "
+                        "rss %7.1f MiB  wall %6.2f s\n",
+                        total >= 100 ? 3 : 2, done, total, WORKLOADS[r->workload].name,
+                        g_allocs[a].name, rep + 1, st, tp, r->user_s, r->sys_s,
+                        (double)r->maxrss_kib / 1024.0, r->wall_s);
+            }
+        }
+    }
+
+    char subtitle[512];
+    snprintf(subtitle, sizeof subtitle, "%s, %ld CPUs, %s%s", g_session.host, g_session.cpus,
+             g_session.date, g_interrupted ? " (interrupted: partial)" : "");
+    print_markdown(stdout, runs, done);
+    fflush(stdout);
+    char path[PATH_MAX * 2];
+    FILE *md = open_out("summary.md", path, sizeof path);
+    if (md) {
+        print_markdown(md, runs, done);
+        fclose(md);
+    }
+    write_csv(runs, done);
+    write_svg(runs, done, subtitle);
+    fprintf(stderr, "compare: wrote %s/{summary.md,runs.csv,summary.csv,ratios.svg,logs/}\n",
+            opt.out_dir);
+    for (int i = 0; i < done; i++) free(runs[i].log);
+    free(runs);
+    return g_interrupted ? 130 : 0;
+}
