@@ -109,10 +109,20 @@ extern long long hak_knob_value[HAK_KNOB_COUNT]; /* written only during start-up
 extern hak_knob_source_t hak_knob_src[HAK_KNOB_COUNT];
 #define hak_knob(id) (hak_knob_value[HAK_K_##id])
 
-/* Reads HAKMEM_<KNOB> overrides; reports bad values; false in strict mode on
- * error (the caller ends start-up). Called once, during start-up. */
+/* Reads the profile named by HAKMEM_CONFIG, then the HAKMEM_<KNOB>
+ * overrides; reports every bad value; false in strict mode on error (the
+ * caller ends start-up). Called once, during start-up. hak_options_clean
+ * tells afterwards whether anything at all was wrong. */
 bool hak_options_init(void);
+extern bool hak_options_clean;
 const char *hak_getenv(const char *name); /* start-up only */
+/* Reads a libconfig profile into the table (profile.c); false on any error,
+ * each reported on stderr. */
+bool hak_profile_load(const char *path);
+int hak_knob_find(const char *name);
+const char *hak_knob_suggest(const char *name);
+/* Every knob as a profile line with its source, as snprintf sizes it. */
+size_t hak_options_dump(char *buf, size_t cap);
 bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out);
 size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap);
 size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);

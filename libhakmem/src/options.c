@@ -26,6 +26,7 @@ long long hak_knob_value[HAK_KNOB_COUNT] = {
 };
 
 hak_knob_source_t hak_knob_src[HAK_KNOB_COUNT];
+bool hak_options_clean = true;
 
 static bool word_eq(const char *a, const char *b) {
     while (*a && *b) {
@@ -104,7 +105,7 @@ size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap) {
     const hak_knob_info_t *kn = &hak_knob_table[k];
     switch (kn->type) {
     case HAK_T_BOOL:
-        return hak_fmt(buf, cap, "0 or 1");
+        return hak_fmt(buf, cap, "true or false (1 or 0)");
     case HAK_T_ENUM: {
         size_t n = 0;
         buf[0] = '\0';
@@ -163,15 +164,45 @@ static bool apply_env(hak_knob_id_t k) {
     char allowed[160], def[48];
     hak_knob_allowed(k, allowed, sizeof allowed);
     hak_knob_format(k, hak_knob_value[k], def, sizeof def);
-    hak_msg("environment %s=\"%s\": %s must be %s; %s %s", name, text, hak_knob_table[k].name,
-            allowed,
-            hak_knob_value[HAK_K_STRICT] ? "strict mode, refusing to start, was" : "keeping", def);
+    if (hak_knob_value[HAK_K_STRICT])
+        hak_msg("environment %s=\"%s\": %s must be %s; strict mode: refusing to start", name, text,
+                hak_knob_table[k].name, allowed);
+    else
+        hak_msg("environment %s=\"%s\": %s must be %s; keeping %s", name, text,
+                hak_knob_table[k].name, allowed, def);
     return false;
 }
 
 bool hak_options_init(void) {
-    bool ok = apply_env(HAK_K_STRICT); /* first: it decides what an error does */
+    /* strict first, from wherever it is set: it decides what an error does.
+     * The environment beats the profile, for strict as for every knob. */
+    bool ok = apply_env(HAK_K_STRICT);
+    const char *path = hak_getenv("HAKMEM_CONFIG");
+    if (path != NULL && path[0] != '\0') {
+        if (hak_knob_src[HAK_K_STRICT] == HAK_SRC_ENV) {
+            long long strict = hak_knob_value[HAK_K_STRICT];
+            ok &= hak_profile_load(path);
+            hak_knob_value[HAK_K_STRICT] = strict;
+            hak_knob_src[HAK_K_STRICT] = HAK_SRC_ENV;
+        } else {
+            ok &= hak_profile_load(path);
+        }
+    }
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++)
         if (k != HAK_K_STRICT) ok &= apply_env((hak_knob_id_t)k);
+    hak_options_clean = ok;
     return ok || !hak_knob_value[HAK_K_STRICT];
+}
+
+static const char *const source_name[] = {"default", "profile", "environment"};
+
+size_t hak_options_dump(char *buf, size_t cap) {
+    size_t n = 0;
+    for (unsigned k = 0; k < HAK_KNOB_COUNT; k++) {
+        char v[48];
+        hak_knob_format((hak_knob_id_t)k, hak_knob_value[k], v, sizeof v);
+        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s = %s;  # %s\n",
+                     hak_knob_table[k].name, v, source_name[hak_knob_src[k]]);
+    }
+    return n;
 }
