@@ -58,7 +58,7 @@ run_case "out of range" "$tmp/range.cfg" \
 
 printf 'align_mode = "fast";\n' >"$tmp/enum.cfg"
 run_case "unknown enum value" "$tmp/enum.cfg" \
-  "^hakmem: profile $tmp/enum.cfg:1: align_mode = \"fast\": must be overalloc\|chunk_pool\|reserve\|relaxed; keeping \"chunk_pool\"$"
+  "^hakmem: profile $tmp/enum.cfg:1: align_mode = \"fast\": must be overalloc\|chunk_pool\|reserve\|relaxed; keeping \"reserve\"$"
 
 printf '\n\nidle_treshold_us = 5;\n' >"$tmp/typo.cfg"
 run_case "unknown knob" "$tmp/typo.cfg" \
@@ -93,7 +93,7 @@ fi
 
 # A bad environment value: the variable, the knob, what is allowed.
 err=$(HAKMEM_ALIGN_MODE=fast LD_PRELOAD=$lib /bin/echo hello 2>&1 >/dev/null)
-if grep -Eq '^hakmem: environment HAKMEM_ALIGN_MODE="fast": align_mode must be overalloc\|chunk_pool\|reserve\|relaxed; keeping "chunk_pool"$' <<<"$err"; then
+if grep -Eq '^hakmem: environment HAKMEM_ALIGN_MODE="fast": align_mode must be overalloc\|chunk_pool\|reserve\|relaxed; keeping "reserve"$' <<<"$err"; then
   ok "bad environment value"
 else
   bad "bad environment value" "message: $err"
@@ -113,7 +113,7 @@ dump=$(HAKMEM_CHUNK_POOL_PAGES=7 "$cfgtool" "$tmp/good.cfg" 2>&1)
 rc=$?
 if [[ $rc -eq 0 ]] && grep -q '^chunk_pool_pages = 7;  # environment$' <<<"$dump" &&
   grep -q '^idle_threshold_us = 77;  # profile$' <<<"$dump" &&
-  grep -q '^align_mode = "chunk_pool";  # default$' <<<"$dump"; then
+  grep -q '^align_mode = "reserve";  # default$' <<<"$dump"; then
   ok "environment beats profile beats default"
 else
   bad "environment beats profile beats default" "exit $rc: $dump"

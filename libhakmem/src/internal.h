@@ -59,8 +59,8 @@ typedef enum {
     X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 10000, 0, 60000000, HAK_SCALE_LOG, 1,     \
       NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
     X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 64, 0, 65536, HAK_SCALE_LOG, 1, NULL,       \
-      "freed 64 KiB pages kept mapped for reuse in chunk_pool mode (0 behaves as overalloc)")      \
-    X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_CHUNK_POOL, 0, 3, HAK_SCALE_LINEAR, 1,       \
+      "freed 64 KiB pages kept committed for reuse (chunk_pool: 0 behaves as overalloc)")          \
+    X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_RESERVE, 0, 3, HAK_SCALE_LINEAR, 1,          \
       hak_align_mode_names, "how the OS layer obtains 64 KiB pages")                               \
     X(WRAP_TINY, "wrap_tiny", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                      \
       "hakmem serves the tiny tier; 0 hands it to the C library")                                  \

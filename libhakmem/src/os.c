@@ -6,8 +6,12 @@
  *               page, the seed's fix and its 15.9 s of kernel time;
  *   chunk_pool  the same, but freed pages wait in a pool of chunk_pool_pages
  *               and are reused before anything new is mapped;
- *   reserve     reserve large aligned regions once and carve pages from them;
- *               freed pages go back with madvise, never munmap;
+ *   reserve     reserve 64 MiB aligned regions once and carve pages from
+ *               them; freed pages beyond a pool of chunk_pool_pages go back
+ *               with madvise, never munmap, so the process keeps a handful
+ *               of mappings instead of one per page (the default: the
+ *               kernel refuses a process more than vm.max_map_count
+ *               mappings, 65530 by default, and each costs on every fault);
  *   relaxed     no 64 KiB alignment: a plain 64 KiB mapping, 4 KiB aligned.
  * Freed pages waiting in a pool are linked through their own first word. */
 #include "internal.h"
@@ -22,8 +26,9 @@
 #define RESERVE_REGION ((size_t)64 << 20)
 
 static hak_lock_t os_lock; /* the page pools below */
-static void *pool_head;    /* chunk_pool and reserve: free pages */
+static void *pool_head;    /* chunk_pool and reserve: freed pages, committed */
 static size_t pool_count;
+static void *cold_head; /* reserve: freed pages beyond the pool, decommitted */
 static uint8_t *reserve_next, *reserve_end;
 
 static void count_map(size_t len) {
@@ -89,52 +94,54 @@ void *hak_os_page_alloc(void) {
     void *page = NULL;
     return posix_memalign(&page, HAK_PAGE_SIZE, HAK_PAGE_SIZE) == 0 ? page : NULL;
 #endif
-    switch ((hak_align_mode_t)hak_knob(ALIGN_MODE)) {
-    case HAK_ALIGN_RELAXED:
-        return hak_os_map(HAK_PAGE_SIZE);
-    case HAK_ALIGN_OVERALLOC:
-        return hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
-    case HAK_ALIGN_CHUNK_POOL:
-    case HAK_ALIGN_RESERVE:
-        break;
-    }
+    hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
+    if (mode == HAK_ALIGN_RELAXED) return hak_os_map(HAK_PAGE_SIZE);
+    if (mode == HAK_ALIGN_OVERALLOC) return hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
     hak_lock(&os_lock);
     void *p = pool_head;
     if (p != NULL) {
         pool_head = *(void **)p;
         pool_count--;
-    } else if (hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE) {
-        p = reserve_carve();
+    } else if (mode == HAK_ALIGN_RESERVE) {
+        p = cold_head; /* decommitted: the kernel gives it back zeroed */
+        if (p != NULL)
+            cold_head = *(void **)p;
+        else
+            p = reserve_carve();
     }
     hak_unlock(&os_lock);
-    if (p == NULL && hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL)
+    if (p == NULL && mode == HAK_ALIGN_CHUNK_POOL)
         p = hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
     return p;
 }
 
 void hak_os_page_free(void *p) {
-    switch ((hak_align_mode_t)hak_knob(ALIGN_MODE)) {
-    case HAK_ALIGN_RELAXED:
-    case HAK_ALIGN_OVERALLOC:
+    hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
+    if (mode == HAK_ALIGN_RELAXED || mode == HAK_ALIGN_OVERALLOC) {
         hak_os_unmap(p, HAK_PAGE_SIZE);
         return;
-    case HAK_ALIGN_RESERVE:
-        /* The region stays reserved; only its memory goes back. */
-        hak_os_decommit(p, HAK_PAGE_SIZE);
-        break;
-    case HAK_ALIGN_CHUNK_POOL:
-        break;
     }
+    /* Up to chunk_pool_pages freed pages wait, still committed, for reuse.
+     * Beyond that, chunk_pool unmaps and reserve decommits: a reserved
+     * region is never split by munmap. */
     hak_lock(&os_lock);
-    bool keep = hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE ||
-                pool_count < (size_t)hak_knob(CHUNK_POOL_PAGES);
-    if (keep) {
+    bool pooled = pool_count < (size_t)hak_knob(CHUNK_POOL_PAGES);
+    if (pooled) {
         *(void **)p = pool_head;
         pool_head = p;
         pool_count++;
     }
     hak_unlock(&os_lock);
-    if (!keep) hak_os_unmap(p, HAK_PAGE_SIZE);
+    if (pooled) return;
+    if (mode == HAK_ALIGN_CHUNK_POOL) {
+        hak_os_unmap(p, HAK_PAGE_SIZE);
+        return;
+    }
+    hak_os_decommit(p, HAK_PAGE_SIZE);
+    hak_lock(&os_lock);
+    *(void **)p = cold_head;
+    cold_head = p;
+    hak_unlock(&os_lock);
 }
 
 void hak_os_lock_all(void) {
