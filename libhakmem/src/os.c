@@ -95,23 +95,33 @@ void *hak_os_page_alloc(void) {
     return posix_memalign(&page, HAK_PAGE_SIZE, HAK_PAGE_SIZE) == 0 ? page : NULL;
 #endif
     hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
-    if (mode == HAK_ALIGN_RELAXED) return hak_os_map(HAK_PAGE_SIZE);
-    if (mode == HAK_ALIGN_OVERALLOC) return hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
-    hak_lock(&os_lock);
-    void *p = pool_head;
-    if (p != NULL) {
-        pool_head = *(void **)p;
-        pool_count--;
-    } else if (mode == HAK_ALIGN_RESERVE) {
-        p = cold_head; /* decommitted: the kernel gives it back zeroed */
-        if (p != NULL)
-            cold_head = *(void **)p;
-        else
-            p = reserve_carve();
+    void *p = NULL;
+    if (mode == HAK_ALIGN_CHUNK_POOL || mode == HAK_ALIGN_RESERVE) {
+        bool fresh = false;
+        hak_lock(&os_lock);
+        p = pool_head;
+        if (p != NULL) {
+            pool_head = *(void **)p;
+            pool_count--;
+        } else if (mode == HAK_ALIGN_RESERVE) {
+            p = cold_head; /* decommitted: the kernel gives it back zeroed */
+            if (p != NULL) {
+                cold_head = *(void **)p;
+            } else {
+                p = reserve_carve();
+                fresh = true;
+            }
+        }
+        hak_unlock(&os_lock);
+        if (p != NULL) {
+            hak_gstat_add(fresh ? HAK_S_os_page_fresh : HAK_S_os_page_pooled, 1);
+            return p;
+        }
+        if (mode == HAK_ALIGN_RESERVE) return NULL;
     }
-    hak_unlock(&os_lock);
-    if (p == NULL && mode == HAK_ALIGN_CHUNK_POOL)
-        p = hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
+    p = mode == HAK_ALIGN_RELAXED ? hak_os_map(HAK_PAGE_SIZE)
+                                  : hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
+    if (p != NULL) hak_gstat_add(HAK_S_os_page_fresh, 1);
     return p;
 }
 
