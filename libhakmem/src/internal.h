@@ -60,6 +60,9 @@ typedef enum {
       NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
     X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 64, 0, 65536, HAK_SCALE_LOG, 1, NULL,       \
       "freed 64 KiB pages kept committed for reuse (chunk_pool: 0 behaves as overalloc)")          \
+    X(RELEASE_DELAY_MS, "release_delay_ms", HAK_T_INT, 1000, 0, 3600000, HAK_SCALE_LOG, 1, NULL,   \
+      "milliseconds freed pages and large spans stay mapped for reuse before going back to the "   \
+      "OS")                                                                                        \
     X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_RESERVE, 0, 3, HAK_SCALE_LINEAR, 1,          \
       hak_align_mode_names, "how the OS layer obtains 64 KiB pages")                               \
     X(WRAP_TINY, "wrap_tiny", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                      \
@@ -160,8 +163,8 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
     X(large_cache_hit, "large allocations served from the span cache")                             \
     X(threads_started, "threads that created a heap")                                              \
     X(threads_exited, "threads whose heap was released at exit")                                   \
-    X(os_page_fresh, "64 KiB pages the OS layer obtained from the kernel")                        \
-    X(os_page_pooled, "64 KiB pages the OS layer reused from its pool")                           \
+    X(os_page_fresh, "64 KiB pages the OS layer obtained from the kernel")                         \
+    X(os_page_pooled, "64 KiB pages the OS layer reused from its pool")                            \
     X(os_mmap, "mmap calls")                                                                       \
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \
@@ -293,6 +296,7 @@ typedef struct hak_span_s {
     uint8_t *block;          /* what the user got */
     size_t usable;           /* bytes usable from block */
     struct hak_span_s *next; /* large-span cache */
+    uint64_t freed_us;       /* when it entered the cache */
 } hak_span_t;
 
 void hak_pool_init(void);

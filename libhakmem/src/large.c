@@ -4,9 +4,9 @@
  * Mapping and unmapping cost a syscall and page faults each; a program that
  * frees and reallocates big buffers in a loop would pay that every time. The
  * cache keeps up to large_cache_spans spans (and large_cache_bytes bytes)
- * mapped, most recent first, and serves a request from the smallest cached
- * span that fits within 25% waste. Only a span's first granule is
- * registered: free and realloc receive the block start, nothing else. */
+ * mapped for at most release_delay_ms, most recent first, and serves a request from the smallest
+ * cached span that fits within 25% waste. Only a span's first granule is registered: free and
+ * realloc receive the block start, nothing else. */
 #include "internal.h"
 
 #include <string.h>
@@ -75,26 +75,33 @@ void hak_large_free(hak_span_t *sp) {
     hak_span_t *evict = NULL;
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
     size_t max_bytes = (size_t)hak_knob(LARGE_CACHE_BYTES);
+    uint64_t now = hak_now_us();
+    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    sp->freed_us = now;
     hak_lock(&large_lock);
     if (sp->map_len <= max_bytes && max_count > 0) {
         sp->next = cache;
         cache = sp;
         cache_count++;
         cache_bytes += sp->map_len;
-        /* Evict from the cold end until within both bounds. */
-        while (cache_count > max_count || cache_bytes > max_bytes) {
-            hak_span_t **link = &cache;
-            while ((*link)->next != NULL) link = &(*link)->next;
-            hak_span_t *old = *link;
-            *link = NULL;
-            cache_count--;
-            cache_bytes -= old->map_len;
-            old->next = evict;
-            evict = old;
-        }
     } else {
         evict = sp;
         sp->next = NULL;
+    }
+    /* Evict from the cold end: beyond either bound, or older than the
+     * release delay. */
+    for (;;) {
+        hak_span_t **link = &cache;
+        if (*link == NULL) break;
+        while ((*link)->next != NULL) link = &(*link)->next;
+        hak_span_t *old = *link;
+        if (cache_count <= max_count && cache_bytes <= max_bytes && now - old->freed_us <= max_age)
+            break;
+        *link = NULL;
+        cache_count--;
+        cache_bytes -= old->map_len;
+        old->next = evict;
+        evict = old;
     }
     hak_unlock(&large_lock);
     while (evict != NULL) {

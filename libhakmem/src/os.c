@@ -13,7 +13,10 @@
  *               kernel refuses a process more than vm.max_map_count
  *               mappings, 65530 by default, and each costs on every fault);
  *   relaxed     no 64 KiB alignment: a plain 64 KiB mapping, 4 KiB aligned.
- * Freed pages waiting in a pool are linked through their own first word. */
+ * Freed pages wait in the pool, still committed and linked through their own
+ * first words, for at most release_delay_ms and while the pool holds no more
+ * than chunk_pool_pages: reuse takes the most recent (warmest) page, expiry
+ * the oldest. */
 #include "internal.h"
 
 #include <errno.h>
@@ -25,10 +28,17 @@
 
 #define RESERVE_REGION ((size_t)64 << 20)
 
-static hak_lock_t os_lock; /* the page pools below */
-static void *pool_head;    /* chunk_pool and reserve: freed pages, committed */
+/* A freed page in the pool, written over the page's first bytes. */
+typedef struct pool_node_s {
+    struct pool_node_s *next, *prev; /* next: older */
+    uint64_t freed_us;
+} pool_node_t;
+
+static hak_lock_t os_lock;       /* the pools below */
+static pool_node_t *pool_newest; /* chunk_pool and reserve: committed */
+static pool_node_t *pool_oldest;
 static size_t pool_count;
-static void *cold_head; /* reserve: freed pages beyond the pool, decommitted */
+static void *cold_head; /* reserve: freed pages past the pool, decommitted */
 static uint8_t *reserve_next, *reserve_end;
 
 static void count_map(size_t len) {
@@ -87,6 +97,25 @@ static void *reserve_carve(void) {
     return p;
 }
 
+/* os_lock held for both. */
+static void pool_unlink(pool_node_t *n) {
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        pool_newest = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        pool_oldest = n->prev;
+    pool_count--;
+}
+
+static void *pool_take_newest(void) {
+    pool_node_t *n = pool_newest;
+    if (n != NULL) pool_unlink(n);
+    return n;
+}
+
 void *hak_os_page_alloc(void) {
 #ifdef HAK_SEED_BUG
     /* The seed's bug, kept for the test that must catch it: the pool asks
@@ -99,11 +128,8 @@ void *hak_os_page_alloc(void) {
     if (mode == HAK_ALIGN_CHUNK_POOL || mode == HAK_ALIGN_RESERVE) {
         bool fresh = false;
         hak_lock(&os_lock);
-        p = pool_head;
-        if (p != NULL) {
-            pool_head = *(void **)p;
-            pool_count--;
-        } else if (mode == HAK_ALIGN_RESERVE) {
+        p = pool_take_newest();
+        if (p == NULL && mode == HAK_ALIGN_RESERVE) {
             p = cold_head; /* decommitted: the kernel gives it back zeroed */
             if (p != NULL) {
                 cold_head = *(void **)p;
@@ -131,27 +157,43 @@ void hak_os_page_free(void *p) {
         hak_os_unmap(p, HAK_PAGE_SIZE);
         return;
     }
-    /* Up to chunk_pool_pages freed pages wait, still committed, for reuse.
-     * Beyond that, chunk_pool unmaps and reserve decommits: a reserved
-     * region is never split by munmap. */
+    uint64_t now = hak_now_us();
+    pool_node_t *n = p;
     hak_lock(&os_lock);
-    bool pooled = pool_count < (size_t)hak_knob(CHUNK_POOL_PAGES);
-    if (pooled) {
-        *(void **)p = pool_head;
-        pool_head = p;
-        pool_count++;
+    n->freed_us = now;
+    n->prev = NULL;
+    n->next = pool_newest;
+    if (pool_newest)
+        pool_newest->prev = n;
+    else
+        pool_oldest = n;
+    pool_newest = n;
+    pool_count++;
+    /* Pages past the pool's size or age go back: chunk_pool unmaps them,
+     * reserve decommits them (a reserved region is never split by munmap). */
+    pool_node_t *expired = NULL;
+    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    while (pool_oldest != NULL && (pool_count > (size_t)hak_knob(CHUNK_POOL_PAGES) ||
+                                   now - pool_oldest->freed_us > max_age)) {
+        pool_node_t *old = pool_oldest;
+        pool_unlink(old);
+        old->next = expired;
+        expired = old;
     }
     hak_unlock(&os_lock);
-    if (pooled) return;
-    if (mode == HAK_ALIGN_CHUNK_POOL) {
-        hak_os_unmap(p, HAK_PAGE_SIZE);
-        return;
+    while (expired != NULL) {
+        pool_node_t *next = expired->next;
+        if (mode == HAK_ALIGN_CHUNK_POOL) {
+            hak_os_unmap(expired, HAK_PAGE_SIZE);
+        } else {
+            hak_os_decommit(expired, HAK_PAGE_SIZE);
+            hak_lock(&os_lock);
+            *(void **)expired = cold_head;
+            cold_head = expired;
+            hak_unlock(&os_lock);
+        }
+        expired = next;
     }
-    hak_os_decommit(p, HAK_PAGE_SIZE);
-    hak_lock(&os_lock);
-    *(void **)p = cold_head;
-    cold_head = p;
-    hak_unlock(&os_lock);
 }
 
 void hak_os_lock_all(void) {
