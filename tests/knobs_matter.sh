@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# tests/knobs_matter.sh — the design card's knobs change what the allocator
+# does, and the counters show it: each alignment mode's syscall pattern, the
+# chunk pool's bound (0 behaves as overalloc), the release delay, the idle
+# threshold under Larson's thread churn, and wrap levels.
+#   knobs_matter.sh LIBHAKMEM_SO PAGECYCLE_BIN [LARSON_BIN]
+set -u
+lib=$1 pagecycle=$2 larson=${3:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# run NAME ENV... -- CMD...: runs CMD under hakmem with ENV, keeps its stats.
+run() {
+  local name=$1; shift
+  local envs=()
+  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+  shift
+  if ! env "${envs[@]}" HAKMEM_STATS_FILE="$tmp/$name.json" LD_PRELOAD="$lib" "$@" >"$tmp/$name.out" 2>&1; then
+    bad "$name: workload failed: $(tail -3 "$tmp/$name.out")"
+    return 1
+  fi
+}
+# stat NAME COUNTER
+stat() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$tmp/$1.json"; }
+# check DESCRIPTION ARITHMETIC-EXPRESSION
+check() { if (($2)); then ok "$1"; else bad "$1 ($2)"; fi; }
+
+for m in overalloc chunk_pool reserve relaxed; do
+  run "$m" HAKMEM_ALIGN_MODE=$m -- "$pagecycle" 20 || exit 1
+done
+run chunk0 HAKMEM_ALIGN_MODE=chunk_pool HAKMEM_CHUNK_POOL_PAGES=0 -- "$pagecycle" 20
+run reserve0 HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=0 -- "$pagecycle" 20
+
+fresh=$(stat overalloc os_page_fresh) rel=$(stat overalloc page_released) unm=$(stat overalloc os_munmap)
+check "overalloc: at least one trim per new page plus one unmap per release" \
+  "$fresh > 0 && $unm >= $fresh + $rel && $(stat overalloc os_page_pooled) == 0"
+
+check "chunk_pool: pages come back from the pool, fewer munmaps than overalloc" \
+  "$(stat chunk_pool os_page_pooled) > 0 && $(stat chunk_pool os_munmap) < $unm"
+
+check "chunk_pool with chunk_pool_pages = 0 behaves as overalloc" \
+  "$(stat chunk0 os_page_pooled) == 0 && $(stat chunk0 os_munmap) >= $(stat chunk0 os_page_fresh) + $(stat chunk0 page_released)"
+
+# The only munmaps are the trims of each 64 MiB region (1024 pages) when it
+# is reserved.
+regions() { echo $((($(stat "$1" os_page_fresh) + 1023) / 1024)); }
+check "reserve: no munmap on the page path, only region trims" \
+  "$(stat reserve os_munmap) <= 2 * $(regions reserve) && $(stat reserve0 os_munmap) <= 2 * $(regions reserve0)"
+check "reserve with chunk_pool_pages = 0: every released page goes back with madvise" \
+  "$(stat reserve0 os_madvise) == $(stat reserve0 page_released) && $(stat reserve0 page_released) > 0"
+
+check "relaxed: no alignment work, one munmap per released page" \
+  "$(stat relaxed os_munmap) == $(stat relaxed page_released) && $(stat relaxed page_released) > 0"
+
+run delay0 HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=65536 HAKMEM_RELEASE_DELAY_MS=0 -- "$pagecycle" 20
+run delaylong HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=65536 HAKMEM_RELEASE_DELAY_MS=3600000 -- "$pagecycle" 20
+check "release_delay_ms: 0 returns freed pages, an hour keeps them" \
+  "$(stat delay0 os_madvise) > 0 && $(stat delaylong os_madvise) == 0"
+
+run nomid HAKMEM_WRAP_MID=0 -- "$pagecycle" 5
+check "wrap_mid = 0: the mid tier serves nothing, the C library does" \
+  "$(stat nomid mid_alloc) == 0 && $(stat nomid libc_alloc) >= 20000"
+run mid HAKMEM_WRAP_MID=1 -- "$pagecycle" 5
+check "wrap_mid = 1: the mid tier serves the workload" "$(stat mid mid_alloc) >= 20000"
+
+if [[ -n $larson ]]; then
+  run idle0 HAKMEM_IDLE_THRESHOLD_US=0 -- "$larson" 1 2048 32768 10000 1 12345 4
+  run idlemax HAKMEM_IDLE_THRESHOLD_US=60000000 -- "$larson" 1 2048 32768 10000 1 12345 4
+  check "idle_threshold_us: 0 adopts pages of idle and exited owners, 60 s adopts none" \
+    "$(stat idle0 page_adopted) > 0 && $(stat idlemax page_adopted) == 0"
+  check "idle_threshold_us: without adoption Larson needs more new pages" \
+    "$(stat idlemax page_new) > $(stat idle0 page_new)"
+else
+  echo "skip idle threshold (no larson binary)"
+fi
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
