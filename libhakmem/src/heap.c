@@ -452,6 +452,9 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {
     out[HAK_S_mid_free] += tiers[1][HAK_TIER_MID];
     uint64_t small_alloc = tiers[0][HAK_TIER_TINY] + tiers[0][HAK_TIER_MID];
     uint64_t small_free = tiers[1][HAK_TIER_TINY] + tiers[1][HAK_TIER_MID];
-    out[HAK_S_fast_alloc] = small_alloc - out[HAK_S_slow_alloc];
-    out[HAK_S_fast_free] = small_free - out[HAK_S_slow_free];
+    /* Read while other threads count: never let a lagging total wrap. */
+    out[HAK_S_fast_alloc] =
+        small_alloc > out[HAK_S_slow_alloc] ? small_alloc - out[HAK_S_slow_alloc] : 0;
+    out[HAK_S_fast_free] =
+        small_free > out[HAK_S_slow_free] ? small_free - out[HAK_S_slow_free] : 0;
 }
