@@ -237,6 +237,20 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
 
 /* ---- refill and flush ------------------------------------------------- */
 
+/* After a refill took blocks from pg: a page with nothing left collects its
+ * remote frees, or else waits on the full list. */
+static void page_settle(hak_heap_t *h, hak_page_t *pg) {
+    if (page_has_room(pg)) return;
+    unsigned drained = hak_page_drain(pg);
+    if (drained) {
+        hak_heap_stat(h, HAK_S_drain, 1);
+        hak_heap_stat(h, HAK_S_drained_blocks, drained);
+    } else {
+        page_unlink(h, pg);
+        page_link(h, pg, HAK_LIST_FULL, false);
+    }
+}
+
 void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     hak_tcache_t *tc = &h->tc[cls];
     unsigned want = tc->limit / 2 + 1;
@@ -249,9 +263,22 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     while (got < want) {
         hak_page_t *pg = h->avail[cls].head;
         if (pg == NULL && (pg = find_page(h, cls, now)) == NULL) break;
+        if (got == 0 && pg->nfree != 0 && pg->nfree <= tc->limit) {
+            /* The whole free list in one move, and enough for now: walking
+             * it would touch every block, a cache miss each for mid-size
+             * blocks, and its tail is unknown, so nothing can follow it. */
+            head = pg->free;
+            got = pg->nfree;
+            pg->used += pg->nfree;
+            pg->free = NULL;
+            pg->nfree = 0;
+            page_settle(h, pg);
+            break;
+        }
         while (got < want && pg->free != NULL) {
             hak_block_t *b = pg->free;
             pg->free = b->next;
+            pg->nfree--;
             b->next = head;
             head = b;
             got++;
@@ -265,16 +292,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
             got++;
             pg->used++;
         }
-        if (!page_has_room(pg)) {
-            unsigned drained = hak_page_drain(pg);
-            if (drained) {
-                hak_heap_stat(h, HAK_S_drain, 1);
-                hak_heap_stat(h, HAK_S_drained_blocks, drained);
-            } else {
-                page_unlink(h, pg);
-                page_link(h, pg, HAK_LIST_FULL, false);
-            }
-        }
+        page_settle(h, pg);
     }
     hak_unlock(&h->lock);
     if (head == NULL) return NULL;
@@ -288,6 +306,7 @@ static void give_back_local(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, h
                             unsigned n) {
     last->next = pg->free;
     pg->free = first;
+    pg->nfree += n;
     pg->used -= n;
     hak_heap_stat(h, HAK_S_owner_free, n);
     if (page_releasable(pg) && h->avail[pg->cls].head != pg) {

@@ -277,11 +277,11 @@ typedef struct hak_page_s {
     uint8_t cls;
     uint8_t list; /* which owner list holds it (HAK_LIST_*) */
     _Atomic(uint8_t) in_pending;
-    struct hak_page_s *next, *prev;             /* owner's list */
-    struct hak_page_s *pnext;                   /* pending queue */
-    _Atomic(struct hak_heap_s *) owner;         /* NULL: orphaned */
-    _Alignas(64) _Atomic(hak_block_t *) remote; /* other threads' frees */
-    _Atomic(uint32_t) remote_count;             /* blocks pushed, see pool.c */
+    struct hak_page_s *next, *prev;         /* owner's list */
+    struct hak_page_s *pnext;               /* pending queue */
+    _Atomic(struct hak_heap_s *) owner;     /* NULL: orphaned */
+    uint32_t nfree;                         /* blocks on `free` */
+    _Alignas(64) _Atomic(uintptr_t) remote; /* other threads' frees: list | count << 48 */
 } hak_page_t;
 
 enum { HAK_LIST_NONE, HAK_LIST_AVAIL, HAK_LIST_FULL };

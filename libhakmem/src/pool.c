@@ -51,35 +51,39 @@ void hak_page_release(hak_page_t *pg) {
     hak_gstat_add(HAK_S_page_released, 1);
 }
 
-/* The count travels separately from the list so a drain never walks the
- * blocks (each one a cache miss). A pusher adds its count after its push:
- * a drain may then see blocks before their count, which only delays the
- * page's release; the opposite order could release a page whose blocks are
- * still on their way. */
+/* A remote list is one word: the head pointer in the low 48 bits (user
+ * addresses fit there) and the number of blocks on the list above them (a
+ * page holds at most 4096), so one exchange gives the owner the blocks and
+ * their exact count, and a drain never walks the blocks (each one a cache
+ * miss). */
+#define REMOTE_PTR_MASK    (((uintptr_t)1 << 48) - 1)
+#define REMOTE_COUNT_SHIFT 48
+
 unsigned hak_page_drain(hak_page_t *pg) {
-    if (atomic_load_explicit(&pg->remote, memory_order_relaxed) == NULL &&
-        atomic_load_explicit(&pg->remote_count, memory_order_relaxed) == 0)
-        return 0;
-    hak_block_t *list = atomic_exchange_explicit(&pg->remote, NULL, memory_order_acquire);
-    unsigned n = atomic_exchange_explicit(&pg->remote_count, 0, memory_order_acquire);
-    pg->used -= n;
+    if (atomic_load_explicit(&pg->remote, memory_order_relaxed) == 0) return 0;
+    uintptr_t v = atomic_exchange_explicit(&pg->remote, 0, memory_order_acquire);
+    hak_block_t *list = (hak_block_t *)(v & REMOTE_PTR_MASK);
+    unsigned n = (unsigned)(v >> REMOTE_COUNT_SHIFT);
     if (list == NULL) return 0;
     if (pg->free != NULL) {
+        /* Rare: only adoption drains a page that still has local blocks. */
         hak_block_t *tail = list;
         while (tail->next != NULL) tail = tail->next;
         tail->next = pg->free;
     }
     pg->free = list;
-    return n ? n : 1;
+    pg->nfree += n;
+    pg->used -= n;
+    return n;
 }
 
 void hak_page_push_remote(hak_page_t *pg, hak_block_t *first, hak_block_t *last, unsigned n) {
-    hak_block_t *head = atomic_load_explicit(&pg->remote, memory_order_relaxed);
+    uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed), next;
     do {
-        last->next = head;
-    } while (!atomic_compare_exchange_weak_explicit(&pg->remote, &head, first, memory_order_release,
+        last->next = (hak_block_t *)(old & REMOTE_PTR_MASK);
+        next = (uintptr_t)first | (((old >> REMOTE_COUNT_SHIFT) + n) << REMOTE_COUNT_SHIFT);
+    } while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, next, memory_order_release,
                                                     memory_order_relaxed));
-    atomic_fetch_add_explicit(&pg->remote_count, n, memory_order_release);
 }
 
 /* Back on the queue, still marked: the adopter could not take it now. */
