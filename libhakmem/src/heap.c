@@ -118,13 +118,22 @@ hak_heap_t *hak_heap_acquire(void) {
         heaps_all = h;
         hak_unlock(&heaps_lock);
     }
-    atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
+    h->stamped_us = hak_now_us();
+    atomic_store_explicit(&h->last_active_us, h->stamped_us, memory_order_relaxed);
     hak_heap_stat(h, HAK_S_threads_started, 1);
     hak_thread_register(h);
     return h;
 }
 
 /* ---- adoption --------------------------------------------------------- */
+
+/* Publishes that h's thread is active now. */
+static void stamp(hak_heap_t *h, uint64_t now) {
+    uint64_t period = (uint64_t)hak_knob(IDLE_THRESHOLD_US) / 8;
+    if (now - h->stamped_us < period) return;
+    h->stamped_us = now;
+    atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
+}
 
 static bool owner_idle(hak_heap_t *owner, uint64_t now) {
     uint64_t last = atomic_load_explicit(&owner->last_active_us, memory_order_relaxed);
@@ -259,7 +268,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     uint64_t now = hak_now_us();
 
     hak_lock(&h->lock);
-    atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
+    stamp(h, now);
     while (got < want) {
         hak_page_t *pg = h->avail[cls].head;
         if (pg == NULL && (pg = find_page(h, cls, now)) == NULL) break;
@@ -371,7 +380,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     if (last != NULL) {
         last->next = NULL;
         hak_lock(&h->lock);
-        atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
+        stamp(h, now);
         give_back(h, list, now);
         hak_unlock(&h->lock);
     }
@@ -400,7 +409,7 @@ static void flush_all(hak_heap_t *h) {
         h->tc[c].count = 0;
         give_back(h, list, now);
     }
-    atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
+    stamp(h, now);
     hak_unlock(&h->lock);
 }
 

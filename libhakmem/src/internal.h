@@ -333,8 +333,13 @@ typedef struct hak_heap_s {
     hak_counter_t stats[HAK_STAT_COUNT];
     hak_page_list_t avail[HAK_CLASS_MAX];
     hak_page_list_t full[HAK_CLASS_MAX];
-    hak_lock_t lock; /* owner's page lists against adopters */
-    _Atomic(uint64_t) last_active_us;
+    hak_lock_t lock;     /* owner's page lists against adopters */
+    uint64_t stamped_us; /* owner's copy of the last stamp it published */
+    /* Read by every thread that frees into this heap's pages: on a line of
+     * its own, and written only when it moves by a fraction of the idle
+     * threshold, so those reads do not keep stealing the lock's line. */
+    _Alignas(64) _Atomic(uint64_t) last_active_us;
+    char pad_after_stamp_[56];
     struct hak_heap_s *next_all;       /* every heap */
     struct hak_heap_s *next_abandoned; /* heaps of exited threads */
     bool abandoned;
