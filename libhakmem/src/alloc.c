@@ -52,6 +52,10 @@ static hak_heap_t *thread_heap(const char *what) {
     case HAK_HEAP_BUSY:
         reentered(what);
     case HAK_HEAP_LIBC:
+    case HAK_HEAP_DEAD:
+        /* Starting hakmem, or past this thread's heap destructor: a heap
+         * taken now might never be released (glibc runs destructors a
+         * bounded number of rounds), so the C library serves. */
         return NULL;
     default:
         break;
@@ -192,13 +196,22 @@ void *hak_realloc(void *p, size_t n) {
         return NULL;
     }
     if (n > HAK_MAX_REQUEST) return enomem();
-    if (hak_registry_get(p) == 0) {
+    uintptr_t e = hak_registry_get(p);
+    if (e == 0) {
         hak_gstat_add(HAK_S_libc_alloc, 1);
         return __libc_realloc(p, n);
     }
     size_t old = hak_usable_size(p);
     /* Shrinking in place is fine while it wastes less than half. */
     if (n <= old && n > old / 2) return p;
+    if ((e & HAK_REG_CLASS_MASK) == 0 && hak_tier_of_size(n) == HAK_TIER_LARGE &&
+        hak_knob(WRAP_LARGE)) {
+        /* Large to large: the kernel moves the pages, nothing is copied, so
+         * growing a buffer step by step stays linear. */
+        void *q = hak_large_realloc((hak_span_t *)e, n);
+        if (q != NULL) return q;
+        if (n <= old) return p;
+    }
     void *q = hak_alloc(n);
     if (q == NULL) return NULL; /* the old block stays intact */
     memcpy(q, p, n < old ? n : old);

@@ -29,6 +29,9 @@ hak_heap_t hak_heap_busy = {.kind = HAK_HEAP_BUSY};
 hak_heap_t hak_heap_libc = {.kind = HAK_HEAP_LIBC};
 hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
 
+/* Full pages a slow path looks at for frees that emptied them. */
+#define SWEEP_PAGES 4
+
 static hak_lock_t heaps_lock;       /* heaps_all and heaps_abandoned */
 static hak_heap_t *heaps_all;       /* every heap ever made, for stats and fork */
 static hak_heap_t *heaps_abandoned; /* heaps of exited threads, for new threads */
@@ -149,12 +152,12 @@ static bool owner_idle(hak_heap_t *owner, uint64_t now) {
 static bool adopt(hak_heap_t *h, hak_page_t *pg, uint64_t now) {
     hak_heap_t *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
     if (owner == h) {
-        atomic_store_explicit(&pg->in_pending, 0, memory_order_relaxed);
+        atomic_store_explicit(&pg->in_pending, 0, memory_order_release);
         return false; /* ours already, and in our lists */
     }
     if (owner == NULL && atomic_compare_exchange_strong_explicit(
                              &pg->owner, &owner, h, memory_order_acq_rel, memory_order_acquire)) {
-        atomic_store_explicit(&pg->in_pending, 0, memory_order_relaxed);
+        atomic_store_explicit(&pg->in_pending, 0, memory_order_release);
     } else {
         if (!hak_trylock(&owner->lock)) {
             hak_pending_requeue(pg);
@@ -166,7 +169,7 @@ static bool adopt(hak_heap_t *h, hak_page_t *pg, uint64_t now) {
             page_unlink(owner, pg);
             atomic_store_explicit(&pg->owner, h, memory_order_release);
         }
-        atomic_store_explicit(&pg->in_pending, 0, memory_order_relaxed);
+        atomic_store_explicit(&pg->in_pending, 0, memory_order_release);
         hak_unlock(&owner->lock);
         if (!ok) return false;
     }
@@ -246,6 +249,44 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
 
 /* ---- refill and flush ------------------------------------------------- */
 
+/* Pages emptied by other threads' frees would otherwise stay on the full
+ * lists until their class is needed again. Each slow path looks at a few
+ * full pages of one class, round robin: it collects their remote frees,
+ * gives empty pages back to the OS layer (which can reuse them for any
+ * class) and puts pages with room back on the avail list. h's lock is held. */
+static void sweep_class(hak_heap_t *h, unsigned c, long pages) {
+    hak_page_list_t *full = &h->full[c];
+    for (; pages > 0 && full->head != NULL; pages--) {
+        hak_page_t *pg = full->head;
+        unsigned got = hak_page_drain(pg);
+        if (got == 0) {
+            list_remove(full, pg);
+            list_push_back(full, pg);
+            continue;
+        }
+        hak_heap_stat(h, HAK_S_drain, 1);
+        hak_heap_stat(h, HAK_S_drained_blocks, got);
+        page_unlink(h, pg);
+        if (page_releasable(pg)) {
+            hak_page_release(pg);
+        } else {
+            page_link(h, pg, HAK_LIST_AVAIL, false);
+            hak_heap_stat(h, HAK_S_page_reused, 1);
+        }
+    }
+}
+
+/* The next class, round robin, that has full pages at all. */
+static void sweep(hak_heap_t *h) {
+    for (unsigned i = 0; i < hak_class_count; i++) {
+        if (++h->sweep_cls > hak_class_count) h->sweep_cls = 1;
+        if (h->full[h->sweep_cls].head != NULL) {
+            sweep_class(h, h->sweep_cls, SWEEP_PAGES);
+            return;
+        }
+    }
+}
+
 /* After a refill took blocks from pg: a page with nothing left collects its
  * remote frees, or else waits on the full list. */
 static void page_settle(hak_heap_t *h, hak_page_t *pg) {
@@ -303,6 +344,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
         }
         page_settle(h, pg);
     }
+    sweep(h);
     hak_unlock(&h->lock);
     if (head == NULL) return NULL;
     tc->head = head->next;
@@ -382,6 +424,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
         hak_lock(&h->lock);
         stamp(h, now);
         give_back(h, list, now);
+        sweep(h);
         hak_unlock(&h->lock);
     }
     if (extra != NULL) {
@@ -409,6 +452,7 @@ static void flush_all(hak_heap_t *h) {
         h->tc[c].count = 0;
         give_back(h, list, now);
     }
+    for (unsigned c = 1; c <= hak_class_count; c++) sweep_class(h, c, SWEEP_PAGES);
     stamp(h, now);
     hak_unlock(&h->lock);
 }

@@ -10,23 +10,37 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 _Atomic(int) hak_state;
 static pthread_key_t thread_key;
 static bool have_key;
 
+__thread bool hak_forking __attribute__((tls_model("initial-exec")));
+static __thread bool fork_locked __attribute__((tls_model("initial-exec")));
+static __thread bool starting __attribute__((tls_model("initial-exec")));
+
 static void fork_prepare(void) {
-    if (!hak_ready()) return;
+    /* A fork while another thread is starting hakmem waits for it: the
+     * child must not inherit a start-up that nobody will finish. */
+    while (atomic_load_explicit(&hak_state, memory_order_acquire) == HAK_STATE_STARTING &&
+           !starting)
+        sched_yield();
+    fork_locked = hak_ready();
+    if (!fork_locked) return;
     hak_heaps_lock_all();
     hak_pool_lock_all();
     hak_large_lock_all();
     hak_os_lock_all();
     hak_meta_lock_all();
+    hak_forking = true;
 }
 
 static void fork_parent(void) {
-    if (!hak_ready()) return;
+    if (!fork_locked) return;
+    fork_locked = false;
+    hak_forking = false;
     hak_meta_unlock_all(false);
     hak_os_unlock_all(false);
     hak_large_unlock_all(false);
@@ -35,7 +49,9 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
-    if (!hak_ready()) return;
+    if (!fork_locked) return;
+    fork_locked = false;
+    hak_forking = false;
     hak_meta_unlock_all(true);
     hak_os_unlock_all(true);
     hak_large_unlock_all(true);
@@ -53,6 +69,7 @@ bool hak_init(void) {
      * pthread internals) is the C library's. */
     hak_heap_t *saved = hak_tls_heap;
     hak_tls_heap = &hak_heap_libc;
+    starting = true;
     if (!hak_options_init()) _exit(2);
     hak_size_class_init();
     hak_stats_init();
@@ -61,6 +78,7 @@ bool hak_init(void) {
     if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
         hak_msg("pthread_atfork failed: fork may deadlock");
     hak_tls_heap = saved;
+    starting = false;
     atomic_store_explicit(&hak_state, HAK_STATE_READY, memory_order_release);
     return true;
 }

@@ -168,6 +168,7 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
     X(os_mmap, "mmap calls")                                                                       \
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \
+    X(os_mremap, "mremap calls (large blocks resized by realloc)")                                 \
     X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \
     X(bytes_mapped_peak, "most bytes mapped at once")
 
@@ -217,15 +218,24 @@ typedef struct {
 } hak_lock_t;
 
 void hak_lock_slow(hak_lock_t *l);
+/* Set in the thread that is forking, between hakmem's prepare handler (which
+ * holds every lock) and its parent or child handler: fork handlers that other
+ * libraries registered earlier run in that window, and may allocate. That
+ * thread then already has every lock to itself, so taking one is a no-op;
+ * every other thread is kept out by the locks themselves. */
+extern __thread bool hak_forking __attribute__((tls_model("initial-exec")));
 static inline void hak_lock(hak_lock_t *l) {
+    if (hak_unlikely(hak_forking)) return;
     if (hak_likely(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))) return;
     hak_lock_slow(l);
 }
 static inline bool hak_trylock(hak_lock_t *l) {
+    if (hak_unlikely(hak_forking)) return true;
     return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
            !atomic_exchange_explicit(&l->v, 1, memory_order_acquire);
 }
 static inline void hak_unlock(hak_lock_t *l) {
+    if (hak_unlikely(hak_forking)) return;
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 static inline void hak_lock_reset(hak_lock_t *l) {
@@ -313,6 +323,8 @@ void hak_pool_unlock_all(bool child);
 
 void *hak_large_alloc(size_t n, size_t align, bool zero);
 void hak_large_free(hak_span_t *sp);
+/* Resizes sp's mapping to hold n bytes; NULL (sp unchanged) on failure. */
+void *hak_large_realloc(hak_span_t *sp, size_t n);
 void hak_large_lock_all(void);
 void hak_large_unlock_all(bool child);
 
@@ -343,6 +355,7 @@ typedef struct hak_heap_s {
     struct hak_heap_s *next_all;       /* every heap */
     struct hak_heap_s *next_abandoned; /* heaps of exited threads */
     bool abandoned;
+    unsigned sweep_cls; /* the class the next sweep looks at */
     int kind;
 } hak_heap_t;
 
@@ -404,6 +417,7 @@ void *hak_os_map(size_t len);
 void *hak_os_map_aligned(size_t len, size_t align);
 void hak_os_unmap(void *p, size_t len);
 void hak_os_decommit(void *p, size_t len);
+void *hak_os_remap(void *p, size_t old_len, size_t new_len);
 void *hak_os_page_alloc(void);
 void hak_os_page_free(void *p);
 void hak_os_lock_all(void);

@@ -112,6 +112,25 @@ void hak_large_free(hak_span_t *sp) {
     }
 }
 
+void *hak_large_realloc(hak_span_t *sp, size_t n) {
+    size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
+    if (len < n) return NULL;
+    if (len == sp->map_len) return sp->block;
+    /* Unregister before the move: once mremap returns, the old range is
+     * free for anyone's next mapping, whose registration we must not undo. */
+    hak_registry_set(sp->block, 1, 0);
+    uint8_t *map = hak_os_remap(sp->map, sp->map_len, len);
+    if (map == NULL) {
+        hak_registry_set(sp->block, 1, (uintptr_t)sp);
+        return NULL;
+    }
+    sp->map = sp->block = map;
+    sp->map_len = sp->usable = len;
+    if (!hak_registry_set(map, 1, (uintptr_t)sp))
+        hak_fatal("cannot register a resized block at %p: out of memory for the registry", map);
+    return map;
+}
+
 void hak_large_lock_all(void) {
     hak_lock(&large_lock);
 }

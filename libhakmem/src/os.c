@@ -1,4 +1,5 @@
-/* os.c — the OS layer: the only code that calls mmap, munmap and madvise.
+/* os.c — the OS layer: the only code that calls mmap, munmap, mremap and
+ * madvise.
  *
  * Besides plain mappings it hands out the pool's 64 KiB pages according to
  * the alignment mode (DESIGN.md):
@@ -70,6 +71,16 @@ void hak_os_decommit(void *p, size_t len) {
     (void)madvise(p, len, MADV_DONTNEED);
     errno = saved;
     hak_gstat_add(HAK_S_os_madvise, 1);
+}
+
+void *hak_os_remap(void *p, size_t old_len, size_t new_len) {
+    int saved = errno;
+    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+    errno = saved;
+    if (q == MAP_FAILED) return NULL;
+    hak_gstat_add(HAK_S_os_mremap, 1);
+    hak_stats_mapped((long long)new_len - (long long)old_len);
+    return q;
 }
 
 void *hak_os_map_aligned(size_t len, size_t align) {

@@ -89,8 +89,8 @@ void hak_page_push_remote(hak_page_t *pg, hak_block_t *first, hak_block_t *last,
 /* Back on the queue, still marked: the adopter could not take it now. */
 void hak_pending_requeue(hak_page_t *pg) {
     pending_t *q = &pending[pg->cls];
-    pg->pnext = NULL;
     hak_lock(&q->lock);
+    pg->pnext = NULL;
     if (q->tail)
         q->tail->pnext = pg;
     else
