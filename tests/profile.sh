@@ -102,6 +102,17 @@ HAKMEM_STRICT=1 HAKMEM_TCACHE_COUNT=0 LD_PRELOAD=$lib /bin/echo hello >/dev/null
 rc=$?
 [[ $rc -eq 2 ]] && ok "bad environment value (strict)" || bad "bad environment value (strict)" "exit $rc"
 
+# An unknown HAKMEM_ variable is a typo until proven otherwise.
+err=$(HAKMEM_IDLE_TRESHOLD_US=5 LD_PRELOAD=$lib /bin/echo hello 2>&1 >/dev/null)
+if [[ $err == 'hakmem: environment HAKMEM_IDLE_TRESHOLD_US: unknown variable (did you mean HAKMEM_IDLE_THRESHOLD_US?); ignored' ]]; then
+  ok "unknown environment variable"
+else
+  bad "unknown environment variable" "message: $err"
+fi
+HAKMEM_STRICT=1 HAKMEM_BOGUS=1 LD_PRELOAD=$lib /bin/echo hello >/dev/null 2>&1
+rc=$?
+[[ $rc -eq 2 ]] && ok "unknown environment variable (strict)" || bad "unknown environment variable (strict)" "exit $rc"
+
 # The shipped default profile is clean: silent, even in strict mode.
 err=$(HAKMEM_STRICT=1 HAKMEM_CONFIG=$default_cfg LD_PRELOAD=$lib /bin/echo hello 2>&1 >/dev/null)
 rc=$?

@@ -6,7 +6,7 @@
 #
 # Usage: real_programs.sh LIBHAKMEM.so [program...]   (default: all five)
 # Exit: 0 all passed, 1 a failure, 77 a program is not installed (skipped).
-# HAKMEM_TEST_NO_STATS=1 drops the stats check, to try the script itself with
+# HAKTEST_NO_STATS=1 drops the stats check, to try the script itself with
 # another preloaded allocator.
 
 # The workload functions are called by name through bash -c.
@@ -214,7 +214,7 @@ for prog in "${progs[@]}"; do
     best=$(cat "$h/stats"/*.json 2>/dev/null | grep -o '"tiny_alloc": *[0-9]*' |
         grep -o '[0-9]*$' | sort -n | tail -n 1)
     best=${best:-0}
-    if [ "${HAKMEM_TEST_NO_STATS:-0}" != 1 ] && [ "$best" -le 0 ]; then
+    if [ "${HAKTEST_NO_STATS:-0}" != 1 ] && [ "$best" -le 0 ]; then
         echo "FAIL $prog: hakmem served nothing: $nfiles stats files, none with tiny_alloc > 0"
         ok=0
     fi

@@ -163,8 +163,8 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
     X(large_cache_hit, "large allocations served from the span cache")                             \
     X(threads_started, "threads that created a heap")                                              \
     X(threads_exited, "threads whose heap was released at exit")                                   \
-    X(os_page_fresh, "64 KiB pages the OS layer obtained from the kernel")                         \
-    X(os_page_pooled, "64 KiB pages the OS layer reused from its pool")                            \
+    X(os_page_fresh, "64 KiB pages the OS layer obtained (or got back) from the kernel")           \
+    X(os_page_pooled, "64 KiB pages the OS layer reused, still committed, from its pool")          \
     X(os_mmap, "mmap calls")                                                                       \
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \

@@ -173,6 +173,50 @@ static bool apply_env(hak_knob_id_t k) {
     return false;
 }
 
+/* HAKMEM_ variables that are not knobs. */
+static const char *const plain_vars[] = {"CONFIG", "STATS", "STATS_FILE", NULL};
+
+/* A HAKMEM_ variable that is neither a knob nor one of the plain ones is a
+ * typo until proven otherwise: say so, with the nearest name. */
+static bool check_unknown_vars(void) {
+    if (environ == NULL) return true;
+    bool ok = true;
+    for (char **e = environ; *e != NULL; e++) {
+        if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
+        const char *name = *e + 7;
+        size_t len = strcspn(name, "=");
+        char lower[64], var[80];
+        if (len >= sizeof lower) len = sizeof lower - 1;
+        hak_fmt(var, sizeof var, "HAKMEM_%s", "");
+        memcpy(var + 7, name, len);
+        var[7 + len] = '\0';
+        for (size_t i = 0; i < len; i++)
+            lower[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
+        lower[len] = '\0';
+        bool known = hak_knob_find(lower) >= 0;
+        for (unsigned i = 0; !known && plain_vars[i] != NULL; i++)
+            known = strlen(plain_vars[i]) == len && strncmp(name, plain_vars[i], len) == 0;
+        if (known) continue;
+        const char *near = hak_knob_suggest(lower);
+        char upper[64] = "";
+        if (near != NULL) {
+            size_t n = hak_fmt(upper, sizeof upper, "%s", near);
+            for (size_t i = 0; i < n && i < sizeof upper; i++)
+                if (upper[i] >= 'a' && upper[i] <= 'z') upper[i] = (char)(upper[i] - 'a' + 'A');
+        }
+        const char *tail =
+            hak_knob_value[HAK_K_STRICT] ? "strict mode: refusing to start" : "ignored";
+        if (near != NULL)
+            hak_msg("environment %s: unknown variable (did you mean HAKMEM_%s?); %s", var, upper,
+                    tail);
+        else
+            hak_msg("environment %s: unknown variable (knobs: hakmem-config --knobs); %s", var,
+                    tail);
+        ok = false;
+    }
+    return ok;
+}
+
 bool hak_options_init(void) {
     /* strict first, from wherever it is set: it decides what an error does.
      * The environment beats the profile, for strict as for every knob. */
@@ -190,6 +234,7 @@ bool hak_options_init(void) {
     }
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++)
         if (k != HAK_K_STRICT) ok &= apply_env((hak_knob_id_t)k);
+    ok &= check_unknown_vars();
     hak_options_clean = ok;
     return ok || !hak_knob_value[HAK_K_STRICT];
 }

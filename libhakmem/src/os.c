@@ -3,8 +3,10 @@
  *
  * Besides plain mappings it hands out the pool's 64 KiB pages according to
  * the alignment mode (DESIGN.md):
- *   overalloc   map twice the size and trim both ends: 1 mmap + 2 munmap per
- *               page, the seed's fix and its 15.9 s of kernel time;
+ *   overalloc   map twice the size and trim both ends: 1 mmap and 1 or 2
+ *               munmap per page (2 unless the kernel happened to map at a
+ *               64 KiB boundary), the seed's fix and its 15.9 s of kernel
+ *               time;
  *   chunk_pool  the same, but freed pages wait in a pool of chunk_pool_pages
  *               and are reused before anything new is mapped;
  *   reserve     reserve 64 MiB aligned regions once and carve pages from
@@ -141,13 +143,14 @@ void *hak_os_page_alloc(void) {
         hak_lock(&os_lock);
         p = pool_take_newest();
         if (p == NULL && mode == HAK_ALIGN_RESERVE) {
-            p = cold_head; /* decommitted: the kernel gives it back zeroed */
-            if (p != NULL) {
+            /* A decommitted page comes back from the kernel, zeroed, like
+             * a fresh one. */
+            p = cold_head;
+            if (p != NULL)
                 cold_head = *(void **)p;
-            } else {
+            else
                 p = reserve_carve();
-                fresh = true;
-            }
+            fresh = true;
         }
         hak_unlock(&os_lock);
         if (p != NULL) {

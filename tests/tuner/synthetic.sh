@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tests/tuner/synthetic.sh — the quality of the search. testload's
+# throughput is a known function of the knobs with 3% noise a run, and an
+# idle threshold below ~1600 us spends over 15% of its CPU time in the
+# kernel, which the cap forbids: the best allowed point sits on the cap's
+# edge. In the default budget hak-tune must write a profile within 5% of
+# that constrained optimum, inside the cap, that hakmem loads in strict
+# mode, with the header, log and plot the issue asks for.
+#   synthetic.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
+set -u
+source "$(dirname "$0")/common.sh"
+CPU_MS=60
+
+"$tune" --lib "$lib" --cmd "$(load --seed 7 --noise 0.03)" --max-sys-frac 0.15 \
+  -o "$tmp/t.cfg" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect "hak-tune exits 0" test $rc -eq 0
+[[ $rc -eq 0 ]] || { cat "$tmp/err" "$tmp/out"; finish; exit; }
+
+# The answer, judged by testload itself from the written profile.
+read -r _ value _ optimum _ ratio _ sys _ cap _ feasible _ < \
+  <(HAKMEM_CONFIG=$tmp/t.cfg "$testload" --explain --cap 0.15)
+echo "found value $value, optimum $optimum within the cap: ratio $ratio, kernel share $sys"
+expect "within 5% of the constrained optimum (ratio $ratio)" \
+  awk -v r="$ratio" 'BEGIN { exit !(r >= 0.95) }'
+expect "inside the kernel-time cap (designed share $sys <= 0.15)" test "$feasible" = 1
+
+# Loadable in strict mode, every knob written.
+expect "hakmem-config --strict accepts the profile" "$cfgtool" --strict "$tmp/t.cfg"
+nknobs=$("$cfgtool" --knobs | grep -c '^| `')
+expect "every knob written ($nknobs)" \
+  test "$(grep -cE '^[a-z_]+ = ' "$tmp/t.cfg")" -eq "$nknobs"
+expect "all knobs come from the profile" \
+  test "$("$cfgtool" "$tmp/t.cfg" | grep -vc '# profile$')" -eq 0
+for field in workload command 'tuned by' date metric cap search verdict; do
+  expect "header names the $field" grep -q "^# $field" "$tmp/t.cfg"
+done
+expect "header gives the measured ratio against the default" \
+  grep -qE '^#   metric +candidate .* ratio [0-9.]+ \(min [0-9.]+, max [0-9.]+\)' "$tmp/t.cfg"
+expect "header gives the sys fraction of both" grep -qE '^#   sys fraction +candidate [0-9.]+ +default [0-9.]+' "$tmp/t.cfg"
+
+# The log: one line per run made, each with its knobs and measurements.
+made=$(runs_made)
+expect "the log holds every run made ($made)" \
+  test "$(grep -c '"kind":"run"' "$tmp/t.runs.jsonl")" -eq "$made"
+expect "log lines carry knobs, repeat, metric, user, sys, RSS and status" \
+  grep -q '"repeat":1,"status":"ok".*"metric":.*"user":.*"sys":.*"maxrss_kb":.*"knobs":{"idle_threshold_us"' \
+  "$tmp/t.runs.jsonl"
+# Progress: one line per evaluation; the summary table on stdout.
+expect "40 progress lines" test "$(grep -c '^\[[ 0-9]*/40\]' "$tmp/err")" -eq 40
+expect "summary table printed" grep -qE '^rank +eval +metric' "$tmp/out"
+# The plot: an SVG with the three panels and a point per candidate.
+expect "plot written" grep -q '</svg>' "$tmp/t.svg"
+for panel in convergence 'kernel time' 'peak RSS'; do
+  expect "plot has the $panel panel" grep -q "$panel" "$tmp/t.svg"
+done
+finish
