@@ -7,58 +7,17 @@
  * ratio against peers measured in the same session, interleaved, as a
  * median of several runs; every run, failed or not, is kept and shown. */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <math.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
+#include "driver_util.h"
+
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_ALLOCS 8
-#define MAX_ARGS   12
-#define OUTPUT_CAP (1 << 20) /* keep at most 1 MiB of a run's stdout/stderr */
 /* Where Debian puts the peers; -DPEER_LIB_DIR=... for other layouts. */
 #ifndef PEER_LIB_DIR
 #define PEER_LIB_DIR "/usr/lib/x86_64-linux-gnu/"
 #endif
 
 /* ---- what is compared ---------------------------------------------------- */
-
-typedef struct {
-    const char *name;
-    const char *args[MAX_ARGS]; /* program, SECONDS, ...; NULL-terminated */
-    const char *stands_for;
-} workload_t;
-
-/* argv[1] is always the duration, so --seconds can override it uniformly. */
-static const workload_t WORKLOADS[] = {
-    {"larson-mid",
-     {"larson", "5", "2048", "32768", "10000", "1", "12345", "4", NULL},
-     "server threads freeing each other's 2-32 KiB blocks, new thread every 10k ops"},
-    {"larson-small",
-     {"larson", "5", "8", "1000", "5000", "100", "4141", "2", NULL},
-     "server threads freeing each other's 8-1000 B blocks"},
-    {"prodcons",
-     {"prodcons", "5", "4242", NULL},
-     "pipeline: 64 B-4 KiB blocks freed by another thread"},
-    {"churn", {"churn", "5", "4242", NULL}, "interpreter-style small-object churn, one thread"},
-    {"realloc", {"realloc", "5", "4242", NULL}, "string builders and doubling vectors"},
-    {"largeblocks", {"largeblocks", "5", "4242", NULL}, "64 KiB-8 MiB buffers, touched per page"},
-};
-#define N_WORKLOADS (sizeof WORKLOADS / sizeof WORKLOADS[0])
 
 typedef struct {
     const char *name;
@@ -77,23 +36,6 @@ static const alloc_t PEERS[] = {
 };
 #define N_PEERS (sizeof PEERS / sizeof PEERS[0])
 
-typedef enum {
-    ST_OK,
-    ST_TIMEOUT,
-    ST_CRASH,
-    ST_EXIT,
-    ST_NO_THROUGHPUT,
-    ST_PRELOAD_FAILED,
-    ST_EXEC_FAILED,
-    ST_INTERRUPTED,
-    ST_COUNT
-} status_t;
-
-static const char *STATUS_NAME[ST_COUNT] = {
-    "ok",          "timeout",     "crash", "exit", "no-throughput", "preload-failed",
-    "exec-failed", "interrupted",
-};
-
 typedef struct {
     int workload, alloc, repeat;
     status_t status;
@@ -106,9 +48,7 @@ typedef struct {
 
 typedef struct {
     int runs, ok;
-    int count[ST_COUNT];
-    int codes[ST_COUNT][4]; /* distinct signals (crash) or exit codes (exit) */
-    int ncodes[ST_COUNT];
+    tally_t tally;
     double median, min, max, user_s, sys_s;
     long peak_rss_kib;
     double ratio_glibc, ratio_best; /* NAN when undefined */
@@ -138,16 +78,6 @@ static struct {
     double load;
     long cpus;
 } g_session;
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("compare: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -186,21 +116,6 @@ static void usage(FILE *f) {
                "throughput or whose preload failed is listed with its status, never dropped.\n"
                "Exit status: 0 when every run was made (whatever their status), 1 on errors,\n"
                "2 on bad usage, 130 when interrupted (results so far are still written).\n");
-}
-
-static const char *need_value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "compare: %s needs a value (see --help)\n", name);
-        exit(2);
-    }
-    return argv[++*i];
-}
-
-static bool is_opt(const char *arg, const char *name) {
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
 static void parse_args(int argc, char **argv) {
@@ -278,57 +193,28 @@ static void parse_args(int argc, char **argv) {
 
 /* ---- setting up ---------------------------------------------------------- */
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s);
-    if (d == NULL) die("out of memory");
-    return d;
-}
-
-static void find_self_dir(char *dir, size_t cap) {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) die("cannot read /proc/self/exe: %s", strerror(errno));
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash == NULL) die("odd /proc/self/exe: %s", self);
-    *slash = '\0';
-    snprintf(dir, cap, "%s", self);
-}
-
 static void setup_allocators(char *missing_pkgs, size_t cap) {
     g_allocs[g_nallocs++] = (alloc_t){"glibc", NULL, NULL, "#7f7f7f", true, false};
 
     if (!opt.no_hakmem) {
-        char tried[PATH_MAX * 2];
-        if (opt.lib) {
-            snprintf(tried, sizeof tried, "%s", opt.lib);
-        } else {
-            /* /proc/self/exe is already canonical: ".." is just a strip. */
-            char dir[PATH_MAX];
-            find_self_dir(dir, sizeof dir);
-            char *slash = strrchr(dir, '/');
-            if (slash) *slash = '\0';
-            snprintf(tried, sizeof tried, "%s/libhakmem/libhakmem.so", dir);
+        char tried[PATH_MAX * 2], abs[PATH_MAX];
+        if (!find_hakmem_lib(opt.lib, tried, sizeof tried, abs)) {
+            if (opt.lib) driver_die("cannot read --lib %s: %s", tried, strerror(errno));
+            driver_die("no hakmem library at %s (the default, next to the compare binary);\n"
+                       "  build the 'hakmem' target, pass --lib PATH, or --no-hakmem to compare "
+                       "the peers only",
+                       tried);
         }
-        /* ld.so resolves a relative LD_PRELOAD against each child's cwd and
-         * silently ignores a missing one: hand it an absolute, checked path. */
-        char abs[PATH_MAX];
-        if (realpath(tried, abs) == NULL || access(abs, R_OK) != 0) {
-            if (opt.lib) die("cannot read --lib %s: %s", tried, strerror(errno));
-            die("no hakmem library at %s (the default, next to the compare binary);\n"
-                "  build the 'hakmem' target, pass --lib PATH, or --no-hakmem to compare "
-                "the peers only",
-                tried);
-        }
-        g_allocs[g_nallocs++] = (alloc_t){"hakmem", xstrdup(abs), NULL, "#d62728", false, true};
+        g_allocs[g_nallocs++] =
+            (alloc_t){"hakmem", driver_strdup(abs), NULL, "#d62728", false, true};
     }
     if (opt.profile) {
         char abs[PATH_MAX];
         if (realpath(opt.profile, abs) == NULL || access(abs, R_OK) != 0)
-            die("cannot read --profile %s: %s", opt.profile, strerror(errno));
+            driver_die("cannot read --profile %s: %s", opt.profile, strerror(errno));
         if (opt.no_hakmem)
             fprintf(stderr, "compare: warning: --profile is unused with --no-hakmem\n");
-        opt.profile = xstrdup(abs);
+        opt.profile = driver_strdup(abs);
     }
 
     missing_pkgs[0] = '\0';
@@ -349,7 +235,7 @@ static void setup_allocators(char *missing_pkgs, size_t cap) {
 static void check_programs(void) {
     if (opt.bin_dir) {
         if (realpath(opt.bin_dir, g_bin_dir) == NULL)
-            die("--bin-dir %s: %s", opt.bin_dir, strerror(errno));
+            driver_die("--bin-dir %s: %s", opt.bin_dir, strerror(errno));
     } else {
         find_self_dir(g_bin_dir, sizeof g_bin_dir);
     }
@@ -357,9 +243,9 @@ static void check_programs(void) {
         char prog[PATH_MAX * 2];
         snprintf(prog, sizeof prog, "%s/%s", g_bin_dir, WORKLOADS[g_wl[i]].args[0]);
         if (access(prog, X_OK) != 0)
-            die("workload %s needs %s, which is not an executable (%s); build the bench "
-                "targets or pass --bin-dir",
-                WORKLOADS[g_wl[i]].name, prog, strerror(errno));
+            driver_die("workload %s needs %s, which is not an executable (%s); build the bench "
+                       "targets or pass --bin-dir",
+                       WORKLOADS[g_wl[i]].name, prog, strerror(errno));
     }
 }
 
@@ -370,7 +256,8 @@ static void mkdir_p(const char *path) {
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) die("mkdir %s: %s", buf, strerror(errno));
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                driver_die("mkdir %s: %s", buf, strerror(errno));
             if (c == '\0') break;
             *p = c;
         }
@@ -379,179 +266,35 @@ static void mkdir_p(const char *path) {
 
 /* ---- running one workload ------------------------------------------------ */
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buf_t;
-
-static void buf_add(buf_t *b, const char *s, size_t n) {
-    if (b->len + n > OUTPUT_CAP) n = OUTPUT_CAP - b->len;
-    if (n == 0) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL) die("out of memory");
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double tv_s(struct timeval tv) {
-    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
-}
-
-/* The last "Throughput = N" line wins; -1 when there is none. */
-static double parse_throughput(const char *out) {
-    double result = -1;
-    const char *key = "Throughput = ";
-    for (const char *p = out; p && (p = strstr(p, key)) != NULL; p += strlen(key)) {
-        char *end;
-        double v = strtod(p + strlen(key), &end);
-        if (end != p + strlen(key) && v >= 0 && isfinite(v)) result = v;
-    }
-    return result;
-}
-
-static void build_argv(const workload_t *w, const char *prog, const char **argv) {
-    int n = 0;
-    argv[n++] = prog;
-    for (int a = 1; w->args[a]; a++) argv[n++] = (a == 1 && opt.seconds) ? opt.seconds : w->args[a];
-    argv[n] = NULL;
-}
-
-static void child(const alloc_t *al, const char *prog, const char **argv, int out, int err,
-                  int errpipe) {
-    setpgid(0, 0); /* so a timeout kills the whole tree */
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0) dup2(null, STDIN_FILENO); /* a background group must not read the tty */
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    close(out);
-    close(err);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    unsetenv("LD_PRELOAD"); /* glibc means no preload, whatever our caller had */
-    if (al->lib) setenv("LD_PRELOAD", al->lib, 1);
-    if (al->hakmem && opt.profile) setenv("HAKMEM_CONFIG", opt.profile, 1);
-    execv(prog, (char *const *)argv);
-    int e = errno;
-    ssize_t ignored = write(errpipe, &e, sizeof e);
-    (void)ignored;
-    _exit(127);
-}
-
 static void run_one(run_t *r) {
     const workload_t *w = &WORKLOADS[r->workload];
     const alloc_t *al = &g_allocs[r->alloc];
     char prog[PATH_MAX * 2];
     const char *argv[MAX_ARGS + 1];
     snprintf(prog, sizeof prog, "%s/%s", g_bin_dir, w->args[0]);
-    build_argv(w, prog, argv);
+    workload_argv(w, prog, opt.seconds, argv);
 
-    int out[2], err[2], ep[2];
-    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(ep, O_CLOEXEC))
-        die("pipe: %s", strerror(errno));
-    fflush(NULL);
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) die("fork: %s", strerror(errno));
-    if (pid == 0) child(al, prog, argv, out[1], err[1], ep[1]);
-    setpgid(pid, pid); /* also here: whichever runs first, the group exists */
-    close(out[1]);
-    close(err[1]);
-    close(ep[1]);
+    env_t env[2];
+    int nenv = 0;
+    if (al->lib) env[nenv++] = (env_t){"LD_PRELOAD", al->lib};
+    if (al->hakmem && opt.profile) env[nenv++] = (env_t){"HAKMEM_CONFIG", opt.profile};
+    spawn_t sp = {.prog = prog,
+                  .argv = argv,
+                  .env = env,
+                  .nenv = nenv,
+                  .timeout_s = opt.timeout_s,
+                  .interrupted = &g_interrupted};
+    proc_t p;
+    proc_run(&sp, &p);
 
-    buf_t so = {0}, se = {0};
-    struct pollfd fds[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
-    double deadline = t0 + opt.timeout_s;
-    bool reaped = false, killed = false, timed_out = false, interrupted = false;
-    int wstatus = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    double t1 = t0;
-
-    for (;;) {
-        if (!reaped) {
-            pid_t got = wait4(pid, &wstatus, WNOHANG, &ru);
-            if (got == pid) {
-                reaped = true;
-                t1 = now_s();
-                /* Leftover children of the workload would steal CPU from
-                 * the next run: the whole group goes with its leader. */
-                kill(-pid, SIGKILL);
-            }
-        }
-        bool open = fds[0].fd >= 0 || fds[1].fd >= 0;
-        if (reaped && !open) break;
-        double now = now_s();
-        if (!reaped && !killed && (now >= deadline || g_interrupted)) {
-            kill(-pid, SIGKILL);
-            killed = true;
-            timed_out = !g_interrupted;
-            interrupted = g_interrupted;
-        }
-        /* Once both pipes are at EOF only the reap is left; poll then just
-         * sleeps briefly. After the reap, a grandchild holding the pipes
-         * must not keep us waiting: read what is there and stop. */
-        int ms = open && !reaped ? 50 : 1;
-        if (reaped) ms = 0;
-        int n = poll(fds, 2, ms);
-        if (n < 0 && errno != EINTR) die("poll: %s", strerror(errno));
-        for (int i = 0; i < 2 && n > 0; i++) {
-            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-            char tmp[65536];
-            ssize_t got = read(fds[i].fd, tmp, sizeof tmp);
-            if (got > 0) {
-                buf_add(i == 0 ? &so : &se, tmp, (size_t)got);
-            } else if (got == 0 || errno != EINTR) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-            }
-        }
-        if (reaped && (n <= 0)) break;
-    }
-    for (int i = 0; i < 2; i++)
-        if (fds[i].fd >= 0) close(fds[i].fd);
-
-    int exec_errno = 0;
-    bool exec_failed = read(ep[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno;
-    close(ep[0]);
-
-    r->wall_s = t1 - t0;
-    r->user_s = tv_s(ru.ru_utime);
-    r->sys_s = tv_s(ru.ru_stime);
-    r->maxrss_kib = ru.ru_maxrss;
-    r->throughput = parse_throughput(so.data ? so.data : "");
-    r->exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
-    r->signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
-
-    if (exec_failed)
-        r->status = ST_EXEC_FAILED;
-    else if (interrupted)
-        r->status = ST_INTERRUPTED;
-    else if (timed_out)
-        r->status = ST_TIMEOUT;
-    else if (se.data && strstr(se.data, "cannot be preloaded"))
-        /* ld.so ignores a preload it cannot load: the run was glibc's. */
-        r->status = ST_PRELOAD_FAILED;
-    else if (WIFSIGNALED(wstatus))
-        r->status = ST_CRASH;
-    else if (r->exit_code != 0)
-        r->status = ST_EXIT;
-    else if (r->throughput < 0)
-        r->status = ST_NO_THROUGHPUT;
-    else
-        r->status = ST_OK;
+    r->wall_s = p.wall_s;
+    r->user_s = tv_s(p.ru.ru_utime);
+    r->sys_s = tv_s(p.ru.ru_stime);
+    r->maxrss_kib = p.ru.ru_maxrss;
+    r->throughput = parse_throughput(buf_str(&p.out));
+    r->exit_code = proc_exit_code(&p);
+    r->signal = proc_signal(&p);
+    r->status = proc_status(&p, r->throughput);
 
     /* Every run's output is kept: a failure must be explainable later. */
     char log[PATH_MAX * 2];
@@ -564,34 +307,21 @@ static void run_one(run_t *r) {
         if (al->hakmem && opt.profile) fprintf(f, " HAKMEM_CONFIG=%s", opt.profile);
         for (int a = 0; argv[a]; a++) fprintf(f, " %s", argv[a]);
         fprintf(f, "\nstatus: %s", STATUS_NAME[r->status]);
-        if (exec_failed) fprintf(f, " (%s)", strerror(exec_errno));
+        if (p.exec_errno) fprintf(f, " (%s)", strerror(p.exec_errno));
         if (r->signal) fprintf(f, " (signal %d, %s)", r->signal, strsignal(r->signal));
         if (r->status == ST_EXIT) fprintf(f, " (exit %d)", r->exit_code);
         fprintf(f, "\nwall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB\n", r->wall_s,
                 r->user_s, r->sys_s, r->maxrss_kib);
-        fprintf(f, "--- stdout ---\n%s--- stderr ---\n%s", so.data ? so.data : "",
-                se.data ? se.data : "");
+        fprintf(f, "--- stdout ---\n%s--- stderr ---\n%s", buf_str(&p.out), buf_str(&p.err));
         fclose(f);
-        r->log = xstrdup(log);
+        r->log = driver_strdup(log);
     } else {
         fprintf(stderr, "compare: cannot write %s: %s\n", log, strerror(errno));
     }
-    free(so.data);
-    free(se.data);
+    proc_free(&p);
 }
 
 /* ---- statistics ---------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    if (n == 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int best_peer(const summary_t *s) {
     int best = -1;
@@ -602,7 +332,7 @@ static int best_peer(const summary_t *s) {
 
 static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
     double *tp = malloc(3 * ((size_t)nruns + 1) * sizeof *tp);
-    if (tp == NULL) die("out of memory");
+    if (tp == NULL) driver_die("out of memory");
     double *us = tp + nruns + 1, *ss = us + nruns + 1;
     for (int a = 0; a < g_nallocs; a++) {
         summary_t *x = &s[a];
@@ -611,13 +341,7 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
             const run_t *r = &runs[i];
             if (r->workload != wl || r->alloc != a) continue;
             x->runs++;
-            x->count[r->status]++;
-            int code = r->status == ST_CRASH ? r->signal : r->exit_code;
-            if (r->status == ST_CRASH || r->status == ST_EXIT) {
-                int k = 0, *n = &x->ncodes[r->status];
-                while (k < *n && x->codes[r->status][k] != code) k++;
-                if (k == *n && *n < 4) x->codes[r->status][(*n)++] = code;
-            }
+            tally_add(&x->tally, r->status, r->signal, r->exit_code);
             if (r->status != ST_OK) continue;
             tp[x->ok] = r->throughput;
             us[x->ok] = r->user_s;
@@ -641,68 +365,7 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
     }
 }
 
-static void sig_name(int sig, char *buf, size_t cap) {
-    static const struct {
-        int sig;
-        const char *name;
-    } names[] = {{SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},
-                 {SIGFPE, "SIGFPE"},   {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL"},
-                 {SIGTERM, "SIGTERM"}, {SIGTRAP, "SIGTRAP"}, {SIGSYS, "SIGSYS"}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].sig == sig) {
-            snprintf(buf, cap, "%s", names[i].name);
-            return;
-        }
-    snprintf(buf, cap, "signal %d", sig);
-}
-
-/* "3 ok, 1 timeout, 1 crash" — or just "ok" when nothing failed. */
-static void status_text(const summary_t *s, char *buf, size_t cap) {
-    if (s->ok == s->runs) {
-        snprintf(buf, cap, "%s", s->runs ? "ok" : "not run");
-        return;
-    }
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int st = 0; st < ST_COUNT; st++) {
-        if (s->count[st] == 0) continue;
-        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%d %s", len ? ", " : "",
-                                s->count[st], STATUS_NAME[st]);
-        for (int k = 0; k < s->ncodes[st]; k++) {
-            char code[32];
-            if (st == ST_CRASH)
-                sig_name(s->codes[st][k], code, sizeof code);
-            else
-                snprintf(code, sizeof code, "%d", s->codes[st][k]);
-            len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s%s", k ? " " : " (",
-                                    code, k + 1 == s->ncodes[st] ? ")" : "");
-        }
-    }
-}
-
 /* ---- reports ------------------------------------------------------------- */
-
-static void commas(double v, char *buf, size_t cap) {
-    if (isnan(v)) {
-        snprintf(buf, cap, "–");
-        return;
-    }
-    char digits[64];
-    snprintf(digits, sizeof digits, "%.0f", v);
-    size_t n = strlen(digits), o = 0;
-    for (size_t i = 0; i < n && o + 2 < cap; i++) {
-        if (i > 0 && (n - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-}
-
-static void fmt_num(double v, const char *fmt, char *buf, size_t cap) {
-    if (isnan(v))
-        snprintf(buf, cap, "–");
-    else
-        snprintf(buf, cap, fmt, v);
-}
 
 static void print_markdown(FILE *f, const run_t *runs, int nruns) {
     fprintf(f,
@@ -739,7 +402,7 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
             fmt_num(s[a].user_s, "%.2f", us, sizeof us);
             fmt_num(s[a].sys_s, "%.2f", ss, sizeof ss);
             fmt_num(s[a].ok ? (double)s[a].peak_rss_kib / 1024.0 : NAN, "%.1f", rss, sizeof rss);
-            status_text(&s[a], st, sizeof st);
+            tally_text(&s[a].tally, st, sizeof st);
             char range[96];
             if (s[a].ok)
                 snprintf(range, sizeof range, "%s–%s", lo, hi);
@@ -796,7 +459,7 @@ static void write_csv(const run_t *runs, int nruns) {
             summarise(runs, nruns, g_wl[i], s);
             for (int a = 0; a < g_nallocs; a++) {
                 char st[200];
-                status_text(&s[a], st, sizeof st);
+                tally_text(&s[a].tally, st, sizeof st);
                 fprintf(f, "%s,%s,%d,%d,", WORKLOADS[g_wl[i]].name, g_allocs[a].name, s[a].runs,
                         s[a].ok);
                 csv_num(f, s[a].median, "%.0f");
@@ -960,6 +623,7 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
     char missing[256];
+    driver_name = "compare";
     parse_args(argc, argv);
     setup_allocators(missing, sizeof missing);
     check_programs();
@@ -987,7 +651,7 @@ int main(int argc, char **argv) {
 
     int total = g_nwl * opt.repeats * g_nallocs, done = 0;
     run_t *runs = calloc((size_t)total, sizeof *runs);
-    if (runs == NULL) die("out of memory");
+    if (runs == NULL) driver_die("out of memory");
 
     /* Interleaved per workload (A B C ... A B C ...) so drift in machine
      * load hits every allocator alike. */
@@ -1000,14 +664,7 @@ int main(int argc, char **argv) {
                 done++;
                 char tp[40], st[48];
                 commas(r->throughput >= 0 ? r->throughput : NAN, tp, sizeof tp);
-                char sig[32];
-                sig_name(r->signal, sig, sizeof sig);
-                if (r->status == ST_CRASH)
-                    snprintf(st, sizeof st, "crash(%s)", sig);
-                else if (r->status == ST_EXIT)
-                    snprintf(st, sizeof st, "exit(%d)", r->exit_code);
-                else
-                    snprintf(st, sizeof st, "%s", STATUS_NAME[r->status]);
+                status_short(r->status, r->signal, r->exit_code, st, sizeof st);
                 fprintf(stderr,
                         "[%*d/%d] %-12s %-8s #%d  %-14s %14s ops/s  user %6.2f s  sys %6.2f s  "
                         "rss %7.1f MiB  wall %6.2f s\n",

@@ -1,0 +1,978 @@
+/* sweep.c — one workload under hakmem across the values of one knob: runs
+ * interleaved and repeated, and per value the medians of throughput, user
+ * and sys time, peak RSS and the hakmem counters that show what the knob
+ * changed, read back from the stats file each run leaves at exit.
+ *
+ * A knob that "has no effect" is usually a knob that was never applied, so
+ * before measuring anything the knob and every value are checked with
+ * hakmem-config, the counters against a trial run's stats, and every run
+ * whose settings hakmem refused, or in which hakmem served nothing, says so
+ * in its status instead of passing for a measurement. */
+#define _GNU_SOURCE
+#include "driver_util.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#define MAX_VALUES   64
+#define MAX_COUNTERS 16
+#define MAX_STATS    128 /* keys in one stats object; hakmem has ~30 */
+#define KNOB_VARS    3   /* the wrap pseudo-knob sets three variables */
+
+/* Counters that show what each knob acts on: pages and mappings for the OS
+ * layer's knobs, page hand-over for the idle threshold, tiers for wrap. */
+static const struct {
+    const char *knob, *counters;
+} DEFAULT_COUNTERS[] = {
+    {"align_mode", "page_new,os_mmap,os_munmap,os_madvise,bytes_mapped_peak"},
+    {"chunk_pool_pages", "page_new,os_mmap,os_munmap,os_madvise,bytes_mapped_peak"},
+    {"idle_threshold_us", "page_new,page_reused,page_adopted,pending_enqueued"},
+    {"wrap", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
+    {"wrap_tiny", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
+    {"wrap_mid", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
+    {"wrap_large", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
+};
+static const char *const OTHER_COUNTERS = "page_new,os_mmap,os_munmap";
+
+/* What hakmem-served means: an allocation in one of its own tiers. */
+static const char *const SERVED[] = {"tiny_alloc", "mid_alloc", "large_alloc"};
+
+typedef struct {
+    int value, repeat;
+    status_t status;
+    int exit_code, signal;
+    double throughput, wall_s, user_s, sys_s;
+    long maxrss_kib;
+    long long counter[MAX_COUNTERS]; /* -1: not in the stats (or no stats) */
+    char note[200];                  /* why a run failed, from its stderr */
+} run_t;
+
+typedef struct {
+    char name[48];
+    long long value;
+} stat_t;
+
+typedef struct {
+    stat_t s[MAX_STATS];
+    int n;
+    char version[32];
+} stats_t;
+
+/* ---- options and state ----------------------------------------------------- */
+
+static struct {
+    const char *lib;
+    const char *bin_dir;
+    const char *seconds;
+    const char *csv;
+    const char *counters;
+    int repeats;
+    double timeout_s;
+} opt = {.repeats = 3, .timeout_s = 60};
+
+static char g_knob[64];            /* lower case, as hakmem spells it */
+static bool g_wrap;                /* the wrap pseudo-knob */
+static char g_vars[KNOB_VARS][80]; /* HAKMEM_... variables a value sets */
+static int g_nvars;
+static char *g_values[MAX_VALUES];
+static int g_nvalues;
+static int g_workload;
+static const char *g_counter[MAX_COUNTERS];
+static int g_ncounters;
+static char g_lib[PATH_MAX], g_prog[PATH_MAX * 2];
+static char g_tmpdir[PATH_MAX];
+static char g_command[4096];
+static volatile sig_atomic_t g_interrupted;
+static struct {
+    char date[64], host[128], version[32];
+    double load;
+    long cpus;
+} g_session;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sweep [OPTIONS] KNOB VALUE[,VALUE...] WORKLOAD\n"
+               "\n"
+               "Runs WORKLOAD under hakmem (LD_PRELOAD) once per VALUE of KNOB, set through\n"
+               "the environment as HAKMEM_<KNOB in capitals>=VALUE, and that REPEATS times,\n"
+               "interleaved (v1 v2 v3 v1 v2 v3 ...) so drift in machine load hits every value\n"
+               "alike. Prints a markdown table on stdout, one row per value, headed by the\n"
+               "exact command line; one progress line per run on stderr.\n"
+               "\n"
+               "KNOB is any knob of `hakmem-config --knobs` (align_mode, chunk_pool_pages,\n"
+               "idle_threshold_us, wrap_mid, tcache_count, ...), or the pseudo-knob 'wrap',\n"
+               "whose values are 3-digit masks TML setting HAKMEM_WRAP_TINY=T, HAKMEM_WRAP_MID=M\n"
+               "and HAKMEM_WRAP_LARGE=L (e.g. 111,011,101,110,000).\n"
+               "\n"
+               "Options:\n"
+               "  --lib PATH       libhakmem.so to preload (default: ../libhakmem/libhakmem.so\n"
+               "                   relative to the directory holding this sweep binary)\n"
+               "  --repeats N      runs per value (default 3)\n"
+               "  --timeout S      kill a run after S seconds (default 60)\n"
+               "  --seconds S      override the workload's duration (default: as listed)\n"
+               "  --counters LIST  hakmem counters to report, comma-separated (default: by knob,\n"
+               "                   below; a name hakmem does not have lists those it has)\n"
+               "  --csv FILE       also write one CSV row per run to FILE\n"
+               "  --bin-dir DIR    where the workload programs are (default: sweep's own dir)\n"
+               "  --help           this text\n"
+               "\n"
+               "Default counters:\n");
+    for (size_t i = 0; i < sizeof DEFAULT_COUNTERS / sizeof DEFAULT_COUNTERS[0]; i++)
+        fprintf(f, "  %-18s %s\n", DEFAULT_COUNTERS[i].knob, DEFAULT_COUNTERS[i].counters);
+    fprintf(f, "  %-18s %s\n", "any other knob", OTHER_COUNTERS);
+    fprintf(f, "\nWorkloads:\n");
+    for (size_t i = 0; i < N_WORKLOADS; i++) {
+        fprintf(f, "  %-13s", WORKLOADS[i].name);
+        for (int a = 0; WORKLOADS[i].args[a]; a++) fprintf(f, " %s", WORKLOADS[i].args[a]);
+        fprintf(f, "\n  %13s (%s)\n", "", WORKLOADS[i].stands_for);
+    }
+    fprintf(f, "\n"
+               "Before measuring, the knob and each value are checked with hakmem-config (next\n"
+               "to the library, if there) and the counters against a trial run's stats, so a\n"
+               "typo stops the sweep instead of measuring the default N times.\n"
+               "\n"
+               "Each run writes hakmem's counters to a private HAKMEM_STATS_FILE; other HAKMEM_*\n"
+               "variables are inherited (the header lists them). Per value the table gives:\n"
+               "runs measured out of runs made, median throughput and min-max, median user and\n"
+               "sys seconds, sys %% (median of each run's sys/(user+sys)), peak RSS (median of\n"
+               "each run's ru_maxrss from wait4), the median of each counter (bytes_* ones in\n"
+               "MiB), and a status.\n"
+               "\n"
+               "Statuses: ok; unserved (hakmem was loaded but tiny_alloc+mid_alloc+large_alloc\n"
+               "is 0: every request went to the C library, as wrap=000 asks; still measured,\n"
+               "since that is what the setting costs); and the failures, which are shown but\n"
+               "left out of the medians: crash (signal), exit (code), timeout, no-throughput,\n"
+               "no-stats (no stats file: hakmem may not have been loaded at all), rejected\n"
+               "(hakmem refused the value and ran with its default), preload-failed,\n"
+               "exec-failed, interrupted. A failed run's last line of stderr is shown too.\n"
+               "\n"
+               "CSV columns: knob, value, repeat, status, exit_code, signal, throughput,\n"
+               "wall_s, user_s, sys_s, sys_fraction, maxrss_kib, one per counter (empty when\n"
+               "unknown), note.\n"
+               "\n"
+               "Exit status: 0 when every run was made (whatever their status), 1 on errors,\n"
+               "2 on bad usage or a knob, value or counter hakmem does not know, 130 when\n"
+               "interrupted (the table so far is still printed).\n"
+               "\n"
+               "Example:\n"
+               "  sweep --seconds 3 align_mode overalloc,chunk_pool,reserve,relaxed larson-mid\n");
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sweep: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see --help)\n", stderr);
+    va_end(ap);
+    exit(2);
+}
+
+/* ---- arguments ------------------------------------------------------------- */
+
+static double parse_seconds(const char *v, const char *name) {
+    char *end;
+    double t = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400)
+        usage_error("%s must be seconds > 0, not '%s'", name, v);
+    return t;
+}
+
+/* Splits LIST at commas into OUT (pointers into a copy); empty items and
+ * more than CAP of them are usage errors naming WHAT. */
+static int split_list(const char *list, char **out, int cap, const char *what) {
+    char *copy = driver_strdup(list);
+    int n = 0;
+    for (char *p = copy;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (*p == '\0') usage_error("empty item in the %s list '%s'", what, list);
+        if (n == cap) usage_error("more than %d %ss", cap, what);
+        out[n++] = p;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return n;
+}
+
+static void set_knob(const char *arg) {
+    size_t n = strlen(arg);
+    if (n == 0 || n >= sizeof g_knob) usage_error("'%s' is not a knob name", arg);
+    for (size_t i = 0; i <= n; i++) {
+        char c = arg[i] == '-' ? '_' : (char)tolower((unsigned char)arg[i]);
+        if (c && !isalnum((unsigned char)c) && c != '_')
+            usage_error("'%s' is not a knob name (letters, digits and _)", arg);
+        g_knob[i] = c;
+    }
+    g_wrap = strcmp(g_knob, "wrap") == 0;
+    if (g_wrap) {
+        snprintf(g_vars[0], sizeof g_vars[0], "HAKMEM_WRAP_TINY");
+        snprintf(g_vars[1], sizeof g_vars[1], "HAKMEM_WRAP_MID");
+        snprintf(g_vars[2], sizeof g_vars[2], "HAKMEM_WRAP_LARGE");
+        g_nvars = 3;
+    } else {
+        int len = snprintf(g_vars[0], sizeof g_vars[0], "HAKMEM_%s", g_knob);
+        for (int i = 7; i < len; i++) g_vars[0][i] = (char)toupper((unsigned char)g_vars[0][i]);
+        g_nvars = 1;
+    }
+    /* These two are how sweep reads the counters back, not knobs. */
+    if (strcmp(g_knob, "stats") == 0 || strcmp(g_knob, "stats_file") == 0)
+        usage_error("%s is set by sweep itself; it cannot be swept", g_vars[0]);
+}
+
+static void set_counters(void) {
+    const char *list = opt.counters;
+    for (size_t i = 0; !list && i < sizeof DEFAULT_COUNTERS / sizeof DEFAULT_COUNTERS[0]; i++)
+        if (strcmp(DEFAULT_COUNTERS[i].knob, g_knob) == 0) list = DEFAULT_COUNTERS[i].counters;
+    if (!list) list = OTHER_COUNTERS;
+    char *items[MAX_COUNTERS];
+    g_ncounters = split_list(list, items, MAX_COUNTERS, "counter");
+    for (int i = 0; i < g_ncounters; i++) {
+        for (const char *c = items[i]; *c; c++)
+            if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '_')
+                usage_error("'%s' is not a counter name", items[i]);
+        if (strlen(items[i]) >= sizeof((stat_t *)0)->name)
+            usage_error("'%s' is not a counter name", items[i]);
+        g_counter[i] = items[i];
+    }
+}
+
+static void parse_args(int argc, char **argv) {
+    const char *pos[3];
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (is_opt(a, "--lib")) {
+            opt.lib = need_value(argc, argv, &i, "--lib");
+        } else if (is_opt(a, "--bin-dir")) {
+            opt.bin_dir = need_value(argc, argv, &i, "--bin-dir");
+        } else if (is_opt(a, "--csv")) {
+            opt.csv = need_value(argc, argv, &i, "--csv");
+        } else if (is_opt(a, "--counters")) {
+            opt.counters = need_value(argc, argv, &i, "--counters");
+        } else if (is_opt(a, "--repeats")) {
+            const char *v = need_value(argc, argv, &i, "--repeats");
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || n < 1 || n > 1000)
+                usage_error("--repeats must be an integer from 1 to 1000, not '%s'", v);
+            opt.repeats = (int)n;
+        } else if (is_opt(a, "--timeout")) {
+            opt.timeout_s = parse_seconds(need_value(argc, argv, &i, "--timeout"), "--timeout");
+        } else if (is_opt(a, "--seconds")) {
+            opt.seconds = need_value(argc, argv, &i, "--seconds");
+            parse_seconds(opt.seconds, "--seconds");
+        } else if (a[0] == '-' && a[1] != '\0') {
+            usage_error("unknown option '%s'", a);
+        } else {
+            if (npos == 3) usage_error("too many arguments: '%s'", a);
+            pos[npos++] = a;
+        }
+    }
+    if (npos < 3) usage_error("needs KNOB VALUE[,VALUE...] WORKLOAD");
+
+    set_knob(pos[0]);
+    g_nvalues = split_list(pos[1], g_values, MAX_VALUES, "value");
+    if (g_wrap)
+        for (int v = 0; v < g_nvalues; v++) {
+            const char *m = g_values[v];
+            if (strlen(m) != 3 || strspn(m, "01") != 3)
+                usage_error("wrap values are 3-digit masks of 0 and 1 for tiny, mid and large "
+                            "(e.g. 111,011,000), not '%s'",
+                            m);
+        }
+    g_workload = workload_find(pos[2]);
+    if (g_workload < 0) {
+        fprintf(stderr, "sweep: unknown workload '%s'; known:", pos[2]);
+        for (size_t k = 0; k < N_WORKLOADS; k++) fprintf(stderr, " %s", WORKLOADS[k].name);
+        fputc('\n', stderr);
+        exit(2);
+    }
+    set_counters();
+    double dur = opt.seconds ? strtod(opt.seconds, NULL) : atof(WORKLOADS[g_workload].args[1]);
+    if (opt.timeout_s < dur)
+        fprintf(stderr,
+                "sweep: warning: --timeout %.1f s is shorter than the workload's %.1f s; "
+                "every run will time out\n",
+                opt.timeout_s, dur);
+}
+
+/* The command line as typed, quoted where a shell would need it, so the
+ * table's header can be pasted back to reproduce it. */
+static void record_command(int argc, char **argv) {
+    size_t len = 0;
+    for (int i = 0; i < argc && len + 1 < sizeof g_command; i++) {
+        const char *a = argv[i];
+        bool plain = *a != '\0';
+        for (const char *c = a; *c; c++)
+            if (!isalnum((unsigned char)*c) && !strchr("_./,=:+-%@", *c)) plain = false;
+        len += (size_t)snprintf(g_command + len, sizeof g_command - len, "%s", i ? " " : "");
+        if (len >= sizeof g_command) break;
+        if (plain) {
+            len += (size_t)snprintf(g_command + len, sizeof g_command - len, "%s", a);
+        } else {
+            len += (size_t)snprintf(g_command + len, sizeof g_command - len, "'");
+            for (const char *c = a; *c && len + 5 < sizeof g_command; c++)
+                len += (size_t)snprintf(g_command + len, sizeof g_command - len, "%s",
+                                        *c == '\'' ? "'\\''" : (char[]){*c, '\0'});
+            if (len < sizeof g_command)
+                len += (size_t)snprintf(g_command + len, sizeof g_command - len, "'");
+        }
+    }
+}
+
+/* ---- hakmem's stats file ----------------------------------------------------- */
+
+static const char *skip_ws(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
+}
+
+/* A JSON string without escapes (hakmem writes none) into OUT; NULL when
+ * malformed. */
+static const char *json_string(const char *p, char *out, size_t cap) {
+    if (*p != '"') return NULL;
+    const char *end = strchr(p + 1, '"');
+    if (end == NULL || memchr(p + 1, '\\', (size_t)(end - p - 1))) return NULL;
+    size_t n = (size_t)(end - p - 1);
+    if (n >= cap) n = cap - 1;
+    memcpy(out, p + 1, n);
+    out[n] = '\0';
+    return end + 1;
+}
+
+/* hakmem's stats: one flat object of "name":integer pairs, plus
+ * "version":"x.y.z". False when TEXT is not that. */
+static bool stats_parse(const char *text, stats_t *st) {
+    memset(st, 0, sizeof *st);
+    const char *p = skip_ws(text);
+    if (*p++ != '{') return false;
+    p = skip_ws(p);
+    if (*p == '}') return true;
+    for (;;) {
+        char key[sizeof st->s[0].name];
+        if ((p = json_string(skip_ws(p), key, sizeof key)) == NULL) return false;
+        p = skip_ws(p);
+        if (*p++ != ':') return false;
+        p = skip_ws(p);
+        if (*p == '"') {
+            char val[sizeof st->version];
+            if ((p = json_string(p, val, sizeof val)) == NULL) return false;
+            if (strcmp(key, "version") == 0) snprintf(st->version, sizeof st->version, "%s", val);
+        } else {
+            char *end;
+            errno = 0;
+            long long v = strtoll(p, &end, 10);
+            if (end == p || errno) return false;
+            p = end;
+            if (st->n < MAX_STATS) {
+                snprintf(st->s[st->n].name, sizeof st->s[st->n].name, "%s", key);
+                st->s[st->n++].value = v;
+            }
+        }
+        p = skip_ws(p);
+        if (*p == '}') return true;
+        if (*p++ != ',') return false;
+    }
+}
+
+static bool stats_get(const stats_t *st, const char *name, long long *v) {
+    for (int i = 0; i < st->n; i++)
+        if (strcmp(st->s[i].name, name) == 0) {
+            *v = st->s[i].value;
+            return true;
+        }
+    return false;
+}
+
+/* Reads and removes the stats file process PID wrote. 0: parsed; 1: there
+ * is none; 2: it is not hakmem's JSON. */
+static int stats_take(pid_t pid, stats_t *st) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/stats.%d.json", g_tmpdir, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 1;
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(path);
+    return stats_parse(text, st) ? 0 : 2;
+}
+
+/* Stats files of processes the workload forked are never read: clear them
+ * out with the directory when sweep ends, however it ends. */
+static void remove_tmpdir(void) {
+    if (g_tmpdir[0] == '\0') return;
+    DIR *d = opendir(g_tmpdir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char path[PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", g_tmpdir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(g_tmpdir);
+}
+
+static void make_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] == '\0') base = "/tmp";
+    snprintf(g_tmpdir, sizeof g_tmpdir, "%s/hakmem-sweep.XXXXXX", base);
+    if (mkdtemp(g_tmpdir) == NULL) {
+        int e = errno;
+        char tried[PATH_MAX];
+        snprintf(tried, sizeof tried, "%s", g_tmpdir);
+        g_tmpdir[0] = '\0';
+        driver_die("cannot make a directory for the stats files (%s): %s", tried, strerror(e));
+    }
+    atexit(remove_tmpdir);
+}
+
+/* ---- the child's environment ------------------------------------------------- */
+
+static char g_stats_file[PATH_MAX + 32];
+
+/* LD_PRELOAD, the stats file and the knob's variables for value V; V < 0
+ * means none of the knob's (the trial run, with hakmem's defaults). */
+static int build_env(int v, env_t *env, char digits[KNOB_VARS][2]) {
+    int n = 0;
+    env[n++] = (env_t){"LD_PRELOAD", g_lib};
+    env[n++] = (env_t){"HAKMEM_STATS_FILE", g_stats_file};
+    for (int i = 0; v >= 0 && i < g_nvars; i++) {
+        const char *value = g_values[v];
+        if (g_wrap) {
+            digits[i][0] = g_values[v][i];
+            digits[i][1] = '\0';
+            value = digits[i];
+        }
+        env[n++] = (env_t){g_vars[i], value};
+    }
+    return n;
+}
+
+/* The line of stderr that starts at or after P, trimmed, into OUT. */
+static void line_at(const char *p, char *out, size_t cap) {
+    const char *end = strchr(p, '\n');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n >= cap) n = cap - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* The last non-empty line of TEXT: usually the one that says what broke. */
+static void last_line(const char *text, char *out, size_t cap) {
+    out[0] = '\0';
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) n--;
+    size_t start = n;
+    while (start > 0 && text[start - 1] != '\n') start--;
+    if (n - start >= cap) n = start + cap - 1;
+    memcpy(out, text + start, n - start);
+    out[n - start] = '\0';
+}
+
+/* hakmem's complaint about one of the variables sweep set, if any:
+ * `hakmem: environment HAKMEM_X="v": ...; keeping ...`. */
+static const char *knob_complaint(const char *err) {
+    for (int i = 0; i < g_nvars; i++) {
+        char needle[sizeof g_vars + 16]; /* gcc cannot see that i < g_nvars */
+        snprintf(needle, sizeof needle, "environment %s=", g_vars[i]);
+        const char *hit = strstr(err, needle);
+        if (hit) {
+            while (hit > err && hit[-1] != '\n') hit--;
+            return hit;
+        }
+    }
+    return NULL;
+}
+
+/* ---- checks before measuring ------------------------------------------------- */
+
+/* hakmem-config sits next to the library in a build tree and in ../bin
+ * when installed; without it the knob cannot be checked before running. */
+static bool find_config_tool(char *path, size_t cap) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", g_lib);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    snprintf(path, cap, "%s/hakmem-config", dir);
+    if (access(path, X_OK) == 0) return true;
+    snprintf(path, cap, "%s/../bin/hakmem-config", dir);
+    return access(path, X_OK) == 0;
+}
+
+/* The line "KNOB = VALUE;  # SOURCE" of hakmem-config's report, or NULL. */
+static const char *config_line(const char *out, const char *knob) {
+    size_t n = strlen(knob);
+    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, knob, n) == 0 && strncmp(p + n, " = ", 3) == 0) return p;
+    return NULL;
+}
+
+static void run_config_tool(const char *tool, const env_t *env, int nenv, proc_t *p) {
+    const char *argv[] = {tool, NULL};
+    spawn_t sp = {.prog = tool,
+                  .argv = argv,
+                  .env = env,
+                  .nenv = nenv,
+                  .timeout_s = 30,
+                  .interrupted = &g_interrupted};
+    proc_run(&sp, p);
+    if (p->exec_errno || p->timed_out || p->interrupted || WIFSIGNALED(p->wstatus))
+        driver_die("%s did not run through (%s)", tool,
+                   p->exec_errno ? strerror(p->exec_errno) : "killed or timed out");
+}
+
+/* Every value through hakmem-config, which reports exactly what the
+ * library would do with it: an unknown knob is simply absent from its
+ * report, and a bad value is its exit status 1 with hakmem's own message. */
+static void check_knob(void) {
+    char tool[PATH_MAX + 32];
+    if (!find_config_tool(tool, sizeof tool)) {
+        fprintf(stderr,
+                "sweep: warning: no hakmem-config next to %s: the knob name cannot be checked "
+                "(an unknown knob would silently change nothing); bad values still show up "
+                "as status 'rejected'\n",
+                g_lib);
+        return;
+    }
+    proc_t p;
+    run_config_tool(tool, NULL, 0, &p);
+    for (int i = 0; i < g_nvars; i++) {
+        const char *knob = g_vars[i] + 7; /* past HAKMEM_ */
+        char lower[80];
+        size_t k = 0;
+        for (; knob[k] && k + 1 < sizeof lower; k++)
+            lower[k] = (char)tolower((unsigned char)knob[k]);
+        lower[k] = '\0';
+        if (config_line(buf_str(&p.out), lower) == NULL) {
+            fprintf(stderr, "sweep: hakmem has no knob '%s'; its knobs:", lower);
+            for (const char *l = buf_str(&p.out); *l;) {
+                const char *eq = strstr(l, " = ");
+                const char *nl = strchr(l, '\n');
+                if (eq && (!nl || eq < nl)) fprintf(stderr, " %.*s", (int)(eq - l), l);
+                if (!nl) break;
+                l = nl + 1;
+            }
+            fputs(" (and the pseudo-knob wrap)\n", stderr);
+            exit(2);
+        }
+    }
+    proc_free(&p);
+
+    for (int v = 0; v < g_nvalues; v++) {
+        env_t env[2 + KNOB_VARS];
+        char digits[KNOB_VARS][2];
+        int n = build_env(v, env, digits);
+        run_config_tool(tool, env + 2, n - 2, &p); /* the tool needs no preload */
+        const char *why = knob_complaint(buf_str(&p.err));
+        if (proc_exit_code(&p) != 0 || why) {
+            char line[300];
+            if (why)
+                line_at(why, line, sizeof line);
+            else
+                last_line(buf_str(&p.err), line, sizeof line);
+            if (why)
+                fprintf(stderr, "sweep: value '%s' of %s is not accepted: %s\n", g_values[v],
+                        g_knob, line);
+            else
+                fprintf(stderr, "sweep: hakmem-config fails with value '%s' of %s: %s\n",
+                        g_values[v], g_knob, line);
+            exit(2);
+        }
+        proc_free(&p);
+    }
+}
+
+/* A trial run of the workload's --help under the preload: proves the
+ * library loads and writes its stats, and tells which counters exist. */
+static void check_counters(void) {
+    const char *argv[] = {g_prog, "--help", NULL};
+    env_t env[2 + KNOB_VARS];
+    char digits[KNOB_VARS][2];
+    int nenv = build_env(-1, env, digits);
+    spawn_t sp = {.prog = g_prog,
+                  .argv = argv,
+                  .env = env,
+                  .nenv = nenv,
+                  .timeout_s = 30,
+                  .interrupted = &g_interrupted};
+    proc_t p;
+    proc_run(&sp, &p);
+    stats_t st;
+    int got = stats_take(p.pid, &st);
+    if (strstr(buf_str(&p.err), "cannot be preloaded"))
+        driver_die("ld.so cannot preload %s:\n%s", g_lib, buf_str(&p.err));
+    proc_free(&p);
+    if (got != 0) {
+        fprintf(stderr,
+                "sweep: warning: a trial run under %s left %s stats file; the counters cannot "
+                "be checked, and runs without stats will show as no-stats\n",
+                g_lib, got == 1 ? "no" : "an unreadable");
+        return;
+    }
+    snprintf(g_session.version, sizeof g_session.version, "%s", st.version);
+    bool bad = false;
+    for (int c = 0; c < g_ncounters; c++) {
+        long long v;
+        if (!stats_get(&st, g_counter[c], &v)) {
+            fprintf(stderr, "sweep: hakmem has no counter '%s'\n", g_counter[c]);
+            bad = true;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "sweep: its counters:");
+        for (int i = 0; i < st.n; i++)
+            if (strcmp(st.s[i].name, "pid") != 0) fprintf(stderr, " %s", st.s[i].name);
+        fputc('\n', stderr);
+        exit(2);
+    }
+}
+
+static void setup(void) {
+    char tried[PATH_MAX * 2];
+    if (!find_hakmem_lib(opt.lib, tried, sizeof tried, g_lib)) {
+        if (opt.lib) driver_die("cannot read --lib %s: %s", tried, strerror(errno));
+        driver_die("no hakmem library at %s (the default, next to the sweep binary); build the "
+                   "'hakmem' target or pass --lib PATH",
+                   tried);
+    }
+    char bin[PATH_MAX];
+    if (opt.bin_dir) {
+        if (realpath(opt.bin_dir, bin) == NULL)
+            driver_die("--bin-dir %s: %s", opt.bin_dir, strerror(errno));
+    } else {
+        find_self_dir(bin, sizeof bin);
+    }
+    const workload_t *w = &WORKLOADS[g_workload];
+    snprintf(g_prog, sizeof g_prog, "%s/%s", bin, w->args[0]);
+    if (access(g_prog, X_OK) != 0)
+        driver_die("workload %s needs %s, which is not an executable (%s); build the bench "
+                   "targets or pass --bin-dir",
+                   w->name, g_prog, strerror(errno));
+    make_tmpdir();
+    snprintf(g_stats_file, sizeof g_stats_file, "%s/stats.%%p.json", g_tmpdir);
+    check_knob();
+    check_counters();
+}
+
+/* ---- one run ------------------------------------------------------------------ */
+
+static void run_one(run_t *r) {
+    const char *argv[MAX_ARGS + 1];
+    workload_argv(&WORKLOADS[g_workload], g_prog, opt.seconds, argv);
+    env_t env[2 + KNOB_VARS];
+    char digits[KNOB_VARS][2];
+    int nenv = build_env(r->value, env, digits);
+    spawn_t sp = {.prog = g_prog,
+                  .argv = argv,
+                  .env = env,
+                  .nenv = nenv,
+                  .timeout_s = opt.timeout_s,
+                  .interrupted = &g_interrupted};
+    proc_t p;
+    proc_run(&sp, &p);
+
+    r->wall_s = p.wall_s;
+    r->user_s = tv_s(p.ru.ru_utime);
+    r->sys_s = tv_s(p.ru.ru_stime);
+    r->maxrss_kib = p.ru.ru_maxrss;
+    r->throughput = parse_throughput(buf_str(&p.out));
+    r->exit_code = proc_exit_code(&p);
+    r->signal = proc_signal(&p);
+    r->status = proc_status(&p, r->throughput);
+
+    stats_t st;
+    int got = stats_take(p.pid, &st); /* always, so no file is left behind */
+    for (int c = 0; c < g_ncounters; c++)
+        if (got != 0 || !stats_get(&st, g_counter[c], &r->counter[c])) r->counter[c] = -1;
+
+    const char *why = knob_complaint(buf_str(&p.err));
+    if ((r->status == ST_OK || r->status == ST_EXIT) && why) {
+        /* hakmem ran with its default instead: not a measurement of V. */
+        r->status = ST_REJECTED;
+        line_at(why, r->note, sizeof r->note);
+    } else if (r->status == ST_OK && got != 0) {
+        r->status = ST_NO_STATS;
+        snprintf(r->note, sizeof r->note, "%s",
+                 got == 1 ? "no stats file" : "stats file is not hakmem's JSON");
+    } else if (r->status == ST_OK) {
+        long long served = 0, v;
+        bool known = true;
+        for (size_t i = 0; i < sizeof SERVED / sizeof SERVED[0]; i++) {
+            if (stats_get(&st, SERVED[i], &v))
+                served += v;
+            else
+                known = false;
+        }
+        if (known && served == 0) r->status = ST_UNSERVED;
+    } else if (r->status == ST_EXEC_FAILED) {
+        snprintf(r->note, sizeof r->note, "%s", strerror(p.exec_errno));
+    } else if (r->status != ST_INTERRUPTED) {
+        last_line(buf_str(&p.err), r->note, sizeof r->note);
+    }
+    proc_free(&p);
+}
+
+static bool measured(const run_t *r) {
+    return r->status == ST_OK || r->status == ST_UNSERVED;
+}
+
+/* ---- reports ------------------------------------------------------------------ */
+
+typedef struct {
+    int runs, measured;
+    tally_t tally;
+    double median, min, max, user_s, sys_s, sys_frac, rss_kib;
+    double counter[MAX_COUNTERS]; /* NAN when no measured run had it */
+} summary_t;
+
+static double sys_fraction(const run_t *r) {
+    double t = r->user_s + r->sys_s;
+    return t > 0 ? r->sys_s / t : NAN;
+}
+
+static void summarise(const run_t *runs, int nruns, int v, summary_t *s) {
+    memset(s, 0, sizeof *s);
+    double *tmp = malloc(((size_t)nruns + 1) * 6 * sizeof *tmp);
+    if (tmp == NULL) driver_die("out of memory");
+    double *tp = tmp, *us = tp + nruns + 1, *ss = us + nruns + 1, *sf = ss + nruns + 1,
+           *rss = sf + nruns + 1, *cv = rss + nruns + 1;
+    int nsf = 0;
+    for (int i = 0; i < nruns; i++) {
+        const run_t *r = &runs[i];
+        if (r->value != v) continue;
+        s->runs++;
+        tally_add(&s->tally, r->status, r->signal, r->exit_code);
+        if (!measured(r)) continue;
+        tp[s->measured] = r->throughput;
+        us[s->measured] = r->user_s;
+        ss[s->measured] = r->sys_s;
+        rss[s->measured] = (double)r->maxrss_kib;
+        s->measured++;
+        if (!isnan(sys_fraction(r))) sf[nsf++] = sys_fraction(r);
+    }
+    s->median = median(tp, s->measured); /* sorts tp: min and max are its ends */
+    s->min = s->measured ? tp[0] : NAN;
+    s->max = s->measured ? tp[s->measured - 1] : NAN;
+    s->user_s = median(us, s->measured);
+    s->sys_s = median(ss, s->measured);
+    s->sys_frac = median(sf, nsf);
+    s->rss_kib = median(rss, s->measured);
+    for (int c = 0; c < g_ncounters; c++) {
+        int n = 0;
+        for (int i = 0; i < nruns; i++)
+            if (runs[i].value == v && measured(&runs[i]) && runs[i].counter[c] >= 0)
+                cv[n++] = (double)runs[i].counter[c];
+        s->counter[c] = median(cv, n);
+    }
+    free(tmp);
+}
+
+/* Byte counters read better in MiB; the CSV keeps them exact. */
+static bool is_bytes(const char *counter) {
+    return strncmp(counter, "bytes", 5) == 0;
+}
+
+static void print_markdown(FILE *f, const run_t *runs, int nruns) {
+    const workload_t *w = &WORKLOADS[g_workload];
+    fprintf(f, "### `%s` on %s\n\n", g_knob, w->name);
+    fprintf(f, "Command: `%s`\n\n", g_command);
+    fprintf(f, "- date: %s; host: %s, %ld CPUs, load average at start %.2f\n", g_session.date,
+            g_session.host, g_session.cpus, g_session.load);
+    fprintf(f, "- each run: `");
+    for (int a = 0; w->args[a]; a++)
+        fprintf(f, "%s%s", a ? " " : "", a == 1 && opt.seconds ? opt.seconds : w->args[a]);
+    fprintf(f, "` with LD_PRELOAD=%s (hakmem %s) and ", g_lib,
+            g_session.version[0] ? g_session.version : "?");
+    if (g_wrap)
+        fprintf(f, "HAKMEM_WRAP_TINY/MID/LARGE set from the 3-digit mask");
+    else
+        fprintf(f, "%s=VALUE", g_vars[0]);
+    fprintf(f, "; %d repeats, interleaved across values; timeout %.0f s%s\n", opt.repeats,
+            opt.timeout_s, g_interrupted ? "; INTERRUPTED, partial results" : "");
+    fprintf(f, "- inherited from the environment:");
+    int inherited = 0;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "HAKMEM_", 7) == 0) {
+            bool ours = strncmp(*e, "HAKMEM_STATS_FILE=", 18) == 0;
+            for (int i = 0; i < g_nvars; i++) {
+                size_t n = strlen(g_vars[i]);
+                if (strncmp(*e, g_vars[i], n) == 0 && (*e)[n] == '=') ours = true;
+            }
+            fprintf(f, "%s %s%s", inherited++ ? "," : "", *e, ours ? " (overridden)" : "");
+        }
+    fprintf(f, "%s\n", inherited ? "" : " no HAKMEM_* variables");
+    fprintf(f, "- medians over the measured runs (status ok or unserved); sys %% is each run's "
+               "sys/(user+sys), peak RSS each run's ru_maxrss; counters from hakmem's stats at "
+               "exit\n\n");
+
+    fprintf(f,
+            "| %s | runs | median ops/s | min–max ops/s | user s | sys s | sys %% | "
+            "peak RSS MiB |",
+            g_wrap ? "wrap (tiny mid large)" : g_knob);
+    for (int c = 0; c < g_ncounters; c++)
+        fprintf(f, " %s%s |", g_counter[c], is_bytes(g_counter[c]) ? " MiB" : "");
+    fprintf(f, " status |\n|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (int c = 0; c < g_ncounters; c++) fprintf(f, "---:|");
+    fprintf(f, "---|\n");
+
+    for (int v = 0; v < g_nvalues; v++) {
+        summary_t s;
+        summarise(runs, nruns, v, &s);
+        char med[40], lo[40], hi[40], range[96], us[16], ss[16], sf[16], rss[24], st[300];
+        commas(s.median, med, sizeof med);
+        commas(s.min, lo, sizeof lo);
+        commas(s.max, hi, sizeof hi);
+        if (s.measured)
+            snprintf(range, sizeof range, "%s–%s", lo, hi);
+        else
+            snprintf(range, sizeof range, "–");
+        fmt_num(s.user_s, "%.2f", us, sizeof us);
+        fmt_num(s.sys_s, "%.2f", ss, sizeof ss);
+        fmt_num(s.sys_frac * 100, "%.0f%%", sf, sizeof sf);
+        fmt_num(s.rss_kib / 1024.0, "%.1f", rss, sizeof rss);
+        tally_text(&s.tally, st, sizeof st);
+        fprintf(f, "| %s | %d/%d | %s | %s | %s | %s | %s | %s |", g_values[v], s.measured, s.runs,
+                med, range, us, ss, sf, rss);
+        for (int c = 0; c < g_ncounters; c++) {
+            char num[40];
+            if (is_bytes(g_counter[c]))
+                fmt_num(s.counter[c] / 1048576.0, "%.1f", num, sizeof num);
+            else
+                commas(s.counter[c], num, sizeof num);
+            fprintf(f, " %s |", num);
+        }
+        fprintf(f, " %s |\n", st);
+    }
+    /* Failures are in the table's status column; their reasons go here so
+     * the table stays readable and nothing is lost. */
+    bool header = false;
+    for (int i = 0; i < nruns; i++) {
+        const run_t *r = &runs[i];
+        if (measured(r) || r->status == ST_INTERRUPTED) continue;
+        if (!header) fprintf(f, "\nFailed runs:\n\n");
+        header = true;
+        char st[48];
+        status_short(r->status, r->signal, r->exit_code, st, sizeof st);
+        fprintf(f, "- %s=%s #%d: %s%s%s\n", g_knob, g_values[r->value], r->repeat + 1, st,
+                r->note[0] ? ": " : "", r->note);
+    }
+}
+
+static void csv_text(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_csv(const run_t *runs, int nruns) {
+    FILE *f = fopen(opt.csv, "w");
+    if (f == NULL) {
+        fprintf(stderr, "sweep: cannot write %s: %s\n", opt.csv, strerror(errno));
+        return;
+    }
+    fprintf(f, "knob,value,repeat,status,exit_code,signal,throughput,wall_s,user_s,sys_s,"
+               "sys_fraction,maxrss_kib");
+    for (int c = 0; c < g_ncounters; c++) fprintf(f, ",%s", g_counter[c]);
+    fprintf(f, ",note\n");
+    for (int i = 0; i < nruns; i++) {
+        const run_t *r = &runs[i];
+        fprintf(f, "%s,", g_knob);
+        csv_text(f, g_values[r->value]);
+        fprintf(f, ",%d,%s,%d,%d,", r->repeat + 1, STATUS_NAME[r->status], r->exit_code, r->signal);
+        if (r->throughput >= 0) fprintf(f, "%.0f", r->throughput);
+        fprintf(f, ",%.3f,%.3f,%.3f,", r->wall_s, r->user_s, r->sys_s);
+        if (!isnan(sys_fraction(r))) fprintf(f, "%.4f", sys_fraction(r));
+        fprintf(f, ",%ld", r->maxrss_kib);
+        for (int c = 0; c < g_ncounters; c++) {
+            fputc(',', f);
+            if (r->counter[c] >= 0) fprintf(f, "%lld", r->counter[c]);
+        }
+        fputc(',', f);
+        csv_text(f, r->note);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0) fprintf(stderr, "sweep: writing %s: %s\n", opt.csv, strerror(errno));
+}
+
+static void progress(const run_t *r, int done, int total) {
+    char tp[40], st[48], label[120];
+    commas(r->throughput >= 0 ? r->throughput : NAN, tp, sizeof tp);
+    status_short(r->status, r->signal, r->exit_code, st, sizeof st);
+    snprintf(label, sizeof label, "%s=%s", g_knob, g_values[r->value]);
+    fprintf(stderr,
+            "[%*d/%d] %-28s #%d  %-14s %14s ops/s  user %6.2f s  sys %6.2f s  rss %7.1f MiB  "
+            "wall %6.2f s",
+            total >= 100 ? 3 : 2, done, total, label, r->repeat + 1, st, tp, r->user_s, r->sys_s,
+            (double)r->maxrss_kib / 1024.0, r->wall_s);
+    for (int c = 0; c < g_ncounters; c++)
+        if (r->counter[c] >= 0)
+            fprintf(stderr, "%s%s=%lld", c ? " " : "  ", g_counter[c], r->counter[c]);
+    fputc('\n', stderr);
+    if (r->note[0]) fprintf(stderr, "        %s\n", r->note);
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+int main(int argc, char **argv) {
+    driver_name = "sweep";
+    record_command(argc, argv);
+    parse_args(argc, argv);
+
+    /* No SA_RESTART: Ctrl-C must wake the poll loop so the running child is
+     * killed and what was measured so far still gets printed. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    setup();
+
+    time_t now = time(NULL);
+    strftime(g_session.date, sizeof g_session.date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+    if (gethostname(g_session.host, sizeof g_session.host - 1) != 0)
+        snprintf(g_session.host, sizeof g_session.host, "?");
+    g_session.load = NAN;
+    getloadavg(&g_session.load, 1);
+    g_session.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    int total = g_nvalues * opt.repeats, done = 0;
+    run_t *runs = calloc((size_t)total, sizeof *runs);
+    if (runs == NULL) driver_die("out of memory");
+
+    /* Interleaved (v1 v2 v3 v1 v2 v3 ...) so drift in machine load hits
+     * every value alike. */
+    for (int rep = 0; rep < opt.repeats && !g_interrupted; rep++) {
+        for (int v = 0; v < g_nvalues && !g_interrupted; v++) {
+            run_t *r = &runs[done];
+            *r = (run_t){.value = v, .repeat = rep};
+            run_one(r);
+            done++;
+            progress(r, done, total);
+        }
+    }
+
+    print_markdown(stdout, runs, done);
+    fflush(stdout);
+    if (opt.csv) write_csv(runs, done);
+    free(runs);
+    return g_interrupted ? 130 : 0;
+}
