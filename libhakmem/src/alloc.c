@@ -81,8 +81,26 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
         if (b == NULL) return enomem();
         hak_heap_stat(h, HAK_S_slow_alloc, 1);
     }
+    b->key = 0;
     hak_counter_add(&tc->nalloc, 1);
     return b;
+}
+
+/* b carries the free mark: either it is free already (a double free) or
+ * the program's data happens to hold the mark. Look for it where this
+ * thread can look without racing anyone: its own cache and, for pages it
+ * owns, the page's free list. Not found means not proven: carry on. */
+hak_cold static void check_double_free(hak_heap_t *h, hak_page_t *pg, unsigned cls,
+                                       hak_block_t *b) {
+    if (h == NULL || h->kind != HAK_HEAP_REAL) return;
+    for (hak_block_t *x = h->tc[cls].head; x != NULL; x = x->next)
+        if (x == b) hak_fatal("double free of %p", (void *)b);
+    hak_lock(&h->lock);
+    bool found = false;
+    if (atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)
+        for (hak_block_t *x = pg->free; x != NULL && !found; x = x->next) found = x == b;
+    hak_unlock(&h->lock);
+    if (found) hak_fatal("double free of %p", (void *)b);
 }
 
 static void *alloc_large(size_t n, size_t align, bool zero) {
@@ -144,10 +162,12 @@ void hak_free_slow(void *p, uintptr_t e) {
         hak_page_t *pg = (hak_page_t *)(e & ~HAK_REG_CLASS_MASK);
         if (h->kind == HAK_HEAP_NONE) h = thread_heap("free");
         if (h != NULL && h->kind == HAK_HEAP_BUSY) reentered("free");
+        hak_block_t *b = p;
+        if (b->key == hak_free_key) check_double_free(h, pg, cls, b);
+        b->key = hak_free_key;
         if (h != NULL && h->kind == HAK_HEAP_REAL) {
             hak_tcache_t *tc = &h->tc[cls];
             if (tc->count < tc->limit) {
-                hak_block_t *b = p;
                 b->next = tc->head;
                 tc->head = b;
                 tc->count++;

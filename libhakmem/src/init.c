@@ -11,9 +11,11 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 _Atomic(int) hak_state;
+uintptr_t hak_free_key = 1;
 static pthread_key_t thread_key;
 static bool have_key;
 
@@ -72,6 +74,10 @@ bool hak_init(void) {
     starting = true;
     if (!hak_options_init()) _exit(2);
     hak_size_class_init();
+    /* 16 random bytes the kernel hands every process: no syscall, no
+     * allocation. */
+    const uintptr_t *rnd = (const uintptr_t *)getauxval(AT_RANDOM);
+    hak_free_key = (rnd != NULL ? rnd[0] : (uintptr_t)&hak_free_key * 0x9e3779b97f4a7c15u) | 1u;
     hak_stats_init();
     have_key = pthread_key_create(&thread_key, hak_heap_thread_exit) == 0;
     if (!have_key) hak_msg("pthread_key_create failed: thread caches will not be flushed at exit");

@@ -266,9 +266,16 @@ hak_tier_t hak_tier_of_size(size_t n);
  * Blocks, pages (pool.c) and spans (large.c)
  * ---------------------------------------------------------------------- */
 
+/* A free block. `key` marks it as free (hak_free_key) so that a second
+ * free of it can be caught cheaply: malloc clears it, free checks and sets
+ * it, and only a block that already carries it is looked for in the free
+ * lists. Every block is at least 16 bytes, so both words fit. */
 typedef struct hak_block_s {
     struct hak_block_s *next;
+    uintptr_t key;
 } hak_block_t;
+
+extern uintptr_t hak_free_key; /* random, set at start-up */
 
 struct hak_heap_s;
 
@@ -308,6 +315,7 @@ typedef struct hak_span_s {
     size_t usable;           /* bytes usable from block */
     struct hak_span_s *next; /* large-span cache */
     uint64_t freed_us;       /* when it entered the cache */
+    bool cached;             /* free, waiting in the cache */
 } hak_span_t;
 
 void hak_pool_init(void);
@@ -473,6 +481,7 @@ static inline void *hak_alloc(size_t n) {
         if (hak_likely(b != NULL)) {
             tc->head = b->next;
             tc->count--;
+            b->key = 0;
             hak_counter_add(&tc->nalloc, 1);
             return b;
         }
@@ -485,9 +494,10 @@ static inline void hak_free(void *p) {
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
     if (hak_likely(cls != 0)) {
         hak_tcache_t *tc = &hak_tls_heap->tc[cls];
-        if (hak_likely(tc->count < tc->limit)) {
-            hak_block_t *b = (hak_block_t *)p;
+        hak_block_t *b = (hak_block_t *)p;
+        if (hak_likely(tc->count < tc->limit && b->key != hak_free_key)) {
             b->next = tc->head;
+            b->key = hak_free_key;
             tc->head = b;
             tc->count++;
             hak_counter_add(&tc->nfree, 1);

@@ -28,6 +28,7 @@ static hak_span_t *cache_take(size_t len, size_t align) {
         }
     }
     if (best != NULL) {
+        __atomic_store_n(&best->cached, false, __ATOMIC_RELAXED);
         *best_link = best->next;
         cache_count--;
         cache_bytes -= best->map_len;
@@ -70,7 +71,7 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
 }
 
 void hak_large_free(hak_span_t *sp) {
-    hak_registry_set(sp->block, 1, 0);
+    if (__atomic_load_n(&sp->cached, __ATOMIC_RELAXED)) hak_fatal("double free of %p", sp->block);
     hak_gstat_add(HAK_S_large_free, 1);
     hak_span_t *evict = NULL;
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
@@ -80,6 +81,9 @@ void hak_large_free(hak_span_t *sp) {
     sp->freed_us = now;
     hak_lock(&large_lock);
     if (sp->map_len <= max_bytes && max_count > 0) {
+        /* A cached span stays registered, marked, so a second free of it
+         * is caught rather than handed to the C library. */
+        __atomic_store_n(&sp->cached, true, __ATOMIC_RELAXED);
         sp->next = cache;
         cache = sp;
         cache_count++;
@@ -106,6 +110,7 @@ void hak_large_free(hak_span_t *sp) {
     hak_unlock(&large_lock);
     while (evict != NULL) {
         hak_span_t *next = evict->next;
+        hak_registry_set(evict->block, 1, 0);
         hak_os_unmap(evict->map, evict->map_len);
         hak_meta_free(HAK_META_SPAN, evict);
         evict = next;
