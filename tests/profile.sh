@@ -50,7 +50,7 @@ run_case "syntax error" "$tmp/syntax.cfg" "^hakmem: profile $tmp/syntax.cfg:2: s
 
 printf '# comment\nidle_threshold_us = "soon";\n' >"$tmp/type.cfg"
 run_case "wrong type" "$tmp/type.cfg" \
-  "^hakmem: profile $tmp/type.cfg:2: idle_threshold_us = \"soon\": must be an integer from 0 to [0-9]+; keeping 10000$"
+  "^hakmem: profile $tmp/type.cfg:2: idle_threshold_us = \"soon\": must be an integer from 0 to [0-9]+; keeping 1000$"
 
 printf 'chunk_pool_pages = 999999999;\n' >"$tmp/range.cfg"
 run_case "out of range" "$tmp/range.cfg" \
