@@ -56,7 +56,7 @@ typedef enum {
 #define HAK_ALIGN_MODE_NAMES "overalloc", "chunk_pool", "reserve", "relaxed"
 
 #define HAK_KNOBS(X)                                                                               \
-    X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 1000, 0, 60000000, HAK_SCALE_LOG, 1,     \
+    X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 1000, 0, 60000000, HAK_SCALE_LOG, 1,      \
       NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
     X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 64, 0, 65536, HAK_SCALE_LOG, 1, NULL,       \
       "freed 64 KiB pages kept committed for reuse (chunk_pool: 0 behaves as overalloc)")          \
@@ -333,6 +333,8 @@ void *hak_large_alloc(size_t n, size_t align, bool zero);
 void hak_large_free(hak_span_t *sp);
 /* Resizes sp's mapping to hold n bytes; NULL (sp unchanged) on failure. */
 void *hak_large_realloc(hak_span_t *sp, size_t n);
+/* Unmaps every cached span (memory pressure); true when there was any. */
+bool hak_large_reclaim(void);
 void hak_large_lock_all(void);
 void hak_large_unlock_all(bool child);
 
@@ -428,6 +430,7 @@ void hak_os_decommit(void *p, size_t len);
 void *hak_os_remap(void *p, size_t old_len, size_t new_len);
 void *hak_os_page_alloc(void);
 void hak_os_page_free(void *p);
+bool hak_os_reclaim(void);
 void hak_os_lock_all(void);
 void hak_os_unlock_all(bool child);
 

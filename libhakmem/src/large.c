@@ -49,6 +49,7 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
         if (zero) memset(sp->map, 0, n);
     } else {
         uint8_t *map = hak_os_map_aligned(len, align);
+        if (map == NULL && hak_os_reclaim()) map = hak_os_map_aligned(len, align);
         if (map == NULL) return NULL;
         sp = hak_meta_alloc(HAK_META_SPAN);
         if (sp == NULL) {
@@ -134,6 +135,23 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
     if (!hak_registry_set(map, 1, (uintptr_t)sp))
         hak_fatal("cannot register a resized block at %p: out of memory for the registry", map);
     return map;
+}
+
+bool hak_large_reclaim(void) {
+    hak_lock(&large_lock);
+    hak_span_t *all = cache;
+    cache = NULL;
+    cache_count = cache_bytes = 0;
+    hak_unlock(&large_lock);
+    bool any = all != NULL;
+    while (all != NULL) {
+        hak_span_t *next = all->next;
+        hak_registry_set(all->block, 1, 0);
+        hak_os_unmap(all->map, all->map_len);
+        hak_meta_free(HAK_META_SPAN, all);
+        all = next;
+    }
+    return any;
 }
 
 void hak_large_lock_all(void) {

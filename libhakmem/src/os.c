@@ -52,10 +52,8 @@ static void count_map(size_t len) {
 void *hak_os_map(size_t len) {
     int saved = errno;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        errno = saved;
-        return NULL;
-    }
+    errno = saved;
+    if (p == MAP_FAILED) return NULL;
     count_map(len);
     return p;
 }
@@ -100,10 +98,15 @@ void *hak_os_map_aligned(size_t len, size_t align) {
 
 static void *reserve_carve(void) {
     if (reserve_next == reserve_end) {
-        uint8_t *r = hak_os_map_aligned(RESERVE_REGION, HAK_PAGE_SIZE);
+        /* Short of address space (RLIMIT_AS, overcommit limits), smaller
+         * regions still serve: halve until one page. */
+        uint8_t *r = NULL;
+        size_t len = RESERVE_REGION;
+        for (; len >= HAK_PAGE_SIZE && r == NULL; len /= 2)
+            r = hak_os_map_aligned(len, HAK_PAGE_SIZE);
         if (r == NULL) return NULL;
         reserve_next = r;
-        reserve_end = r + RESERVE_REGION;
+        reserve_end = r + len * 2;
     }
     void *p = reserve_next;
     reserve_next += HAK_PAGE_SIZE;
@@ -129,7 +132,7 @@ static void *pool_take_newest(void) {
     return n;
 }
 
-void *hak_os_page_alloc(void) {
+static void *page_alloc(void) {
 #ifdef HAK_SEED_BUG
     /* The seed's bug, kept for the test that must catch it: the pool asks
      * the wrapped posix_memalign, i.e. hakmem itself, for its page. */
@@ -162,6 +165,12 @@ void *hak_os_page_alloc(void) {
     p = mode == HAK_ALIGN_RELAXED ? hak_os_map(HAK_PAGE_SIZE)
                                   : hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
     if (p != NULL) hak_gstat_add(HAK_S_os_page_fresh, 1);
+    return p;
+}
+
+void *hak_os_page_alloc(void) {
+    void *p = page_alloc();
+    if (p == NULL && hak_os_reclaim()) p = page_alloc();
     return p;
 }
 
@@ -208,6 +217,42 @@ void hak_os_page_free(void *p) {
         }
         expired = next;
     }
+}
+
+/* Under memory pressure (a mapping failed): unmaps every page waiting in
+ * the pools and the unused rest of the current reserved region, and asks
+ * the large tier to drop its cache, so that the address space they hold
+ * serves the request that failed. Splitting a reserved region is the price,
+ * paid only here. Called with no hakmem lock held but the caller's heap
+ * lock. True when anything was given back. */
+bool hak_os_reclaim(void) {
+    static _Atomic(bool) busy;
+    if (atomic_exchange_explicit(&busy, true, memory_order_acquire)) return false;
+    hak_lock(&os_lock);
+    pool_node_t *warm = pool_newest;
+    pool_newest = pool_oldest = NULL;
+    pool_count = 0;
+    void *cold = cold_head;
+    cold_head = NULL;
+    uint8_t *rest = reserve_next;
+    size_t rest_len = (size_t)(reserve_end - reserve_next);
+    reserve_next = reserve_end = NULL;
+    hak_unlock(&os_lock);
+    bool any = warm != NULL || cold != NULL || rest_len != 0;
+    while (warm != NULL) {
+        pool_node_t *next = warm->next;
+        hak_os_unmap(warm, HAK_PAGE_SIZE);
+        warm = next;
+    }
+    while (cold != NULL) {
+        void *next = *(void **)cold;
+        hak_os_unmap(cold, HAK_PAGE_SIZE);
+        cold = next;
+    }
+    if (rest_len != 0) hak_os_unmap(rest, rest_len);
+    any |= hak_large_reclaim();
+    atomic_store_explicit(&busy, false, memory_order_release);
+    return any;
 }
 
 void hak_os_lock_all(void) {
