@@ -54,7 +54,7 @@ run_case "wrong type" "$tmp/type.cfg" \
 
 printf 'chunk_pool_pages = 999999999;\n' >"$tmp/range.cfg"
 run_case "out of range" "$tmp/range.cfg" \
-  "^hakmem: profile $tmp/range.cfg:1: chunk_pool_pages = 999999999: must be an integer from 0 to 65536; keeping 64$"
+  "^hakmem: profile $tmp/range.cfg:1: chunk_pool_pages = 999999999: must be an integer from 0 to 65536; keeping 512$"
 
 printf 'align_mode = "fast";\n' >"$tmp/enum.cfg"
 run_case "unknown enum value" "$tmp/enum.cfg" \
