@@ -118,6 +118,21 @@ err=$(HAKMEM_STRICT=1 HAKMEM_CONFIG=$default_cfg LD_PRELOAD=$lib /bin/echo hello
 rc=$?
 [[ $rc -eq 0 && -z $err ]] && ok "default profile is clean" || bad "default profile is clean" "exit $rc, stderr '$err'"
 
+# A shipped profile by name, found along HAKMEM_PROFILE_PATH.
+dump=$(HAKMEM_PROFILE_PATH=/nonexistent:$(dirname "$default_cfg") "$cfgtool" default 2>&1)
+rc=$?
+if [[ $rc -eq 0 ]] && grep -q '^align_mode = "reserve";  # profile$' <<<"$dump"; then
+  ok "profile by name"
+else
+  bad "profile by name" "exit $rc: $dump"
+fi
+err=$(HAKMEM_CONFIG=no-such-profile LD_PRELOAD=$lib /bin/echo hello 2>&1 >/dev/null)
+if grep -q '^hakmem: profile no-such-profile: no such file, nor a shipped profile of that name' <<<"$err"; then
+  ok "unknown profile name"
+else
+  bad "unknown profile name" "message: $err"
+fi
+
 # Environment beats profile beats default, and hakmem-config says which.
 printf 'chunk_pool_pages = 5;\nidle_threshold_us = 77;\n' >"$tmp/good.cfg"
 dump=$(HAKMEM_CHUNK_POOL_PAGES=7 "$cfgtool" "$tmp/good.cfg" 2>&1)

@@ -58,7 +58,7 @@ typedef enum {
 #define HAK_KNOBS(X)                                                                               \
     X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 1000, 0, 60000000, HAK_SCALE_LOG, 1,      \
       NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
-    X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 512, 0, 65536, HAK_SCALE_LOG, 1, NULL,       \
+    X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 512, 0, 65536, HAK_SCALE_LOG, 1, NULL,      \
       "freed 64 KiB pages kept committed for reuse (chunk_pool: 0 behaves as overalloc)")          \
     X(RELEASE_DELAY_MS, "release_delay_ms", HAK_T_INT, 1000, 0, 3600000, HAK_SCALE_LOG, 1, NULL,   \
       "milliseconds freed pages and large spans stay mapped for reuse before going back to the "   \
@@ -122,6 +122,7 @@ const char *hak_getenv(const char *name); /* start-up only */
 /* Reads a libconfig profile into the table (profile.c); false on any error,
  * each reported on stderr. */
 bool hak_profile_load(const char *path);
+const char *hak_profile_resolve(const char *value, char *buf, size_t cap);
 int hak_knob_find(const char *name);
 const char *hak_knob_suggest(const char *name);
 /* Every knob as a profile line with its source, as snprintf sizes it. */

@@ -174,7 +174,7 @@ static bool apply_env(hak_knob_id_t k) {
 }
 
 /* HAKMEM_ variables that are not knobs. */
-static const char *const plain_vars[] = {"CONFIG", "STATS", "STATS_FILE", NULL};
+static const char *const plain_vars[] = {"CONFIG", "PROFILE_PATH", "STATS", "STATS_FILE", NULL};
 
 /* A HAKMEM_ variable that is neither a knob nor one of the plain ones is a
  * typo until proven otherwise: say so, with the nearest name. */
@@ -221,7 +221,8 @@ bool hak_options_init(void) {
     /* strict first, from wherever it is set: it decides what an error does.
      * The environment beats the profile, for strict as for every knob. */
     bool ok = apply_env(HAK_K_STRICT);
-    const char *path = hak_getenv("HAKMEM_CONFIG");
+    char resolved[1024];
+    const char *path = hak_profile_resolve(hak_getenv("HAKMEM_CONFIG"), resolved, sizeof resolved);
     if (path != NULL && path[0] != '\0') {
         if (hak_knob_src[HAK_K_STRICT] == HAK_SRC_ENV) {
             long long strict = hak_knob_value[HAK_K_STRICT];

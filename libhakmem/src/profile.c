@@ -15,6 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef HAKMEM_PROFILE_DIR
+#define HAKMEM_PROFILE_DIR "/usr/local/share/hakmem"
+#endif
+
 #define PROFILE_MAX_BYTES ((off_t)1 << 20)
 
 /* strerror may translate, and translating may allocate: name the errors a
@@ -140,6 +144,12 @@ static const char *consequence(void) {
  * only ever sees something worth parsing. */
 static bool profile_readable(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && strchr(path, '/') == NULL) {
+        hak_msg("profile %s: no such file, nor a shipped profile of that name in "
+                "HAKMEM_PROFILE_PATH or %s; %s",
+                path, HAKMEM_PROFILE_DIR, consequence());
+        return false;
+    }
     if (fd < 0) {
         hak_msg("profile %s: cannot read: %s; %s", path, errno_text(errno), consequence());
         return false;
@@ -165,6 +175,32 @@ static bool profile_readable(const char *path) {
         return false;
     }
     return true;
+}
+
+/* HAKMEM_CONFIG is a path, or the name of a shipped profile ("larson-mid"):
+ * a name has no slash and no .cfg ending, and is looked up as NAME.cfg in
+ * the directories of HAKMEM_PROFILE_PATH (colon-separated), then in the
+ * installed profile directory. An unknown name is returned as is, so the
+ * loader reports it as a missing file. */
+const char *hak_profile_resolve(const char *value, char *buf, size_t cap) {
+    if (value == NULL || value[0] == '\0' || strchr(value, '/') != NULL) return value;
+    size_t len = strlen(value);
+    if (len > 4 && strcmp(value + len - 4, ".cfg") == 0) return value;
+    const char *dirs = hak_getenv("HAKMEM_PROFILE_PATH");
+    for (int pass = 0; pass < 2; pass++) {
+        const char *d = pass == 0 ? dirs : HAKMEM_PROFILE_DIR;
+        while (d != NULL && *d != '\0') {
+            size_t dlen = strcspn(d, ":");
+            if (dlen > 0 && dlen + len + 6 < cap) {
+                memcpy(buf, d, dlen);
+                hak_fmt(buf + dlen, cap - dlen, "/%s.cfg", value);
+                if (access(buf, F_OK) == 0) return buf;
+            }
+            d += dlen;
+            if (*d == ':') d++;
+        }
+    }
+    return value;
 }
 
 bool hak_profile_load(const char *path) {
