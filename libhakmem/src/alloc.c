@@ -12,19 +12,6 @@
 #include <errno.h>
 #include <string.h>
 
-static bool tier_wrapped(hak_tier_t t) {
-    switch (t) {
-    case HAK_TIER_TINY:
-        return hak_knob(WRAP_TINY) != 0;
-    case HAK_TIER_MID:
-        return hak_knob(WRAP_MID) != 0;
-    case HAK_TIER_LARGE:
-        return hak_knob(WRAP_LARGE) != 0;
-    default:
-        return false;
-    }
-}
-
 hak_cold static _Noreturn void reentered(const char *what) {
     hak_fatal("re-entered %s() from inside the allocator: an allocation path called a wrapped "
               "function (the seed's recursion bug); aborting",
@@ -113,7 +100,7 @@ void *hak_alloc_slow(size_t n) {
     hak_heap_t *h = thread_heap("malloc");
     if (h == NULL) return libc_alloc(n);
     hak_tier_t tier = hak_tier_of_size(n);
-    if (!tier_wrapped(tier)) return libc_alloc(n);
+    if (!hak_tier_wrapped(tier)) return libc_alloc(n);
     if (tier == HAK_TIER_LARGE) return alloc_large(n, 0, false);
     return alloc_class(h, hak_class_of[(n + 15) >> 4]);
 }
@@ -122,7 +109,7 @@ void *hak_alloc_zeroed(size_t n) {
     if (n > HAK_MAX_REQUEST) return enomem();
     hak_heap_t *h = thread_heap("calloc");
     hak_tier_t tier = hak_tier_of_size(n);
-    if (h == NULL || !tier_wrapped(tier)) {
+    if (h == NULL || !hak_tier_wrapped(tier)) {
         hak_gstat_add(HAK_S_libc_alloc, 1);
         return __libc_calloc(1, n);
     }
@@ -138,16 +125,16 @@ void *hak_alloc_aligned(size_t n, size_t align) {
     if (n > HAK_MAX_REQUEST || align > HAK_MAX_REQUEST) return enomem();
     hak_heap_t *h = thread_heap("posix_memalign");
     hak_tier_t tier = hak_tier_of_size(n);
-    if (h == NULL || !tier_wrapped(tier)) {
+    if (h == NULL || !hak_tier_wrapped(tier)) {
         hak_gstat_add(HAK_S_libc_alloc, 1);
         void *p = __libc_memalign(align, n);
         return p != NULL ? p : enomem();
     }
     unsigned cls = tier == HAK_TIER_LARGE ? 0 : hak_class_for_aligned(n, align);
-    if (cls != 0 && tier_wrapped((hak_tier_t)hak_class_tier[cls])) return alloc_class(h, cls);
+    if (cls != 0 && hak_tier_wrapped((hak_tier_t)hak_class_tier[cls])) return alloc_class(h, cls);
     /* Alignments beyond what page classes guarantee get their own mapping,
      * or the C library's when the large tier is not ours. */
-    if (tier_wrapped(HAK_TIER_LARGE)) return alloc_large(n, align, false);
+    if (hak_tier_wrapped(HAK_TIER_LARGE)) return alloc_large(n, align, false);
     hak_gstat_add(HAK_S_libc_alloc, 1);
     void *p = __libc_memalign(align, n);
     return p != NULL ? p : enomem();

@@ -262,6 +262,7 @@ void hak_size_class_init(void);
  * n bytes; 0 when none does. */
 unsigned hak_class_for_aligned(size_t n, size_t align);
 hak_tier_t hak_tier_of_size(size_t n);
+bool hak_tier_wrapped(hak_tier_t t);
 
 /* ------------------------------------------------------------------------
  * Blocks, pages (pool.c) and spans (large.c)

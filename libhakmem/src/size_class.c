@@ -13,7 +13,8 @@ uint32_t hak_class_size[HAK_CLASS_MAX];
 uint8_t hak_class_tier[HAK_CLASS_MAX];
 unsigned hak_class_count;
 
-static bool tier_wrapped(hak_tier_t t) {
+/* Whether hakmem serves tier t or hands it to the C library. */
+bool hak_tier_wrapped(hak_tier_t t) {
     switch (t) {
     case HAK_TIER_TINY:
         return hak_knob(WRAP_TINY) != 0;
@@ -60,7 +61,7 @@ void hak_size_class_init(void) {
         size_t req = i << 4; /* the largest request mapping to index i */
         while (c <= n && hak_class_size[c] < req) c++;
         hak_tier_t t = hak_tier_of_size(req ? req : 1);
-        hak_class_of[i] = (c <= n && t != HAK_TIER_LARGE && tier_wrapped(t)) ? (uint8_t)c : 0;
+        hak_class_of[i] = (c <= n && t != HAK_TIER_LARGE && hak_tier_wrapped(t)) ? (uint8_t)c : 0;
     }
 }
 
