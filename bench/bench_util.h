@@ -1,6 +1,8 @@
 /* bench_util.h — what the workload programs share: Gloger's lran2 generator,
- * the monotonic clock, strict argument parsing and the one result line (or
- * JSON object) every workload prints, which compare and hak-tune parse.
+ * the monotonic clock, strict argument parsing (and the whole command line
+ * of the workloads that take [SECONDS [SEED [COUNT]]]) and the one result
+ * line (or JSON object) every workload prints, which compare and hak-tune
+ * parse.
  *
  * Header-only on purpose: each workload stays one translation unit that
  * builds with a bare `gcc -std=c11 prog.c`, and nothing here is linked
@@ -9,6 +11,7 @@
 #define HAKMEM_BENCH_UTIL_H
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,6 +146,65 @@ static inline bool bench_take_flags(int *argc, char **argv, bool *help) {
     *argc = n;
     argv[n] = NULL;
     return json;
+}
+
+/* What every workload's main does first, so --json, --help and a wrong
+ * argument count behave alike in all of them: help wins over bad arguments.
+ * Returns -1 to go on, with MIN_ARGS..MAX_ARGS positional arguments left in
+ * argv; otherwise main returns the result after printing its usage, on
+ * stdout for 0 (help) and on stderr for 2 (wrong count). */
+static inline int bench_start(int *argc, char **argv, int min_args, int max_args, bool *json) {
+    bool help;
+    *json = bench_take_flags(argc, argv, &help);
+    if (help) return 0;
+    if (*argc - 1 < min_args || *argc - 1 > max_args) return 2;
+    return -1;
+}
+
+/* The single-process workloads (all but larson) take the same command line,
+ *   PROG [SECONDS [SEED [COUNT]]] [--json]
+ * with COUNT the one size knob of each; describing it as data keeps their
+ * parsing, limits and usage text from drifting apart. */
+typedef struct {
+    const char *prog;
+    const char *seed_help;  /* what SEED picks; NULL: "random seed" */
+    const char *count_name; /* LIVE, ACTIVE, PAIRS */
+    const char *count_help;
+    long count_default, count_max; /* COUNT's range starts at 1 */
+    const char *counts;            /* the usage's last line: what Throughput counts */
+} bench_cli_t;
+
+typedef struct {
+    double seconds;
+    long seed, count;
+    bool json;
+} bench_args_t;
+
+static inline void bench_usage(const bench_cli_t *cli, FILE *f) {
+    fprintf(f,
+            "usage: %s [SECONDS [SEED [%s]]] [--json]\n"
+            "  SECONDS  run time (default 5)\n"
+            "  SEED     %s (default 1)\n"
+            "  %-8s %s (default %ld)\n"
+            "%s\n",
+            cli->prog, cli->count_name, cli->seed_help ? cli->seed_help : "random seed",
+            cli->count_name, cli->count_help, cli->count_default, cli->counts);
+}
+
+/* Returns -1 with A filled in, or the exit status main should return. */
+static inline int bench_parse_args(const bench_cli_t *cli, int argc, char **argv, bench_args_t *a) {
+    *a = (bench_args_t){.seconds = 5, .seed = 1, .count = cli->count_default};
+    int status = bench_start(&argc, argv, 0, 3, &a->json);
+    if (status >= 0) {
+        bench_usage(cli, status == 0 ? stdout : stderr);
+        return status;
+    }
+    if ((argc > 1 && !bench_parse_seconds(cli->prog, argv[1], &a->seconds)) ||
+        (argc > 2 && !bench_parse_long(cli->prog, "SEED", argv[2], LONG_MIN, LONG_MAX, &a->seed)) ||
+        (argc > 3 &&
+         !bench_parse_long(cli->prog, cli->count_name, argv[3], 1, cli->count_max, &a->count)))
+        return 2;
+    return -1;
 }
 
 /* The result line is the contract with compare and hak-tune:

@@ -9,7 +9,6 @@
  * fast path and how well freed blocks are reused. Throughput counts
  * allocations per second. */
 #define _GNU_SOURCE
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,13 +23,14 @@
  * figure while still stopping within a millisecond of the deadline. */
 #define BATCH 4096
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: churn [SECONDS [SEED [LIVE]]] [--json]\n"
-               "  SECONDS  run time (default 5)\n"
-               "  SEED     random seed (default 1)\n"
-               "  LIVE     objects kept alive (default 100000)\n"
-               "Counts allocations per second (each replaces a random live object).\n");
-}
+static const bench_cli_t CLI = {
+    .prog = "churn",
+    .count_name = "LIVE",
+    .count_help = "objects kept alive",
+    .count_default = 100000,
+    .count_max = 100000000L,
+    .counts = "Counts allocations per second (each replaces a random live object).",
+};
 
 static unsigned char *make(lran2_t *g) {
     size_t size = MIN_OBJ + (size_t)lran2_below(g, MAX_OBJ - MIN_OBJ + 1);
@@ -48,22 +48,10 @@ static unsigned char *make(lran2_t *g) {
 }
 
 int main(int argc, char **argv) {
-    bool help;
-    bool json = bench_take_flags(&argc, argv, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    double seconds = 5;
-    long seed = 1, live = 100000;
-    if (argc > 4) {
-        usage(stderr);
-        return 2;
-    }
-    if ((argc > 1 && !bench_parse_seconds("churn", argv[1], &seconds)) ||
-        (argc > 2 && !bench_parse_long("churn", "SEED", argv[2], LONG_MIN, LONG_MAX, &seed)) ||
-        (argc > 3 && !bench_parse_long("churn", "LIVE", argv[3], 1, 100000000L, &live)))
-        return 2;
+    bench_args_t args;
+    int status = bench_parse_args(&CLI, argc, argv, &args);
+    if (status >= 0) return status;
+    long live = args.count;
 
     unsigned char **objs = malloc((size_t)live * sizeof *objs);
     if (objs == NULL) {
@@ -71,11 +59,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     lran2_t g;
-    lran2_seed(&g, seed);
+    lran2_seed(&g, args.seed);
     for (long i = 0; i < live; i++) objs[i] = make(&g);
 
     unsigned long long ops = 0;
-    double start = bench_now(), deadline = start + seconds, now;
+    double start = bench_now(), deadline = start + args.seconds, now;
     do {
         for (int i = 0; i < BATCH; i++) {
             size_t victim = (size_t)lran2_below(&g, (uint64_t)live);
@@ -93,6 +81,6 @@ int main(int argc, char **argv) {
         now = bench_now();
     } while (now < deadline);
 
-    bench_report((double)ops, now - start, 1, json);
+    bench_report((double)ops, now - start, 1, args.json);
     return 0;
 }

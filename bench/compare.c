@@ -38,11 +38,7 @@ static const alloc_t PEERS[] = {
 
 typedef struct {
     int workload, alloc, repeat;
-    status_t status;
-    int exit_code; /* for ST_EXIT */
-    int signal;    /* for ST_CRASH and the kill of ST_TIMEOUT */
-    double throughput, wall_s, user_s, sys_s;
-    long maxrss_kib;
+    measure_t m;
     char *log; /* this run's output file; NULL when it could not be written */
 } run_t;
 
@@ -72,12 +68,8 @@ static int g_nallocs;
 static int g_wl[N_WORKLOADS];
 static int g_nwl;
 static char g_bin_dir[PATH_MAX];
-static volatile sig_atomic_t g_interrupted;
-static struct {
-    char date[64], host[128], missing[256];
-    double load;
-    long cpus;
-} g_session;
+static session_t g_session;
+static char g_missing[256]; /* " pkg pkg" of the peers not installed */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -103,11 +95,7 @@ static void usage(FILE *f) {
             "  --help           this text\n"
             "\n"
             "Workloads ('all' selects every one):\n");
-    for (size_t i = 0; i < N_WORKLOADS; i++) {
-        fprintf(f, "  %-13s", WORKLOADS[i].name);
-        for (int a = 0; WORKLOADS[i].args[a]; a++) fprintf(f, " %s", WORKLOADS[i].args[a]);
-        fprintf(f, "\n  %13s (%s)\n", "", WORKLOADS[i].stands_for);
-    }
+    workloads_usage(f);
     fprintf(f, "\n"
                "Per allocator: median throughput, min-max, median user and sys seconds, peak\n"
                "RSS (from wait4), and the ratio of the median to glibc's and to the best\n"
@@ -119,61 +107,42 @@ static void usage(FILE *f) {
 }
 
 static void parse_args(int argc, char **argv) {
+    const text_opt_t texts[] = {{"--lib", &opt.lib},
+                                {"--profile", &opt.profile},
+                                {"--out", &opt.out_dir},
+                                {"--bin-dir", &opt.bin_dir},
+                                {NULL, NULL}};
     bool chosen[N_WORKLOADS] = {false};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        char *end;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        } else if (is_opt(a, "--lib")) {
-            opt.lib = need_value(argc, argv, &i, "--lib");
-        } else if (is_opt(a, "--profile")) {
-            opt.profile = need_value(argc, argv, &i, "--profile");
-        } else if (is_opt(a, "--out")) {
-            opt.out_dir = need_value(argc, argv, &i, "--out");
-        } else if (is_opt(a, "--bin-dir")) {
-            opt.bin_dir = need_value(argc, argv, &i, "--bin-dir");
-        } else if (strcmp(a, "--no-hakmem") == 0) {
+        if (driver_option(argc, argv, &i, usage, texts)) continue;
+        if (strcmp(a, "--no-hakmem") == 0) {
             opt.no_hakmem = true;
         } else if (is_opt(a, "--repeats")) {
-            const char *v = need_value(argc, argv, &i, "--repeats");
-            long n = strtol(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || n < 1 || n > 1000) {
+            if (!parse_repeats(need_value(argc, argv, &i, "--repeats"), &opt.repeats)) {
                 fprintf(stderr, "compare: --repeats must be an integer from 1 to 1000\n");
                 exit(2);
             }
-            opt.repeats = (int)n;
         } else if (is_opt(a, "--timeout")) {
-            const char *v = need_value(argc, argv, &i, "--timeout");
-            double t = strtod(v, &end);
-            if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400) {
+            if (!parse_duration(need_value(argc, argv, &i, "--timeout"), &opt.timeout_s)) {
                 fprintf(stderr, "compare: --timeout must be seconds > 0\n");
                 exit(2);
             }
-            opt.timeout_s = t;
         } else if (is_opt(a, "--seconds")) {
-            const char *v = need_value(argc, argv, &i, "--seconds");
-            double t = strtod(v, &end);
-            if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400) {
+            double t;
+            opt.seconds = need_value(argc, argv, &i, "--seconds");
+            if (!parse_duration(opt.seconds, &t)) {
                 fprintf(stderr, "compare: --seconds must be a duration > 0\n");
                 exit(2);
             }
-            opt.seconds = v;
         } else if (a[0] == '-') {
             fprintf(stderr, "compare: unknown option '%s' (see --help)\n", a);
             exit(2);
         } else if (strcmp(a, "all") == 0) {
             for (size_t w = 0; w < N_WORKLOADS; w++) chosen[w] = true;
         } else {
-            size_t w = 0;
-            while (w < N_WORKLOADS && strcmp(WORKLOADS[w].name, a) != 0) w++;
-            if (w == N_WORKLOADS) {
-                fprintf(stderr, "compare: unknown workload '%s'; known:", a);
-                for (size_t k = 0; k < N_WORKLOADS; k++) fprintf(stderr, " %s", WORKLOADS[k].name);
-                fprintf(stderr, " all\n");
-                exit(2);
-            }
+            int w = workload_find(a);
+            if (w < 0) workload_unknown(a, " all");
             chosen[w] = true;
         }
     }
@@ -197,14 +166,10 @@ static void setup_allocators(char *missing_pkgs, size_t cap) {
     g_allocs[g_nallocs++] = (alloc_t){"glibc", NULL, NULL, "#7f7f7f", true, false};
 
     if (!opt.no_hakmem) {
-        char tried[PATH_MAX * 2], abs[PATH_MAX];
-        if (!find_hakmem_lib(opt.lib, tried, sizeof tried, abs)) {
-            if (opt.lib) driver_die("cannot read --lib %s: %s", tried, strerror(errno));
-            driver_die("no hakmem library at %s (the default, next to the compare binary);\n"
-                       "  build the 'hakmem' target, pass --lib PATH, or --no-hakmem to compare "
-                       "the peers only",
-                       tried);
-        }
+        char abs[PATH_MAX];
+        need_hakmem_lib(opt.lib, abs,
+                        ";\n  build the 'hakmem' target, pass --lib PATH, or --no-hakmem to "
+                        "compare the peers only");
         g_allocs[g_nallocs++] =
             (alloc_t){"hakmem", driver_strdup(abs), NULL, "#d62728", false, true};
     }
@@ -233,19 +198,10 @@ static void setup_allocators(char *missing_pkgs, size_t cap) {
 }
 
 static void check_programs(void) {
-    if (opt.bin_dir) {
-        if (realpath(opt.bin_dir, g_bin_dir) == NULL)
-            driver_die("--bin-dir %s: %s", opt.bin_dir, strerror(errno));
-    } else {
-        find_self_dir(g_bin_dir, sizeof g_bin_dir);
-    }
+    find_bin_dir(opt.bin_dir, g_bin_dir, sizeof g_bin_dir);
     for (int i = 0; i < g_nwl; i++) {
         char prog[PATH_MAX * 2];
-        snprintf(prog, sizeof prog, "%s/%s", g_bin_dir, WORKLOADS[g_wl[i]].args[0]);
-        if (access(prog, X_OK) != 0)
-            driver_die("workload %s needs %s, which is not an executable (%s); build the bench "
-                       "targets or pass --bin-dir",
-                       WORKLOADS[g_wl[i]].name, prog, strerror(errno));
+        workload_require(g_bin_dir, &WORKLOADS[g_wl[i]], prog, sizeof prog);
     }
 }
 
@@ -271,30 +227,16 @@ static void run_one(run_t *r) {
     const alloc_t *al = &g_allocs[r->alloc];
     char prog[PATH_MAX * 2];
     const char *argv[MAX_ARGS + 1];
-    snprintf(prog, sizeof prog, "%s/%s", g_bin_dir, w->args[0]);
+    workload_prog(g_bin_dir, w, prog, sizeof prog);
     workload_argv(w, prog, opt.seconds, argv);
 
     env_t env[2];
     int nenv = 0;
     if (al->lib) env[nenv++] = (env_t){"LD_PRELOAD", al->lib};
     if (al->hakmem && opt.profile) env[nenv++] = (env_t){"HAKMEM_CONFIG", opt.profile};
-    spawn_t sp = {.prog = prog,
-                  .argv = argv,
-                  .env = env,
-                  .nenv = nenv,
-                  .timeout_s = opt.timeout_s,
-                  .interrupted = &g_interrupted};
+    spawn_t sp = {prog, argv, env, nenv, opt.timeout_s};
     proc_t p;
-    proc_run(&sp, &p);
-
-    r->wall_s = p.wall_s;
-    r->user_s = tv_s(p.ru.ru_utime);
-    r->sys_s = tv_s(p.ru.ru_stime);
-    r->maxrss_kib = p.ru.ru_maxrss;
-    r->throughput = parse_throughput(buf_str(&p.out));
-    r->exit_code = proc_exit_code(&p);
-    r->signal = proc_signal(&p);
-    r->status = proc_status(&p, r->throughput);
+    measure_run(&sp, &p, &r->m);
 
     /* Every run's output is kept: a failure must be explainable later. */
     char log[PATH_MAX * 2];
@@ -306,12 +248,12 @@ static void run_one(run_t *r) {
         if (al->lib) fprintf(f, " LD_PRELOAD=%s", al->lib);
         if (al->hakmem && opt.profile) fprintf(f, " HAKMEM_CONFIG=%s", opt.profile);
         for (int a = 0; argv[a]; a++) fprintf(f, " %s", argv[a]);
-        fprintf(f, "\nstatus: %s", STATUS_NAME[r->status]);
+        fprintf(f, "\nstatus: %s", STATUS_NAME[r->m.status]);
         if (p.exec_errno) fprintf(f, " (%s)", strerror(p.exec_errno));
-        if (r->signal) fprintf(f, " (signal %d, %s)", r->signal, strsignal(r->signal));
-        if (r->status == ST_EXIT) fprintf(f, " (exit %d)", r->exit_code);
-        fprintf(f, "\nwall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB\n", r->wall_s,
-                r->user_s, r->sys_s, r->maxrss_kib);
+        if (r->m.signal) fprintf(f, " (signal %d, %s)", r->m.signal, strsignal(r->m.signal));
+        if (r->m.status == ST_EXIT) fprintf(f, " (exit %d)", r->m.exit_code);
+        fprintf(f, "\nwall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB\n", r->m.wall_s,
+                r->m.user_s, r->m.sys_s, r->m.maxrss_kib);
         fprintf(f, "--- stdout ---\n%s--- stderr ---\n%s", buf_str(&p.out), buf_str(&p.err));
         fclose(f);
         r->log = driver_strdup(log);
@@ -341,12 +283,12 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
             const run_t *r = &runs[i];
             if (r->workload != wl || r->alloc != a) continue;
             x->runs++;
-            tally_add(&x->tally, r->status, r->signal, r->exit_code);
-            if (r->status != ST_OK) continue;
-            tp[x->ok] = r->throughput;
-            us[x->ok] = r->user_s;
-            ss[x->ok] = r->sys_s;
-            if (r->maxrss_kib > x->peak_rss_kib) x->peak_rss_kib = r->maxrss_kib;
+            tally_add(&x->tally, r->m.status, r->m.signal, r->m.exit_code);
+            if (r->m.status != ST_OK) continue;
+            tp[x->ok] = r->m.throughput;
+            us[x->ok] = r->m.user_s;
+            ss[x->ok] = r->m.sys_s;
+            if (r->m.maxrss_kib > x->peak_rss_kib) x->peak_rss_kib = r->m.maxrss_kib;
             x->ok++;
         }
         x->median = median(tp, x->ok); /* sorts tp: min and max are its ends */
@@ -368,46 +310,36 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
 /* ---- reports ------------------------------------------------------------- */
 
 static void print_markdown(FILE *f, const run_t *runs, int nruns) {
-    fprintf(f,
-            "# Allocator comparison\n\n"
-            "- date: %s; host: %s, %ld CPUs, load average at start %.2f\n"
-            "- %d repeats per allocator, interleaved; timeout %.0f s per run%s\n",
-            g_session.date, g_session.host, g_session.cpus, g_session.load, opt.repeats,
-            opt.timeout_s, g_interrupted ? "; INTERRUPTED, partial results" : "");
+    fprintf(f, "# Allocator comparison\n\n");
+    session_print(f, &g_session);
+    fprintf(f, "- %d repeats per allocator, interleaved; timeout %.0f s per run%s\n", opt.repeats,
+            opt.timeout_s, driver_interrupted ? "; INTERRUPTED, partial results" : "");
     for (int a = 0; a < g_nallocs; a++)
         if (g_allocs[a].hakmem)
             fprintf(f, "- hakmem: %s, profile: %s\n", g_allocs[a].lib,
                     opt.profile ? opt.profile : "none (defaults)");
-    if (g_session.missing[0])
-        fprintf(f, "- peers not installed (apt-get install%s)\n", g_session.missing);
+    if (g_missing[0]) fprintf(f, "- peers not installed (apt-get install%s)\n", g_missing);
     fprintf(f, "- summaries use successful runs only; ratios are of medians\n");
     for (int i = 0; i < g_nwl; i++) {
         const workload_t *w = &WORKLOADS[g_wl[i]];
         summary_t s[MAX_ALLOCS];
         summarise(runs, nruns, g_wl[i], s);
         fprintf(f, "\n## %s\n\n`", w->name);
-        for (int a = 0; w->args[a]; a++)
-            fprintf(f, "%s%s", a ? " " : "", a == 1 && opt.seconds ? opt.seconds : w->args[a]);
+        workload_print_command(f, w, opt.seconds);
         fprintf(f, "` — %s\n\n", w->stands_for);
         fprintf(f, "| allocator | runs ok | median ops/s | min–max ops/s | × glibc | × best peer "
                    "| user s | sys s | peak RSS MiB | status |\n"
                    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for (int a = 0; a < g_nallocs; a++) {
-            char med[40], lo[40], hi[40], rg[16], rb[16], us[16], ss[16], rss[24], st[200];
+            char med[40], range[96], rg[16], rb[16], us[16], ss[16], rss[24], st[200];
             commas(s[a].median, med, sizeof med);
-            commas(s[a].min, lo, sizeof lo);
-            commas(s[a].max, hi, sizeof hi);
+            commas_range(s[a].min, s[a].max, range, sizeof range);
             fmt_num(s[a].ratio_glibc, "%.2f", rg, sizeof rg);
             fmt_num(s[a].ratio_best, "%.2f", rb, sizeof rb);
             fmt_num(s[a].user_s, "%.2f", us, sizeof us);
             fmt_num(s[a].sys_s, "%.2f", ss, sizeof ss);
             fmt_num(s[a].ok ? (double)s[a].peak_rss_kib / 1024.0 : NAN, "%.1f", rss, sizeof rss);
             tally_text(&s[a].tally, st, sizeof st);
-            char range[96];
-            if (s[a].ok)
-                snprintf(range, sizeof range, "%s–%s", lo, hi);
-            else
-                snprintf(range, sizeof range, "–");
             fprintf(f, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", g_allocs[a].name,
                     s[a].ok, s[a].runs, med, range, rg, rb, us, ss, rss, st);
         }
@@ -441,11 +373,9 @@ static void write_csv(const run_t *runs, int nruns) {
                    "sys_s,maxrss_kib,log\n");
         for (int i = 0; i < nruns; i++) {
             const run_t *r = &runs[i];
-            fprintf(f, "%s,%s,%d,%s,%d,%d,", WORKLOADS[r->workload].name, g_allocs[r->alloc].name,
-                    r->repeat + 1, STATUS_NAME[r->status], r->exit_code, r->signal);
-            if (r->throughput >= 0) fprintf(f, "%.0f", r->throughput);
-            fprintf(f, ",%.3f,%.3f,%.3f,%ld,\"%s\"\n", r->wall_s, r->user_s, r->sys_s,
-                    r->maxrss_kib, r->log ? r->log : "");
+            fprintf(f, "%s,%s,", WORKLOADS[r->workload].name, g_allocs[r->alloc].name);
+            csv_measure(f, r->repeat, &r->m);
+            fprintf(f, ",%ld,\"%s\"\n", r->m.maxrss_kib, r->log ? r->log : "");
         }
         fclose(f);
     }
@@ -460,21 +390,19 @@ static void write_csv(const run_t *runs, int nruns) {
             for (int a = 0; a < g_nallocs; a++) {
                 char st[200];
                 tally_text(&s[a].tally, st, sizeof st);
-                fprintf(f, "%s,%s,%d,%d,", WORKLOADS[g_wl[i]].name, g_allocs[a].name, s[a].runs,
+                fprintf(f, "%s,%s,%d,%d", WORKLOADS[g_wl[i]].name, g_allocs[a].name, s[a].runs,
                         s[a].ok);
-                csv_num(f, s[a].median, "%.0f");
-                fputc(',', f);
-                csv_num(f, s[a].min, "%.0f");
-                fputc(',', f);
-                csv_num(f, s[a].max, "%.0f");
-                fputc(',', f);
-                csv_num(f, s[a].ratio_glibc, "%.4f");
-                fputc(',', f);
-                csv_num(f, s[a].ratio_best, "%.4f");
-                fputc(',', f);
-                csv_num(f, s[a].user_s, "%.3f");
-                fputc(',', f);
-                csv_num(f, s[a].sys_s, "%.3f");
+                const struct {
+                    double v;
+                    const char *fmt;
+                } cols[] = {{s[a].median, "%.0f"},     {s[a].min, "%.0f"},
+                            {s[a].max, "%.0f"},        {s[a].ratio_glibc, "%.4f"},
+                            {s[a].ratio_best, "%.4f"}, {s[a].user_s, "%.3f"},
+                            {s[a].sys_s, "%.3f"}};
+                for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+                    fputc(',', f);
+                    csv_num(f, cols[c].v, cols[c].fmt);
+                }
                 fprintf(f, ",%ld,\"%s\"\n", s[a].peak_rss_kib, st);
             }
         }
@@ -616,38 +544,18 @@ static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
 
 /* ---- main ---------------------------------------------------------------- */
 
-static void on_signal(int sig) {
-    (void)sig;
-    g_interrupted = 1;
-}
-
 int main(int argc, char **argv) {
-    char missing[256];
     driver_name = "compare";
     parse_args(argc, argv);
-    setup_allocators(missing, sizeof missing);
+    setup_allocators(g_missing, sizeof g_missing);
     check_programs();
     mkdir_p(opt.out_dir);
     char logs[PATH_MAX];
     snprintf(logs, sizeof logs, "%s/logs", opt.out_dir);
     mkdir_p(logs);
 
-    /* No SA_RESTART: Ctrl-C must wake the poll loop so the running child is
-     * killed and what was measured so far still gets written. */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    time_t now = time(NULL);
-    strftime(g_session.date, sizeof g_session.date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
-    if (gethostname(g_session.host, sizeof g_session.host - 1) != 0)
-        snprintf(g_session.host, sizeof g_session.host, "?");
-    g_session.load = NAN;
-    getloadavg(&g_session.load, 1);
-    g_session.cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    snprintf(g_session.missing, sizeof g_session.missing, "%s", missing);
+    driver_trap_interrupts();
+    session_read(&g_session);
 
     int total = g_nwl * opt.repeats * g_nallocs, done = 0;
     run_t *runs = calloc((size_t)total, sizeof *runs);
@@ -655,29 +563,25 @@ int main(int argc, char **argv) {
 
     /* Interleaved per workload (A B C ... A B C ...) so drift in machine
      * load hits every allocator alike. */
-    for (int i = 0; i < g_nwl && !g_interrupted; i++) {
-        for (int rep = 0; rep < opt.repeats && !g_interrupted; rep++) {
-            for (int a = 0; a < g_nallocs && !g_interrupted; a++) {
+    for (int i = 0; i < g_nwl && !driver_interrupted; i++) {
+        for (int rep = 0; rep < opt.repeats && !driver_interrupted; rep++) {
+            for (int a = 0; a < g_nallocs && !driver_interrupted; a++) {
                 run_t *r = &runs[done];
                 *r = (run_t){.workload = g_wl[i], .alloc = a, .repeat = rep};
                 run_one(r);
                 done++;
-                char tp[40], st[48];
-                commas(r->throughput >= 0 ? r->throughput : NAN, tp, sizeof tp);
-                status_short(r->status, r->signal, r->exit_code, st, sizeof st);
-                fprintf(stderr,
-                        "[%*d/%d] %-12s %-8s #%d  %-14s %14s ops/s  user %6.2f s  sys %6.2f s  "
-                        "rss %7.1f MiB  wall %6.2f s\n",
-                        total >= 100 ? 3 : 2, done, total, WORKLOADS[r->workload].name,
-                        g_allocs[a].name, rep + 1, st, tp, r->user_s, r->sys_s,
-                        (double)r->maxrss_kib / 1024.0, r->wall_s);
+                char label[64];
+                snprintf(label, sizeof label, "%-12s %-8s", WORKLOADS[r->workload].name,
+                         g_allocs[a].name);
+                progress_begin(done, total, label, 0, rep, &r->m);
+                fputc('\n', stderr);
             }
         }
     }
 
     char subtitle[512];
     snprintf(subtitle, sizeof subtitle, "%s, %ld CPUs, %s%s", g_session.host, g_session.cpus,
-             g_session.date, g_interrupted ? " (interrupted: partial)" : "");
+             g_session.date, driver_interrupted ? " (interrupted: partial)" : "");
     print_markdown(stdout, runs, done);
     fflush(stdout);
     char path[PATH_MAX * 2];
@@ -692,5 +596,5 @@ int main(int argc, char **argv) {
             opt.out_dir);
     for (int i = 0; i < done; i++) free(runs[i].log);
     free(runs);
-    return g_interrupted ? 130 : 0;
+    return driver_interrupted ? 130 : 0;
 }

@@ -1,8 +1,9 @@
 /* driver_util.h — what the drivers (compare, sweep) share: the workload
  * table, running one workload in its own process group under a timeout while
  * collecting its output and rusage, the run statuses and how a finished
- * process maps onto them, and the few statistics and number formats both
- * report with.
+ * process maps onto them, what a run measured and how it is shown, the
+ * session a report is headed with, the few statistics and number formats
+ * both report with, and the options and set-up they have in common.
  *
  * Header-only, like bench_util.h, so each driver stays one translation unit;
  * everything is static inline so a driver that skips a helper still builds
@@ -35,6 +36,25 @@
 
 /* Prefix of every message; each driver sets it first thing in main. */
 static const char *driver_name = "bench";
+
+/* Set by SIGINT/SIGTERM once driver_trap_interrupts ran: the running child
+ * is killed and the driver reports what it measured so far. */
+static volatile sig_atomic_t driver_interrupted;
+
+static inline void driver_on_signal(int sig) {
+    (void)sig;
+    driver_interrupted = 1;
+}
+
+static inline void driver_trap_interrupts(void) {
+    /* No SA_RESTART: Ctrl-C must wake the poll loop so the running child is
+     * killed and what was measured so far still gets reported. */
+    struct sigaction sa = {.sa_handler = driver_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
 
 static inline void driver_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void driver_die(const char *fmt, ...) {
@@ -83,6 +103,32 @@ static inline int workload_find(const char *name) {
     for (size_t w = 0; w < N_WORKLOADS; w++)
         if (strcmp(WORKLOADS[w].name, name) == 0) return (int)w;
     return -1;
+}
+
+/* Both usage texts list the workloads from the table, so one added to it
+ * shows up in each. */
+static inline void workloads_usage(FILE *f) {
+    for (size_t i = 0; i < N_WORKLOADS; i++) {
+        fprintf(f, "  %-13s", WORKLOADS[i].name);
+        for (int a = 0; WORKLOADS[i].args[a]; a++) fprintf(f, " %s", WORKLOADS[i].args[a]);
+        fprintf(f, "\n  %13s (%s)\n", "", WORKLOADS[i].stands_for);
+    }
+}
+
+/* A usage error naming the known workloads; EXTRA is what else the driver
+ * accepts in their place ("" when nothing). */
+static inline void workload_unknown(const char *name, const char *extra) {
+    fprintf(stderr, "%s: unknown workload '%s'; known:", driver_name, name);
+    for (size_t k = 0; k < N_WORKLOADS; k++) fprintf(stderr, " %s", WORKLOADS[k].name);
+    fprintf(stderr, "%s\n", extra);
+    exit(2);
+}
+
+/* The command a run executes, as a report shows it: program name rather
+ * than path, with the duration --seconds put in place (SECONDS NULL: none). */
+static inline void workload_print_command(FILE *f, const workload_t *w, const char *seconds) {
+    for (int a = 0; w->args[a]; a++)
+        fprintf(f, "%s%s", a ? " " : "", a == 1 && seconds ? seconds : w->args[a]);
 }
 
 /* argv for one run: the program's path, then its arguments with the
@@ -249,8 +295,7 @@ typedef struct {
     const char *const *argv; /* NULL-terminated; argv[0] is prog */
     const env_t *env;        /* applied in order after LD_PRELOAD is removed */
     int nenv;
-    double timeout_s;
-    volatile sig_atomic_t *interrupted; /* set by the driver's SIGINT handler */
+    double timeout_s; /* driver_interrupted also ends the run */
 } spawn_t;
 
 typedef struct {
@@ -327,7 +372,7 @@ static inline void proc_run(const spawn_t *s, proc_t *p) {
         bool open = fds[0].fd >= 0 || fds[1].fd >= 0;
         if (reaped && !open) break;
         double now = now_s();
-        bool stop = s->interrupted && *s->interrupted;
+        bool stop = driver_interrupted;
         if (!reaped && !killed && (now >= deadline || stop)) {
             kill(-pid, SIGKILL);
             killed = true;
@@ -391,6 +436,31 @@ static inline status_t proc_status(const proc_t *p, double throughput) {
     return ST_OK;
 }
 
+/* ---- what a run measured ---------------------------------------------------- */
+
+/* The part of a run record both drivers keep for every workload run. */
+typedef struct {
+    status_t status;
+    int exit_code;                            /* for ST_EXIT */
+    int signal;                               /* for ST_CRASH and the kill of ST_TIMEOUT */
+    double throughput, wall_s, user_s, sys_s; /* throughput: -1 when none was printed */
+    long maxrss_kib;
+} measure_t;
+
+/* Runs S to completion like proc_run and reads off what it measured; P keeps
+ * the output for whatever else the driver looks at (release with proc_free). */
+static inline void measure_run(const spawn_t *s, proc_t *p, measure_t *m) {
+    proc_run(s, p);
+    m->wall_s = p->wall_s;
+    m->user_s = tv_s(p->ru.ru_utime);
+    m->sys_s = tv_s(p->ru.ru_stime);
+    m->maxrss_kib = p->ru.ru_maxrss;
+    m->throughput = parse_throughput(buf_str(&p->out));
+    m->exit_code = proc_exit_code(p);
+    m->signal = proc_signal(p);
+    m->status = proc_status(p, m->throughput);
+}
+
 /* ---- statistics and formats ------------------------------------------------ */
 
 static inline int cmp_double(const void *a, const void *b) {
@@ -429,6 +499,63 @@ static inline void fmt_num(double v, const char *fmt, char *buf, size_t cap) {
         snprintf(buf, cap, fmt, v);
 }
 
+/* "[ 3/10] LABEL #R  STATUS  N ops/s  user ..." on stderr, LABEL padded to
+ * WIDTH so the columns line up; no newline, so the driver may add to it. */
+static inline void progress_begin(int done, int total, const char *label, int width, int repeat,
+                                  const measure_t *m) {
+    char tp[40], st[48];
+    commas(m->throughput >= 0 ? m->throughput : NAN, tp, sizeof tp);
+    status_short(m->status, m->signal, m->exit_code, st, sizeof st);
+    fprintf(stderr,
+            "[%*d/%d] %-*s #%d  %-14s %14s ops/s  user %6.2f s  sys %6.2f s  rss %7.1f MiB  "
+            "wall %6.2f s",
+            total >= 100 ? 3 : 2, done, total, width, label, repeat + 1, st, tp, m->user_s,
+            m->sys_s, (double)m->maxrss_kib / 1024.0, m->wall_s);
+}
+
+/* The CSV columns every driver's runs file has, in this order:
+ * repeat,status,exit_code,signal,throughput,wall_s,user_s,sys_s */
+static inline void csv_measure(FILE *f, int repeat, const measure_t *m) {
+    fprintf(f, "%d,%s,%d,%d,", repeat + 1, STATUS_NAME[m->status], m->exit_code, m->signal);
+    if (m->throughput >= 0) fprintf(f, "%.0f", m->throughput);
+    fprintf(f, ",%.3f,%.3f,%.3f", m->wall_s, m->user_s, m->sys_s);
+}
+
+/* "min–max" of a median's runs, or "–" when there were none (MIN is NAN). */
+static inline void commas_range(double min, double max, char *buf, size_t cap) {
+    char lo[40], hi[40];
+    commas(min, lo, sizeof lo);
+    commas(max, hi, sizeof hi);
+    if (isnan(min))
+        snprintf(buf, cap, "–");
+    else
+        snprintf(buf, cap, "%s–%s", lo, hi);
+}
+
+/* ---- the session ------------------------------------------------------------- */
+
+/* Where and when a report was made: a figure from a loaded or different
+ * machine is not comparable, so every report says. */
+typedef struct {
+    char date[64], host[128];
+    double load; /* 1-minute load average at the start; NAN if unknown */
+    long cpus;
+} session_t;
+
+static inline void session_read(session_t *s) {
+    time_t now = time(NULL);
+    strftime(s->date, sizeof s->date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+    if (gethostname(s->host, sizeof s->host - 1) != 0) snprintf(s->host, sizeof s->host, "?");
+    s->load = NAN;
+    getloadavg(&s->load, 1);
+    s->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static inline void session_print(FILE *f, const session_t *s) {
+    fprintf(f, "- date: %s; host: %s, %ld CPUs, load average at start %.2f\n", s->date, s->host,
+            s->cpus, s->load);
+}
+
 /* ---- setting up ------------------------------------------------------------ */
 
 /* The directory holding the running driver: workloads live next to it. */
@@ -463,6 +590,61 @@ static inline bool find_hakmem_lib(const char *given, char *tried, size_t cap, c
     return realpath(tried, abs) != NULL && access(abs, R_OK) == 0;
 }
 
+/* The library both drivers preload, found as find_hakmem_lib does, into ABS
+ * (PATH_MAX bytes); without it they cannot run at all. HINT follows the
+ * message about a missing default: what this driver's user can do. */
+static inline void need_hakmem_lib(const char *given, char *abs, const char *hint) {
+    char tried[PATH_MAX * 2];
+    if (find_hakmem_lib(given, tried, sizeof tried, abs)) return;
+    if (given) driver_die("cannot read --lib %s: %s", tried, strerror(errno));
+    driver_die("no hakmem library at %s (the default, next to the %s binary)%s", tried, driver_name,
+               hint);
+}
+
+/* The directory the workload programs are taken from: --bin-dir GIVEN, or
+ * the driver's own (DIR holds PATH_MAX bytes). */
+static inline void find_bin_dir(const char *given, char *dir, size_t cap) {
+    if (given == NULL) {
+        find_self_dir(dir, cap);
+        return;
+    }
+    if (realpath(given, dir) == NULL) driver_die("--bin-dir %s: %s", given, strerror(errno));
+}
+
+/* PROG (CAP bytes) is workload W's program in BIN_DIR. */
+static inline void workload_prog(const char *bin_dir, const workload_t *w, char *prog, size_t cap) {
+    snprintf(prog, cap, "%s/%s", bin_dir, w->args[0]);
+}
+
+/* Like workload_prog, but a program that is not there ends the driver: a
+ * missing build must not show up as a column of exec-failed runs. */
+static inline void workload_require(const char *bin_dir, const workload_t *w, char *prog,
+                                    size_t cap) {
+    workload_prog(bin_dir, w, prog, cap);
+    if (access(prog, X_OK) != 0)
+        driver_die("workload %s needs %s, which is not an executable (%s); build the bench "
+                   "targets or pass --bin-dir",
+                   w->name, prog, strerror(errno));
+}
+
+/* The checks behind --repeats, --timeout and --seconds; each driver words
+ * its own complaint. */
+static inline bool parse_repeats(const char *v, int *out) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || n < 1 || n > 1000) return false;
+    *out = (int)n;
+    return true;
+}
+
+static inline bool parse_duration(const char *v, double *out) {
+    char *end;
+    double t = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400) return false;
+    *out = t;
+    return true;
+}
+
 /* "--name VALUE" or "--name=VALUE"; a missing value is a usage error. */
 static inline const char *need_value(int argc, char **argv, int *i, const char *name) {
     size_t n = strlen(name);
@@ -477,6 +659,31 @@ static inline const char *need_value(int argc, char **argv, int *i, const char *
 static inline bool is_opt(const char *arg, const char *name) {
     size_t n = strlen(name);
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+/* An option whose value is kept as typed (a path or a list): NAME's value
+ * goes to *VALUE. */
+typedef struct {
+    const char *name;
+    const char **value;
+} text_opt_t;
+
+/* The options every driver handles alike: --help/-h (usage on stdout, exit
+ * 0) and those of TEXTS, a list ended by a NULL name. False when argv[*i]
+ * is none of them, so the driver goes on to its own. */
+static inline bool driver_option(int argc, char **argv, int *i, void (*usage)(FILE *),
+                                 const text_opt_t *texts) {
+    const char *a = argv[*i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage(stdout);
+        exit(0);
+    }
+    for (; texts->name; texts++)
+        if (is_opt(a, texts->name)) {
+            *texts->value = need_value(argc, argv, i, texts->name);
+            return true;
+        }
+    return false;
 }
 
 #endif

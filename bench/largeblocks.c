@@ -10,7 +10,6 @@
  * log-uniform, so 64 KiB blocks are as common as 4 MiB ones, as in real
  * programs. Throughput counts allocations per second. */
 #define _GNU_SOURCE
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,32 +43,20 @@ static unsigned char *make(lran2_t *g, size_t *size_out) {
     return p;
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: largeblocks [SECONDS [SEED [LIVE]]] [--json]\n"
-               "  SECONDS  run time (default 5)\n"
-               "  SEED     random seed (default 1)\n"
-               "  LIVE     blocks alive at once (default 4)\n"
-               "Counts allocations of 64 KiB-8 MiB blocks per second.\n");
-}
+static const bench_cli_t CLI = {
+    .prog = "largeblocks",
+    .count_name = "LIVE",
+    .count_help = "blocks alive at once",
+    .count_default = 4,
+    .count_max = 1024,
+    .counts = "Counts allocations of 64 KiB-8 MiB blocks per second.",
+};
 
 int main(int argc, char **argv) {
-    bool help;
-    bool json = bench_take_flags(&argc, argv, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    double seconds = 5;
-    long seed = 1, live = 4;
-    if (argc > 4) {
-        usage(stderr);
-        return 2;
-    }
-    if ((argc > 1 && !bench_parse_seconds("largeblocks", argv[1], &seconds)) ||
-        (argc > 2 &&
-         !bench_parse_long("largeblocks", "SEED", argv[2], LONG_MIN, LONG_MAX, &seed)) ||
-        (argc > 3 && !bench_parse_long("largeblocks", "LIVE", argv[3], 1, 1024, &live)))
-        return 2;
+    bench_args_t args;
+    int status = bench_parse_args(&CLI, argc, argv, &args);
+    if (status >= 0) return status;
+    long live = args.count;
 
     unsigned char **blocks = calloc((size_t)live, sizeof *blocks);
     size_t *sizes = calloc((size_t)live, sizeof *sizes);
@@ -78,11 +65,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     lran2_t g;
-    lran2_seed(&g, seed);
+    lran2_seed(&g, args.seed);
     for (long i = 0; i < live; i++) blocks[i] = make(&g, &sizes[i]);
 
     unsigned long long ops = 0;
-    double start = bench_now(), deadline = start + seconds, now;
+    double start = bench_now(), deadline = start + args.seconds, now;
     do {
         size_t victim = (size_t)lran2_below(&g, (uint64_t)live);
         unsigned char *old = blocks[victim];
@@ -96,6 +83,6 @@ int main(int argc, char **argv) {
         now = bench_now(); /* an operation costs far more than the clock */
     } while (now < deadline);
 
-    bench_report((double)ops, now - start, 1, json);
+    bench_report((double)ops, now - start, 1, args.json);
     return 0;
 }

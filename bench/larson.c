@@ -107,15 +107,11 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    bool help;
-    bool json = bench_take_flags(&argc, argv, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    if (argc != 8) {
-        usage(stderr);
-        return 2;
+    bool json;
+    int status = bench_start(&argc, argv, 7, 7, &json);
+    if (status >= 0) {
+        usage(status == 0 ? stdout : stderr);
+        return status;
     }
 
     double seconds;

@@ -10,7 +10,6 @@
  * each 64 B–4 KiB block with a pattern; consumers check it before freeing,
  * so a block handed out twice or overwritten is caught, not timed. */
 #define _GNU_SOURCE
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -117,31 +116,21 @@ static void *consumer(void *arg) {
     return NULL;
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: prodcons [SECONDS [SEED [PAIRS]]] [--json]\n"
-               "  SECONDS  run time (default 5)\n"
-               "  SEED     random seed for block sizes (default 1)\n"
-               "  PAIRS    producer/consumer thread pairs (default 2)\n"
-               "Counts blocks passed from producer to consumer and freed, per second.\n");
-}
+static const bench_cli_t CLI = {
+    .prog = "prodcons",
+    .seed_help = "random seed for block sizes",
+    .count_name = "PAIRS",
+    .count_help = "producer/consumer thread pairs",
+    .count_default = 2,
+    .count_max = 256,
+    .counts = "Counts blocks passed from producer to consumer and freed, per second.",
+};
 
 int main(int argc, char **argv) {
-    bool help;
-    bool json = bench_take_flags(&argc, argv, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    double seconds = 5;
-    long seed = 1, pairs = 2;
-    if (argc > 4) {
-        usage(stderr);
-        return 2;
-    }
-    if ((argc > 1 && !bench_parse_seconds("prodcons", argv[1], &seconds)) ||
-        (argc > 2 && !bench_parse_long("prodcons", "SEED", argv[2], LONG_MIN, LONG_MAX, &seed)) ||
-        (argc > 3 && !bench_parse_long("prodcons", "PAIRS", argv[3], 1, 256, &pairs)))
-        return 2;
+    bench_args_t args;
+    int status = bench_parse_args(&CLI, argc, argv, &args);
+    if (status >= 0) return status;
+    long pairs = args.count;
 
     ring_t *rings = aligned_alloc(64, (size_t)pairs * sizeof(ring_t));
     role_t *roles = calloc((size_t)pairs * 2, sizeof *roles);
@@ -155,21 +144,21 @@ int main(int argc, char **argv) {
     for (long i = 0; i < pairs; i++) {
         atomic_init(&rings[i].head, 0);
         atomic_init(&rings[i].tail, 0);
-        roles[2 * i] = (role_t){.ring = &rings[i], .index = i, .seed = seed};
-        roles[2 * i + 1] = (role_t){.ring = &rings[i], .index = i, .seed = seed};
+        roles[2 * i] = (role_t){.ring = &rings[i], .index = i, .seed = args.seed};
+        roles[2 * i + 1] = (role_t){.ring = &rings[i], .index = i, .seed = args.seed};
         if (pthread_create(&tids[2 * i + 1], NULL, consumer, &roles[2 * i + 1]) != 0 ||
             pthread_create(&tids[2 * i], NULL, producer, &roles[2 * i]) != 0) {
             fprintf(stderr, "prodcons: cannot create threads\n");
             return 1;
         }
     }
-    bench_sleep_until(start + seconds);
+    bench_sleep_until(start + args.seconds);
     atomic_store(&g_stop, true);
     for (long i = 0; i < 2 * pairs; i++) pthread_join(tids[i], NULL);
     double elapsed = bench_now() - start;
 
     unsigned long long consumed = 0;
     for (long i = 0; i < pairs; i++) consumed += roles[2 * i + 1].count;
-    bench_report((double)consumed, elapsed, 2 * pairs, json);
+    bench_report((double)consumed, elapsed, 2 * pairs, args.json);
     return 0;
 }

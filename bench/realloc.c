@@ -10,7 +10,6 @@
  * is not free; each is checked and freed when it reaches its final size.
  * Throughput counts realloc calls per second. */
 #define _GNU_SOURCE
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,31 +65,20 @@ static bool intact(const grower_t *o, size_t len) {
     return o->p[len - 1] == byte_at(o, len - 1);
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: realloc [SECONDS [SEED [ACTIVE]]] [--json]\n"
-               "  SECONDS  run time (default 5)\n"
-               "  SEED     random seed (default 1)\n"
-               "  ACTIVE   objects growing at once (default 16)\n"
-               "Counts realloc calls per second (strings grow by 1-32 B, vectors double).\n");
-}
+static const bench_cli_t CLI = {
+    .prog = "realloc",
+    .count_name = "ACTIVE",
+    .count_help = "objects growing at once",
+    .count_default = 16,
+    .count_max = 1000000L,
+    .counts = "Counts realloc calls per second (strings grow by 1-32 B, vectors double).",
+};
 
 int main(int argc, char **argv) {
-    bool help;
-    bool json = bench_take_flags(&argc, argv, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    double seconds = 5;
-    long seed = 1, active = 16;
-    if (argc > 4) {
-        usage(stderr);
-        return 2;
-    }
-    if ((argc > 1 && !bench_parse_seconds("realloc", argv[1], &seconds)) ||
-        (argc > 2 && !bench_parse_long("realloc", "SEED", argv[2], LONG_MIN, LONG_MAX, &seed)) ||
-        (argc > 3 && !bench_parse_long("realloc", "ACTIVE", argv[3], 1, 1000000L, &active)))
-        return 2;
+    bench_args_t args;
+    int status = bench_parse_args(&CLI, argc, argv, &args);
+    if (status >= 0) return status;
+    long active = args.count;
 
     grower_t *objs = calloc((size_t)active, sizeof *objs);
     if (objs == NULL) {
@@ -98,11 +86,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     lran2_t g;
-    lran2_seed(&g, seed);
+    lran2_seed(&g, args.seed);
     for (long i = 0; i < active; i++) start(&objs[i], &g);
 
     unsigned long long ops = 0;
-    double t0 = bench_now(), deadline = t0 + seconds, now;
+    double t0 = bench_now(), deadline = t0 + args.seconds, now;
     do {
         for (int n = 0; n < BATCH; n++) {
             grower_t *o = &objs[lran2_below(&g, (uint64_t)active)];
@@ -130,6 +118,6 @@ int main(int argc, char **argv) {
         now = bench_now();
     } while (now < deadline);
 
-    bench_report((double)ops, now - t0, 1, json);
+    bench_report((double)ops, now - t0, 1, args.json);
     return 0;
 }

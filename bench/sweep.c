@@ -19,6 +19,8 @@
 #define MAX_COUNTERS 16
 #define MAX_STATS    128 /* keys in one stats object; hakmem has ~30 */
 #define KNOB_VARS    3   /* the wrap pseudo-knob sets three variables */
+/* hakmem-config and the trial run are quick; longer means something hangs. */
+#define CHECK_TIMEOUT_S 30
 
 /* Counters that show what each knob acts on: pages and mappings for the OS
  * layer's knobs, page hand-over for the idle threshold, tiers for wrap. */
@@ -40,10 +42,7 @@ static const char *const SERVED[] = {"tiny_alloc", "mid_alloc", "large_alloc"};
 
 typedef struct {
     int value, repeat;
-    status_t status;
-    int exit_code, signal;
-    double throughput, wall_s, user_s, sys_s;
-    long maxrss_kib;
+    measure_t m;
     long long counter[MAX_COUNTERS]; /* -1: not in the stats (or no stats) */
     char note[200];                  /* why a run failed, from its stderr */
 } run_t;
@@ -83,12 +82,8 @@ static int g_ncounters;
 static char g_lib[PATH_MAX], g_prog[PATH_MAX * 2];
 static char g_tmpdir[PATH_MAX];
 static char g_command[4096];
-static volatile sig_atomic_t g_interrupted;
-static struct {
-    char date[64], host[128], version[32];
-    double load;
-    long cpus;
-} g_session;
+static session_t g_session;
+static char g_version[32]; /* hakmem's, from the trial run's stats */
 
 static void usage(FILE *f) {
     fprintf(f, "usage: sweep [OPTIONS] KNOB VALUE[,VALUE...] WORKLOAD\n"
@@ -121,11 +116,7 @@ static void usage(FILE *f) {
         fprintf(f, "  %-18s %s\n", DEFAULT_COUNTERS[i].knob, DEFAULT_COUNTERS[i].counters);
     fprintf(f, "  %-18s %s\n", "any other knob", OTHER_COUNTERS);
     fprintf(f, "\nWorkloads:\n");
-    for (size_t i = 0; i < N_WORKLOADS; i++) {
-        fprintf(f, "  %-13s", WORKLOADS[i].name);
-        for (int a = 0; WORKLOADS[i].args[a]; a++) fprintf(f, " %s", WORKLOADS[i].args[a]);
-        fprintf(f, "\n  %13s (%s)\n", "", WORKLOADS[i].stands_for);
-    }
+    workloads_usage(f);
     fprintf(f, "\n"
                "Before measuring, the knob and each value are checked with hakmem-config (next\n"
                "to the library, if there) and the counters against a trial run's stats, so a\n"
@@ -172,10 +163,8 @@ static void usage_error(const char *fmt, ...) {
 /* ---- arguments ------------------------------------------------------------- */
 
 static double parse_seconds(const char *v, const char *name) {
-    char *end;
-    double t = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || !(t > 0) || t > 86400)
-        usage_error("%s must be seconds > 0, not '%s'", name, v);
+    double t;
+    if (!parse_duration(v, &t)) usage_error("%s must be seconds > 0, not '%s'", name, v);
     return t;
 }
 
@@ -239,28 +228,20 @@ static void set_counters(void) {
 }
 
 static void parse_args(int argc, char **argv) {
+    const text_opt_t texts[] = {{"--lib", &opt.lib},
+                                {"--bin-dir", &opt.bin_dir},
+                                {"--csv", &opt.csv},
+                                {"--counters", &opt.counters},
+                                {NULL, NULL}};
     const char *pos[3];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        } else if (is_opt(a, "--lib")) {
-            opt.lib = need_value(argc, argv, &i, "--lib");
-        } else if (is_opt(a, "--bin-dir")) {
-            opt.bin_dir = need_value(argc, argv, &i, "--bin-dir");
-        } else if (is_opt(a, "--csv")) {
-            opt.csv = need_value(argc, argv, &i, "--csv");
-        } else if (is_opt(a, "--counters")) {
-            opt.counters = need_value(argc, argv, &i, "--counters");
-        } else if (is_opt(a, "--repeats")) {
+        if (driver_option(argc, argv, &i, usage, texts)) continue;
+        if (is_opt(a, "--repeats")) {
             const char *v = need_value(argc, argv, &i, "--repeats");
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || n < 1 || n > 1000)
+            if (!parse_repeats(v, &opt.repeats))
                 usage_error("--repeats must be an integer from 1 to 1000, not '%s'", v);
-            opt.repeats = (int)n;
         } else if (is_opt(a, "--timeout")) {
             opt.timeout_s = parse_seconds(need_value(argc, argv, &i, "--timeout"), "--timeout");
         } else if (is_opt(a, "--seconds")) {
@@ -286,12 +267,7 @@ static void parse_args(int argc, char **argv) {
                             m);
         }
     g_workload = workload_find(pos[2]);
-    if (g_workload < 0) {
-        fprintf(stderr, "sweep: unknown workload '%s'; known:", pos[2]);
-        for (size_t k = 0; k < N_WORKLOADS; k++) fprintf(stderr, " %s", WORKLOADS[k].name);
-        fputc('\n', stderr);
-        exit(2);
-    }
+    if (g_workload < 0) workload_unknown(pos[2], "");
     set_counters();
     double dur = opt.seconds ? strtod(opt.seconds, NULL) : atof(WORKLOADS[g_workload].args[1]);
     if (opt.timeout_s < dur)
@@ -519,12 +495,7 @@ static const char *config_line(const char *out, const char *knob) {
 
 static void run_config_tool(const char *tool, const env_t *env, int nenv, proc_t *p) {
     const char *argv[] = {tool, NULL};
-    spawn_t sp = {.prog = tool,
-                  .argv = argv,
-                  .env = env,
-                  .nenv = nenv,
-                  .timeout_s = 30,
-                  .interrupted = &g_interrupted};
+    spawn_t sp = {tool, argv, env, nenv, CHECK_TIMEOUT_S};
     proc_run(&sp, p);
     if (p->exec_errno || p->timed_out || p->interrupted || WIFSIGNALED(p->wstatus))
         driver_die("%s did not run through (%s)", tool,
@@ -599,12 +570,7 @@ static void check_counters(void) {
     env_t env[2 + KNOB_VARS];
     char digits[KNOB_VARS][2];
     int nenv = build_env(-1, env, digits);
-    spawn_t sp = {.prog = g_prog,
-                  .argv = argv,
-                  .env = env,
-                  .nenv = nenv,
-                  .timeout_s = 30,
-                  .interrupted = &g_interrupted};
+    spawn_t sp = {g_prog, argv, env, nenv, CHECK_TIMEOUT_S};
     proc_t p;
     proc_run(&sp, &p);
     stats_t st;
@@ -619,7 +585,7 @@ static void check_counters(void) {
                 g_lib, got == 1 ? "no" : "an unreadable");
         return;
     }
-    snprintf(g_session.version, sizeof g_session.version, "%s", st.version);
+    snprintf(g_version, sizeof g_version, "%s", st.version);
     bool bad = false;
     for (int c = 0; c < g_ncounters; c++) {
         long long v;
@@ -638,26 +604,10 @@ static void check_counters(void) {
 }
 
 static void setup(void) {
-    char tried[PATH_MAX * 2];
-    if (!find_hakmem_lib(opt.lib, tried, sizeof tried, g_lib)) {
-        if (opt.lib) driver_die("cannot read --lib %s: %s", tried, strerror(errno));
-        driver_die("no hakmem library at %s (the default, next to the sweep binary); build the "
-                   "'hakmem' target or pass --lib PATH",
-                   tried);
-    }
+    need_hakmem_lib(opt.lib, g_lib, "; build the 'hakmem' target or pass --lib PATH");
     char bin[PATH_MAX];
-    if (opt.bin_dir) {
-        if (realpath(opt.bin_dir, bin) == NULL)
-            driver_die("--bin-dir %s: %s", opt.bin_dir, strerror(errno));
-    } else {
-        find_self_dir(bin, sizeof bin);
-    }
-    const workload_t *w = &WORKLOADS[g_workload];
-    snprintf(g_prog, sizeof g_prog, "%s/%s", bin, w->args[0]);
-    if (access(g_prog, X_OK) != 0)
-        driver_die("workload %s needs %s, which is not an executable (%s); build the bench "
-                   "targets or pass --bin-dir",
-                   w->name, g_prog, strerror(errno));
+    find_bin_dir(opt.bin_dir, bin, sizeof bin);
+    workload_require(bin, &WORKLOADS[g_workload], g_prog, sizeof g_prog);
     make_tmpdir();
     snprintf(g_stats_file, sizeof g_stats_file, "%s/stats.%%p.json", g_tmpdir);
     check_knob();
@@ -672,23 +622,9 @@ static void run_one(run_t *r) {
     env_t env[2 + KNOB_VARS];
     char digits[KNOB_VARS][2];
     int nenv = build_env(r->value, env, digits);
-    spawn_t sp = {.prog = g_prog,
-                  .argv = argv,
-                  .env = env,
-                  .nenv = nenv,
-                  .timeout_s = opt.timeout_s,
-                  .interrupted = &g_interrupted};
+    spawn_t sp = {g_prog, argv, env, nenv, opt.timeout_s};
     proc_t p;
-    proc_run(&sp, &p);
-
-    r->wall_s = p.wall_s;
-    r->user_s = tv_s(p.ru.ru_utime);
-    r->sys_s = tv_s(p.ru.ru_stime);
-    r->maxrss_kib = p.ru.ru_maxrss;
-    r->throughput = parse_throughput(buf_str(&p.out));
-    r->exit_code = proc_exit_code(&p);
-    r->signal = proc_signal(&p);
-    r->status = proc_status(&p, r->throughput);
+    measure_run(&sp, &p, &r->m);
 
     stats_t st;
     int got = stats_take(p.pid, &st); /* always, so no file is left behind */
@@ -696,15 +632,15 @@ static void run_one(run_t *r) {
         if (got != 0 || !stats_get(&st, g_counter[c], &r->counter[c])) r->counter[c] = -1;
 
     const char *why = knob_complaint(buf_str(&p.err));
-    if ((r->status == ST_OK || r->status == ST_EXIT) && why) {
+    if ((r->m.status == ST_OK || r->m.status == ST_EXIT) && why) {
         /* hakmem ran with its default instead: not a measurement of V. */
-        r->status = ST_REJECTED;
+        r->m.status = ST_REJECTED;
         line_at(why, r->note, sizeof r->note);
-    } else if (r->status == ST_OK && got != 0) {
-        r->status = ST_NO_STATS;
+    } else if (r->m.status == ST_OK && got != 0) {
+        r->m.status = ST_NO_STATS;
         snprintf(r->note, sizeof r->note, "%s",
                  got == 1 ? "no stats file" : "stats file is not hakmem's JSON");
-    } else if (r->status == ST_OK) {
+    } else if (r->m.status == ST_OK) {
         long long served = 0, v;
         bool known = true;
         for (size_t i = 0; i < sizeof SERVED / sizeof SERVED[0]; i++) {
@@ -713,17 +649,17 @@ static void run_one(run_t *r) {
             else
                 known = false;
         }
-        if (known && served == 0) r->status = ST_UNSERVED;
-    } else if (r->status == ST_EXEC_FAILED) {
+        if (known && served == 0) r->m.status = ST_UNSERVED;
+    } else if (r->m.status == ST_EXEC_FAILED) {
         snprintf(r->note, sizeof r->note, "%s", strerror(p.exec_errno));
-    } else if (r->status != ST_INTERRUPTED) {
+    } else if (r->m.status != ST_INTERRUPTED) {
         last_line(buf_str(&p.err), r->note, sizeof r->note);
     }
     proc_free(&p);
 }
 
 static bool measured(const run_t *r) {
-    return r->status == ST_OK || r->status == ST_UNSERVED;
+    return r->m.status == ST_OK || r->m.status == ST_UNSERVED;
 }
 
 /* ---- reports ------------------------------------------------------------------ */
@@ -736,8 +672,8 @@ typedef struct {
 } summary_t;
 
 static double sys_fraction(const run_t *r) {
-    double t = r->user_s + r->sys_s;
-    return t > 0 ? r->sys_s / t : NAN;
+    double t = r->m.user_s + r->m.sys_s;
+    return t > 0 ? r->m.sys_s / t : NAN;
 }
 
 static void summarise(const run_t *runs, int nruns, int v, summary_t *s) {
@@ -751,12 +687,12 @@ static void summarise(const run_t *runs, int nruns, int v, summary_t *s) {
         const run_t *r = &runs[i];
         if (r->value != v) continue;
         s->runs++;
-        tally_add(&s->tally, r->status, r->signal, r->exit_code);
+        tally_add(&s->tally, r->m.status, r->m.signal, r->m.exit_code);
         if (!measured(r)) continue;
-        tp[s->measured] = r->throughput;
-        us[s->measured] = r->user_s;
-        ss[s->measured] = r->sys_s;
-        rss[s->measured] = (double)r->maxrss_kib;
+        tp[s->measured] = r->m.throughput;
+        us[s->measured] = r->m.user_s;
+        ss[s->measured] = r->m.sys_s;
+        rss[s->measured] = (double)r->m.maxrss_kib;
         s->measured++;
         if (!isnan(sys_fraction(r))) sf[nsf++] = sys_fraction(r);
     }
@@ -786,19 +722,16 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
     const workload_t *w = &WORKLOADS[g_workload];
     fprintf(f, "### `%s` on %s\n\n", g_knob, w->name);
     fprintf(f, "Command: `%s`\n\n", g_command);
-    fprintf(f, "- date: %s; host: %s, %ld CPUs, load average at start %.2f\n", g_session.date,
-            g_session.host, g_session.cpus, g_session.load);
+    session_print(f, &g_session);
     fprintf(f, "- each run: `");
-    for (int a = 0; w->args[a]; a++)
-        fprintf(f, "%s%s", a ? " " : "", a == 1 && opt.seconds ? opt.seconds : w->args[a]);
-    fprintf(f, "` with LD_PRELOAD=%s (hakmem %s) and ", g_lib,
-            g_session.version[0] ? g_session.version : "?");
+    workload_print_command(f, w, opt.seconds);
+    fprintf(f, "` with LD_PRELOAD=%s (hakmem %s) and ", g_lib, g_version[0] ? g_version : "?");
     if (g_wrap)
         fprintf(f, "HAKMEM_WRAP_TINY/MID/LARGE set from the 3-digit mask");
     else
         fprintf(f, "%s=VALUE", g_vars[0]);
     fprintf(f, "; %d repeats, interleaved across values; timeout %.0f s%s\n", opt.repeats,
-            opt.timeout_s, g_interrupted ? "; INTERRUPTED, partial results" : "");
+            opt.timeout_s, driver_interrupted ? "; INTERRUPTED, partial results" : "");
     fprintf(f, "- inherited from the environment:");
     int inherited = 0;
     for (char **e = environ; *e; e++)
@@ -828,14 +761,9 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
     for (int v = 0; v < g_nvalues; v++) {
         summary_t s;
         summarise(runs, nruns, v, &s);
-        char med[40], lo[40], hi[40], range[96], us[16], ss[16], sf[16], rss[24], st[300];
+        char med[40], range[96], us[16], ss[16], sf[16], rss[24], st[300];
         commas(s.median, med, sizeof med);
-        commas(s.min, lo, sizeof lo);
-        commas(s.max, hi, sizeof hi);
-        if (s.measured)
-            snprintf(range, sizeof range, "%s–%s", lo, hi);
-        else
-            snprintf(range, sizeof range, "–");
+        commas_range(s.min, s.max, range, sizeof range);
         fmt_num(s.user_s, "%.2f", us, sizeof us);
         fmt_num(s.sys_s, "%.2f", ss, sizeof ss);
         fmt_num(s.sys_frac * 100, "%.0f%%", sf, sizeof sf);
@@ -858,11 +786,11 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
     bool header = false;
     for (int i = 0; i < nruns; i++) {
         const run_t *r = &runs[i];
-        if (measured(r) || r->status == ST_INTERRUPTED) continue;
+        if (measured(r) || r->m.status == ST_INTERRUPTED) continue;
         if (!header) fprintf(f, "\nFailed runs:\n\n");
         header = true;
         char st[48];
-        status_short(r->status, r->signal, r->exit_code, st, sizeof st);
+        status_short(r->m.status, r->m.signal, r->m.exit_code, st, sizeof st);
         fprintf(f, "- %s=%s #%d: %s%s%s\n", g_knob, g_values[r->value], r->repeat + 1, st,
                 r->note[0] ? ": " : "", r->note);
     }
@@ -891,11 +819,11 @@ static void write_csv(const run_t *runs, int nruns) {
         const run_t *r = &runs[i];
         fprintf(f, "%s,", g_knob);
         csv_text(f, g_values[r->value]);
-        fprintf(f, ",%d,%s,%d,%d,", r->repeat + 1, STATUS_NAME[r->status], r->exit_code, r->signal);
-        if (r->throughput >= 0) fprintf(f, "%.0f", r->throughput);
-        fprintf(f, ",%.3f,%.3f,%.3f,", r->wall_s, r->user_s, r->sys_s);
+        fputc(',', f);
+        csv_measure(f, r->repeat, &r->m);
+        fputc(',', f);
         if (!isnan(sys_fraction(r))) fprintf(f, "%.4f", sys_fraction(r));
-        fprintf(f, ",%ld", r->maxrss_kib);
+        fprintf(f, ",%ld", r->m.maxrss_kib);
         for (int c = 0; c < g_ncounters; c++) {
             fputc(',', f);
             if (r->counter[c] >= 0) fprintf(f, "%lld", r->counter[c]);
@@ -908,15 +836,9 @@ static void write_csv(const run_t *runs, int nruns) {
 }
 
 static void progress(const run_t *r, int done, int total) {
-    char tp[40], st[48], label[120];
-    commas(r->throughput >= 0 ? r->throughput : NAN, tp, sizeof tp);
-    status_short(r->status, r->signal, r->exit_code, st, sizeof st);
+    char label[120];
     snprintf(label, sizeof label, "%s=%s", g_knob, g_values[r->value]);
-    fprintf(stderr,
-            "[%*d/%d] %-28s #%d  %-14s %14s ops/s  user %6.2f s  sys %6.2f s  rss %7.1f MiB  "
-            "wall %6.2f s",
-            total >= 100 ? 3 : 2, done, total, label, r->repeat + 1, st, tp, r->user_s, r->sys_s,
-            (double)r->maxrss_kib / 1024.0, r->wall_s);
+    progress_begin(done, total, label, 28, r->repeat, &r->m);
     for (int c = 0; c < g_ncounters; c++)
         if (r->counter[c] >= 0)
             fprintf(stderr, "%s%s=%lld", c ? " " : "  ", g_counter[c], r->counter[c]);
@@ -926,33 +848,14 @@ static void progress(const run_t *r, int done, int total) {
 
 /* ---- main --------------------------------------------------------------------- */
 
-static void on_signal(int sig) {
-    (void)sig;
-    g_interrupted = 1;
-}
-
 int main(int argc, char **argv) {
     driver_name = "sweep";
     record_command(argc, argv);
     parse_args(argc, argv);
 
-    /* No SA_RESTART: Ctrl-C must wake the poll loop so the running child is
-     * killed and what was measured so far still gets printed. */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    driver_trap_interrupts();
     setup();
-
-    time_t now = time(NULL);
-    strftime(g_session.date, sizeof g_session.date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
-    if (gethostname(g_session.host, sizeof g_session.host - 1) != 0)
-        snprintf(g_session.host, sizeof g_session.host, "?");
-    g_session.load = NAN;
-    getloadavg(&g_session.load, 1);
-    g_session.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    session_read(&g_session);
 
     int total = g_nvalues * opt.repeats, done = 0;
     run_t *runs = calloc((size_t)total, sizeof *runs);
@@ -960,8 +863,8 @@ int main(int argc, char **argv) {
 
     /* Interleaved (v1 v2 v3 v1 v2 v3 ...) so drift in machine load hits
      * every value alike. */
-    for (int rep = 0; rep < opt.repeats && !g_interrupted; rep++) {
-        for (int v = 0; v < g_nvalues && !g_interrupted; v++) {
+    for (int rep = 0; rep < opt.repeats && !driver_interrupted; rep++) {
+        for (int v = 0; v < g_nvalues && !driver_interrupted; v++) {
             run_t *r = &runs[done];
             *r = (run_t){.value = v, .repeat = rep};
             run_one(r);
@@ -974,5 +877,5 @@ int main(int argc, char **argv) {
     fflush(stdout);
     if (opt.csv) write_csv(runs, done);
     free(runs);
-    return g_interrupted ? 130 : 0;
+    return driver_interrupted ? 130 : 0;
 }
