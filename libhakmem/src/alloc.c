@@ -154,7 +154,7 @@ void hak_free_slow(void *p, uintptr_t e) {
         b->key = hak_free_key;
         if (h != NULL && h->kind == HAK_HEAP_REAL) {
             hak_tcache_t *tc = &h->tc[cls];
-            if (tc->count < tc->limit) {
+            if (tc->count < hak_tc_limit(h, cls)) {
                 b->next = tc->head;
                 tc->head = b;
                 tc->count++;

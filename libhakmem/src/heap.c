@@ -99,7 +99,9 @@ static void heap_setup(hak_heap_t *h) {
         size_t by_bytes = (size_t)hak_knob(TCACHE_BYTES) / hak_class_size[c];
         size_t limit = (size_t)hak_knob(TCACHE_COUNT);
         if (by_bytes < limit) limit = by_bytes;
-        h->tc[c].limit = (uint32_t)(limit < 2 ? 2 : limit);
+        if (limit < 2) limit = 2;
+        h->hard_limit[c] = (uint16_t)limit;
+        h->tc[c].limit = hak_knob(HARDENED) ? 0 : (uint32_t)limit;
     }
     atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
 }
@@ -303,7 +305,8 @@ static void page_settle(hak_heap_t *h, hak_page_t *pg) {
 
 void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     hak_tcache_t *tc = &h->tc[cls];
-    unsigned want = tc->limit / 2 + 1;
+    uint32_t limit = hak_tc_limit(h, cls);
+    unsigned want = limit / 2 + 1;
     hak_block_t *head = NULL;
     unsigned got = 0;
     uint64_t now = hak_now_us();
@@ -313,7 +316,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     while (got < want) {
         hak_page_t *pg = h->avail[cls].head;
         if (pg == NULL && (pg = find_page(h, cls, now)) == NULL) break;
-        if (got == 0 && pg->nfree != 0 && pg->nfree <= tc->limit) {
+        if (got == 0 && pg->nfree != 0 && pg->nfree <= limit) {
             /* The whole free list in one move, and enough for now: walking
              * it would touch every block, a cache miss each for mid-size
              * blocks, and its tail is unknown, so nothing can follow it. */

@@ -85,6 +85,8 @@ typedef enum {
       "freed large spans kept mapped for reuse")                                                   \
     X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 67108864, 0, 1073741824, HAK_SCALE_LOG,  \
       1, NULL, "most bytes the large-span cache keeps mapped")                                     \
+    X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
+      "check every free for a double free (reads the freed block: a cache miss for cold blocks)")  \
     X(STRICT, "strict", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                            \
       "refuse to start (exit status 2) on any bad setting instead of using the default")
 
@@ -269,9 +271,11 @@ bool hak_tier_wrapped(hak_tier_t t);
  * ---------------------------------------------------------------------- */
 
 /* A free block. `key` marks it as free (hak_free_key) so that a second
- * free of it can be caught cheaply: malloc clears it, free checks and sets
- * it, and only a block that already carries it is looked for in the free
- * lists. Every block is at least 16 bytes, so both words fit. */
+ * free of it can be caught: malloc clears it, the slow free path checks and
+ * sets it, and only a block that already carries it is looked for in the
+ * free lists. Reading the mark costs a cache miss on a cold block, so only
+ * hardened mode sends every free through that check. Every block is at
+ * least 16 bytes, so both words fit. */
 typedef struct hak_block_s {
     struct hak_block_s *next;
     uintptr_t key;
@@ -357,6 +361,9 @@ typedef struct hak_heap_s {
     hak_counter_t stats[HAK_STAT_COUNT];
     hak_page_list_t avail[HAK_CLASS_MAX];
     hak_page_list_t full[HAK_CLASS_MAX];
+    /* The caches' real limits in hardened mode, where tc[].limit is 0 so
+     * that every free takes the slow path and its double-free check. */
+    uint16_t hard_limit[HAK_CLASS_MAX];
     hak_lock_t lock;     /* owner's page lists against adopters */
     uint64_t stamped_us; /* owner's copy of the last stamp it published */
     /* Read by every thread that frees into this heap's pages: on a line of
@@ -388,6 +395,10 @@ static inline void hak_heap_stat(hak_heap_t *h, hak_stat_id_t id, uint64_t n) {
 
 hak_heap_t *hak_heap_acquire(void);
 void *hak_heap_refill(hak_heap_t *h, unsigned cls);
+/* The cache limit of class cls, whichever mode. */
+static inline uint32_t hak_tc_limit(const hak_heap_t *h, unsigned cls) {
+    return hak_knob(HARDENED) ? h->hard_limit[cls] : h->tc[cls].limit;
+}
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
 void hak_heap_thread_exit(void *arg);
@@ -499,10 +510,9 @@ static inline void hak_free(void *p) {
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
     if (hak_likely(cls != 0)) {
         hak_tcache_t *tc = &hak_tls_heap->tc[cls];
-        hak_block_t *b = (hak_block_t *)p;
-        if (hak_likely(tc->count < tc->limit && b->key != hak_free_key)) {
+        if (hak_likely(tc->count < tc->limit)) {
+            hak_block_t *b = (hak_block_t *)p;
             b->next = tc->head;
-            b->key = hak_free_key;
             tc->head = b;
             tc->count++;
             hak_counter_add(&tc->nfree, 1);
