@@ -5,6 +5,7 @@
 # shows and what the search may touch.
 #   cli.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 set -u
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
 # usage NAME PATTERN hak-tune-arguments...: exit 2 and PATTERN on stderr.
@@ -83,9 +84,9 @@ expect "print-space: untunable knob fixed" grep -qE '^strict +fixed +false \(not
 "$tune" --lib "$lib" --cmd "$(load)" --space "$tmp/ok.space" --max-sys-frac 0.5 --max-evals 8 \
   --repeats 1 --calibrate 2 --confirm 1 -o "$tmp/s.cfg" >/dev/null 2>&1
 expect "a search in a narrowed space exits 0" test $? -eq 0
-outside=$(grep '"phase":"search"' "$tmp/s.runs.jsonl" | grep -v '"wrap_tiny":true' | wc -l)
+outside=$(grep '"phase":"search"' "$tmp/s.runs.jsonl" | grep -vc '"wrap_tiny":true')
 outside=$((outside + $(grep '"phase":"search"' "$tmp/s.runs.jsonl" |
-  grep -Ev '"align_mode":"(reserve|relaxed)"' | wc -l)))
+  grep -Evc '"align_mode":"(reserve|relaxed)"')))
 outside=$((outside + $(grep '"phase":"search"' "$tmp/s.runs.jsonl" |
   grep -oE '"tcache_count":[0-9]+' | awk -F: '$2 < 100 || $2 > 200' | wc -l)))
 expect "every searched candidate is inside the space ($outside outside)" test "$outside" -eq 0

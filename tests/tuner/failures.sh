@@ -5,6 +5,7 @@
 # them. testload fails on purpose in four regions of the space.
 #   failures.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 set -u
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
 cmd=$(load --fail crash:align_mode:=:overalloc --fail hang:align_mode:=:chunk_pool \

@@ -5,6 +5,7 @@
 # naming what is wrong, and no profile is written from it.
 #   refuse.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN STATIC_LOAD
 set -u
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 static_load=$5
 

@@ -5,6 +5,7 @@
 # refused. testload's counter file counts the runs really made.
 #   resume.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 set -u
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
 cmd=$(load --seed 3)
@@ -26,9 +27,22 @@ expect "resume wrote the same knobs" diff <(knobs "$tmp/a.cfg") <(knobs "$tmp/b.
 expect "resume logged nothing new" \
   test "$(grep -c '"kind":"run"' "$tmp/runs.jsonl")" -eq "$lines"
 
+# A log cut in the middle of its last line (hak-tune killed while writing)
+# loses that run only: it is made again, and the log stays one object a line.
+cutlog=$tmp/cut.jsonl
+grep -v '"kind":"resume"' "$tmp/runs.jsonl" | head -c -40 >"$cutlog"
+before=$(runs_made)
+"$tune" "${opts[@]}" --log "$cutlog" --max-evals 6 --resume -o "$tmp/cut.cfg" >/dev/null 2>"$tmp/errcut"
+expect "resuming a cut log exits 0" test $? -eq 0
+expect "the cut line is reported" grep -q 'cut.jsonl: 1 unreadable line skipped' "$tmp/errcut"
+expect "only the cut run is made again ($(( $(runs_made) - before )))" test "$(runs_made)" -eq $((before + 1))
+expect "every other line of the cut log is whole JSON" \
+  test "$(grep -vc '}$' "$cutlog")" -eq 1
+
+before=$(runs_made)
 "$tune" "${opts[@]}" --max-evals 9 --resume -o "$tmp/c.cfg" >"$tmp/out3" 2>"$tmp/err3"
 expect "resume with a larger budget exits 0" test $? -eq 0
-new=$(( $(runs_made) - first ))
+new=$(( $(runs_made) - before ))
 expect "a larger budget made new runs ($new)" test "$new" -gt 0
 expect "and logged exactly those" \
   test "$(grep -c '"kind":"run"' "$tmp/runs.jsonl")" -eq $((lines + new))

@@ -5,6 +5,7 @@
 # exit status 130.
 #   sigint.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 set -u
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
 "$tune" --lib "$lib" --cmd "$(load --sleep-ms 150)" --max-sys-frac 0.5 --repeats 2 \

@@ -8,6 +8,7 @@
 # mode, with the header, log and plot the issue asks for.
 #   synthetic.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 set -u
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 CPU_MS=60
 
@@ -18,7 +19,7 @@ expect "hak-tune exits 0" test $rc -eq 0
 [[ $rc -eq 0 ]] || { cat "$tmp/err" "$tmp/out"; finish; exit; }
 
 # The answer, judged by testload itself from the written profile.
-read -r _ value _ optimum _ ratio _ sys _ cap _ feasible _ < \
+read -r _ value _ optimum _ ratio _ sys _ _ _ feasible _ < \
   <(HAKMEM_CONFIG=$tmp/t.cfg "$testload" --explain --cap 0.15)
 echo "found value $value, optimum $optimum within the cap: ratio $ratio, kernel share $sys"
 expect "within 5% of the constrained optimum (ratio $ratio)" \

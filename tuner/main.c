@@ -1,0 +1,572 @@
+/* main.c — hak-tune's command line: reads and checks the options, finds
+ * the workload and libhakmem.so, and runs calibration, search and
+ * confirmation in order, writing the profile, the log and the plot even
+ * when the user stops it with Ctrl-C.
+ *
+ * Exit status: 0 a profile was written (tuned, or the default when nothing
+ * was clearly better); 1 the default profile itself does not run, or a
+ * file could not be written; 2 bad usage; 130 interrupted (the best profile
+ * so far and the log are still written). */
+#include "tune.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef HT_INSTALL_LIBDIR
+#define HT_INSTALL_LIBDIR "/usr/local/lib"
+#endif
+#ifndef HT_REL_LIBDIR
+#define HT_REL_LIBDIR "lib"
+#endif
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+typedef struct {
+    const char *name, *prog, *args, *what;
+} bench_t;
+
+/* The workloads of bench/ with the arguments bench/README.md gives them. */
+static const bench_t benches[] = {
+    {"larson", "larson", "5 2048 32768 10000 1 12345 4", "larson-mid"},
+    {"larson-mid", "larson", "5 2048 32768 10000 1 12345 4", "larson-mid"},
+    {"larson-small", "larson", "5 8 1000 5000 100 4141 2", "larson-small"},
+    {"prodcons", "prodcons", "5 4242", "prodcons"},
+    {"churn", "churn", "5 4242", "churn"},
+    {"realloc", "realloc", "5 4242", "realloc"},
+    {"largeblocks", "largeblocks", "5 4242", "largeblocks"},
+};
+#define NBENCH (int)(sizeof benches / sizeof benches[0])
+
+static void usage(FILE *f) {
+    fputs(
+        "usage: hak-tune --bench NAME [--bench-args 'ARGS'] [options] [-o FILE]\n"
+        "       hak-tune --cmd 'PROGRAM ARGS' [--metric REGEX | --metric wall] [options] [-o "
+        "FILE]\n"
+        "\n"
+        "Searches hakmem profiles for the one that maximises a workload's throughput while its\n"
+        "kernel time stays under a cap, and writes that profile. Each candidate is run with\n"
+        "LD_PRELOAD=libhakmem.so and HAKMEM_CONFIG=candidate (strict), under a timeout; a run\n"
+        "in which hakmem served nothing is refused. See tuner/README.md for the strategy.\n"
+        "\n"
+        "Workload (one of):\n"
+        "  --bench NAME          a workload of bench/: larson (= larson-mid), larson-mid,\n"
+        "                        larson-small, prodcons, churn, realloc, largeblocks\n"
+        "  --bench-args 'ARGS'   its arguments instead of bench/README.md's (--larson-args is the\n"
+        "                        same), e.g. --larson-args '2 2048 32768 10000 1 12345 4'\n"
+        "  --bench-dir DIR       where the bench programs are (default: ../bench next to "
+        "hak-tune)\n"
+        "  --cmd 'PROGRAM ARGS'  any program; quotes and backslashes work as in a shell, nothing\n"
+        "                        else does (use --cmd \"sh -c '...'\" for pipes or variables)\n"
+        "  --metric REGEX        the number to maximise: the last match of REGEX (POSIX extended)\n"
+        "                        in stdout, else stderr; its first group, or the whole match\n"
+        "                        (default: 'Throughput = N')\n"
+        "  --metric wall         maximise 1 / wall-clock seconds instead\n"
+        "\n"
+        "Budget and noise:\n"
+        "  --max-evals N         candidate profiles to measure (default 40); the default's\n"
+        "                        calibration and the final confirmation come on top\n"
+        "  --time-budget S       stop searching early enough to finish in S seconds (suffix m, h)\n"
+        "  --repeats N           runs per candidate (default 3); a candidate that could beat the\n"
+        "                        best within the noise gets up to --max-repeats (default 2 x N)\n"
+        "  --calibrate N         runs of the default that measure the noise (default 5)\n"
+        "  --confirm N           interleaved pairs (default, tuned) that decide the result\n"
+        "                        (default 5)\n"
+        "  --min-gain F          the confirmed median gain the tuned profile needs, else the\n"
+        "                        default is written (default 0.02 = 2%)\n"
+        "  --timeout S           kill a run after S seconds (default: 5 x the slowest\n"
+        "                        calibration run, at least 10 s; calibration itself gets 600 s)\n"
+        "\n"
+        "Constraint:\n"
+        "  --max-sys-frac F      kernel time / (user + kernel time) of a run, median over its\n"
+        "                        repeats, at most F (default 0.05)\n"
+        "  --max-sys S           instead: kernel time at most S seconds a run\n"
+        "\n"
+        "Search:\n"
+        "  --algorithm NAME      the NLopt algorithm for the numeric knobs (default LN_COBYLA,\n"
+        "                        which handles the cap itself; others, e.g. LN_SBPLX, LN_BOBYQA,\n"
+        "                        LN_NELDERMEAD, GN_ISRES, run inside AUGLAG, or AUGLAG:LN_xxx);\n"
+        "                        'random' samples the whole space uniformly (the baseline)\n"
+        "  --seed N              seeds every random choice (default 1)\n"
+        "  --space FILE          fix or narrow knobs (libconfig): `knob = value;` fixes it,\n"
+        "                        `knob = [low, high];` narrows a numeric knob,\n"
+        "                        `knob = [\"a\", \"b\"];` restricts a choice\n"
+        "  --print-space         print the search space (after --space) and exit\n"
+        "\n"
+        "Output:\n"
+        "  -o, --output FILE     the profile (default tuned.cfg)\n"
+        "  --log FILE            every run as JSON lines (default: FILE without .cfg + "
+        ".runs.jsonl)\n"
+        "  --resume              replay the runs in --log instead of making them again, then go "
+        "on\n"
+        "  --svg FILE            convergence and trade-off plot (default: FILE without .cfg + "
+        ".svg)\n"
+        "  --lib PATH            libhakmem.so (default: ../libhakmem/libhakmem.so next to\n"
+        "                        hak-tune, else ../" HT_REL_LIBDIR "/libhakmem.so, else\n"
+        "                        " HT_INSTALL_LIBDIR "/libhakmem.so)\n"
+        "  --quiet               no progress lines (the summary is still printed)\n"
+        "  --help, --version\n"
+        "\n"
+        "Ctrl-C stops the search and still writes the best profile so far, the log and the plot\n"
+        "(exit status 130).\n",
+        f);
+}
+
+static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void bad_usage(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hak-tune: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see hak-tune --help)\n");
+    va_end(ap);
+    exit(2);
+}
+
+static bool is_opt(const char *arg, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static const char *value_of(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (*i + 1 >= argc) bad_usage("%s needs a value", name);
+    return argv[++*i];
+}
+
+static long int_opt(const char *name, const char *text, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "hak-tune: %s '%s': expected an integer from %ld to %ld\n", name, text, lo,
+                hi);
+        exit(2);
+    }
+    return v;
+}
+
+static double num_opt(const char *name, const char *text, double lo, double hi, bool suffixes) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (suffixes && end != text && (*end == 's' || *end == 'm' || *end == 'h') && !end[1]) {
+        v *= *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+        end++;
+    }
+    if (errno || end == text || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "hak-tune: %s '%s': expected a number from %g to %g%s\n", name, text, lo,
+                hi, suffixes ? " (seconds; suffix s, m or h allowed)" : "");
+        exit(2);
+    }
+    return v;
+}
+
+static void self_dir(char *dir, size_t cap) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf(dir, cap, ".");
+        return;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = '\0';
+    snprintf(dir, cap, "%s", self);
+}
+
+/* The build tree first, then an installed tree wherever it was moved,
+ * then where it was meant to be installed. */
+static bool find_lib(const char *given, char *out, size_t cap) {
+    char dir[PATH_MAX], tried[3][PATH_MAX + 64];
+    int n = 0;
+    self_dir(dir, sizeof dir);
+    if (given) {
+        snprintf(tried[n++], sizeof tried[0], "%s", given);
+    } else {
+        snprintf(tried[n++], sizeof tried[0], "%s/../libhakmem/libhakmem.so", dir);
+        snprintf(tried[n++], sizeof tried[0], "%s/../%s/libhakmem.so", dir, HT_REL_LIBDIR);
+        snprintf(tried[n++], sizeof tried[0], "%s/libhakmem.so", HT_INSTALL_LIBDIR);
+    }
+    for (int i = 0; i < n; i++) {
+        char abs[PATH_MAX];
+        if (realpath(tried[i], abs) && access(abs, R_OK) == 0) {
+            snprintf(out, cap, "%s", abs);
+            return true;
+        }
+    }
+    fprintf(stderr,
+            "hak-tune: libhakmem.so not found: tried %s%s%s%s%s; build it or pass --lib PATH\n",
+            tried[0], n > 1 ? ", " : "", n > 1 ? tried[1] : "", n > 2 ? ", " : "",
+            n > 2 ? tried[2] : "");
+    return false;
+}
+
+static bool find_bench(const char *prog, const char *given_dir, char *out, size_t cap) {
+    char dir[PATH_MAX], tried[2][PATH_MAX + 64];
+    int n = 0;
+    self_dir(dir, sizeof dir);
+    if (given_dir) {
+        snprintf(tried[n++], sizeof tried[0], "%s/%s", given_dir, prog);
+    } else {
+        snprintf(tried[n++], sizeof tried[0], "%s/../bench/%s", dir, prog);
+        snprintf(tried[n++], sizeof tried[0], "%s/%s", dir, prog);
+    }
+    for (int i = 0; i < n; i++) {
+        char abs[PATH_MAX];
+        if (realpath(tried[i], abs) && access(abs, X_OK) == 0) {
+            snprintf(out, cap, "%s", abs);
+            return true;
+        }
+    }
+    fprintf(stderr,
+            "hak-tune: the bench program '%s' was not found: tried %s%s%s; build bench/ or pass "
+            "--bench-dir DIR (or use --cmd)\n",
+            prog, tried[0], n > 1 ? " and " : "", n > 1 ? tried[1] : "");
+    return false;
+}
+
+/* "tuned.cfg" + ".svg" -> "tuned.svg" */
+static void derived_path(const char *out, const char *ext, char *buf, size_t cap) {
+    size_t n = strlen(out);
+    if (n > 4 && strcmp(out + n - 4, ".cfg") == 0) n -= 4;
+    snprintf(buf, cap, "%.*s%s", (int)n, out, ext);
+}
+
+int main(int argc, char **argv) {
+    static ht_tuner_t t;
+    t.max_evals = 40;
+    t.repeats = 3;
+    t.max_repeats = 0;
+    t.calib_runs = 5;
+    t.confirm_pairs = 5;
+    t.max_sys_frac = 0.05;
+    t.min_gain = 0.02;
+    t.seed = 1;
+    snprintf(t.algorithm, sizeof t.algorithm, "LN_COBYLA");
+    t.stop = &stop_flag;
+    const char *bench = NULL, *bench_args = NULL, *bench_dir = NULL, *cmd = NULL, *metric = NULL,
+               *output = "tuned.cfg", *log_path = NULL, *svg_path = NULL, *lib = NULL,
+               *space_file = NULL;
+    bool resume = false, print_space = false, sys_frac_given = false;
+    double timeout = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("hak-tune %s\n", HT_VERSION);
+            return 0;
+        } else if (is_opt(a, "--bench")) {
+            bench = value_of(argc, argv, &i, "--bench");
+        } else if (is_opt(a, "--bench-args")) {
+            bench_args = value_of(argc, argv, &i, "--bench-args");
+        } else if (is_opt(a, "--larson-args")) {
+            bench_args = value_of(argc, argv, &i, "--larson-args");
+        } else if (is_opt(a, "--bench-dir")) {
+            bench_dir = value_of(argc, argv, &i, "--bench-dir");
+        } else if (is_opt(a, "--cmd")) {
+            cmd = value_of(argc, argv, &i, "--cmd");
+        } else if (is_opt(a, "--metric")) {
+            metric = value_of(argc, argv, &i, "--metric");
+        } else if (is_opt(a, "--output")) {
+            output = value_of(argc, argv, &i, "--output");
+        } else if (strcmp(a, "-o") == 0) {
+            output = value_of(argc, argv, &i, "-o");
+        } else if (is_opt(a, "--log")) {
+            log_path = value_of(argc, argv, &i, "--log");
+        } else if (is_opt(a, "--svg")) {
+            svg_path = value_of(argc, argv, &i, "--svg");
+        } else if (is_opt(a, "--lib")) {
+            lib = value_of(argc, argv, &i, "--lib");
+        } else if (is_opt(a, "--space")) {
+            space_file = value_of(argc, argv, &i, "--space");
+        } else if (is_opt(a, "--max-evals")) {
+            t.max_evals =
+                (int)int_opt("--max-evals", value_of(argc, argv, &i, "--max-evals"), 1, 100000);
+        } else if (is_opt(a, "--repeats")) {
+            t.repeats = (int)int_opt("--repeats", value_of(argc, argv, &i, "--repeats"), 1, 1000);
+        } else if (is_opt(a, "--max-repeats")) {
+            t.max_repeats =
+                (int)int_opt("--max-repeats", value_of(argc, argv, &i, "--max-repeats"), 1, 1000);
+        } else if (is_opt(a, "--calibrate")) {
+            t.calib_runs =
+                (int)int_opt("--calibrate", value_of(argc, argv, &i, "--calibrate"), 2, 1000);
+        } else if (is_opt(a, "--confirm")) {
+            t.confirm_pairs =
+                (int)int_opt("--confirm", value_of(argc, argv, &i, "--confirm"), 1, 1000);
+        } else if (is_opt(a, "--time-budget")) {
+            t.time_budget =
+                num_opt("--time-budget", value_of(argc, argv, &i, "--time-budget"), 1, 1e7, true);
+        } else if (is_opt(a, "--timeout")) {
+            timeout = num_opt("--timeout", value_of(argc, argv, &i, "--timeout"), 0.1, 1e6, true);
+        } else if (is_opt(a, "--max-sys-frac")) {
+            t.max_sys_frac = num_opt("--max-sys-frac", value_of(argc, argv, &i, "--max-sys-frac"),
+                                     1e-6, 1, false);
+            sys_frac_given = true;
+        } else if (is_opt(a, "--max-sys")) {
+            t.max_sys_s =
+                num_opt("--max-sys", value_of(argc, argv, &i, "--max-sys"), 1e-6, 1e6, true);
+            t.cap_seconds = true;
+        } else if (is_opt(a, "--min-gain")) {
+            t.min_gain =
+                num_opt("--min-gain", value_of(argc, argv, &i, "--min-gain"), 0, 10, false);
+        } else if (is_opt(a, "--algorithm")) {
+            snprintf(t.algorithm, sizeof t.algorithm, "%s",
+                     value_of(argc, argv, &i, "--algorithm"));
+        } else if (is_opt(a, "--seed")) {
+            t.seed =
+                (unsigned long)int_opt("--seed", value_of(argc, argv, &i, "--seed"), 0, LONG_MAX);
+        } else if (strcmp(a, "--resume") == 0) {
+            resume = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            t.quiet = true;
+        } else if (strcmp(a, "--print-space") == 0) {
+            print_space = true;
+        } else {
+            bad_usage("unknown option or stray argument '%s'", a);
+        }
+    }
+    if (t.max_repeats == 0) t.max_repeats = 2 * t.repeats;
+    if (t.max_repeats < t.repeats) t.max_repeats = t.repeats;
+    if (sys_frac_given && t.cap_seconds)
+        bad_usage("--max-sys-frac and --max-sys both given: the cap is one or the other");
+
+    ht_space_init(&t.space);
+    if (space_file && !ht_space_load(&t.space, space_file)) return 2;
+    if (print_space) {
+        ht_space_print(&t.space, stdout);
+        return 0;
+    }
+    char why[400];
+    if (!ht_search_check_algorithm(t.algorithm, why, sizeof why)) {
+        fprintf(stderr, "hak-tune: --algorithm: %s\n", why);
+        return 2;
+    }
+
+    /* the workload */
+    if (!bench == !cmd) bad_usage("give one workload: --bench NAME or --cmd 'PROGRAM ARGS'");
+    if (bench_args && !bench) bad_usage("--bench-args goes with --bench, not --cmd");
+    if (metric && bench)
+        bad_usage("--metric goes with --cmd: bench programs print 'Throughput = N'");
+    char workload[600], full_cmd[8192];
+    char prog_path[PATH_MAX];
+    if (bench) {
+        const bench_t *b = NULL;
+        for (int i = 0; i < NBENCH; i++)
+            if (strcmp(benches[i].name, bench) == 0) b = &benches[i];
+        if (!b) {
+            fprintf(stderr, "hak-tune: --bench '%s': unknown workload; expected one of", bench);
+            for (int i = 0; i < NBENCH; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", benches[i].name);
+            fprintf(stderr, " (or use --cmd)\n");
+            return 2;
+        }
+        if (!find_bench(b->prog, bench_dir, prog_path, sizeof prog_path)) return 1;
+        snprintf(full_cmd, sizeof full_cmd, "'%s' %s", prog_path,
+                 bench_args ? bench_args : b->args);
+        snprintf(workload, sizeof workload, "%s (bench/%s %s)", bench_args ? b->prog : b->what,
+                 b->prog, bench_args ? bench_args : b->args);
+    } else {
+        snprintf(full_cmd, sizeof full_cmd, "%s", cmd);
+        snprintf(workload, sizeof workload, "command");
+    }
+    if (!ht_split_command(full_cmd, &t.runner.argv, &t.runner.argc, why, sizeof why)) {
+        fprintf(stderr, "hak-tune: %s '%s': %s\n", bench ? "--bench-args" : "--cmd",
+                bench ? (bench_args ? bench_args : "") : cmd, why);
+        return 2;
+    }
+    if (!find_lib(lib, t.runner.lib, sizeof t.runner.lib)) return 1;
+    const char *tmpdir = getenv("TMPDIR");
+    int rc = ht_runner_init(&t.runner, metric, tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (rc) return rc;
+    t.runner.stop = &stop_flag;
+    t.runner.timeout_s = timeout > 0 ? timeout : 600;
+
+    char log_buf[4200], svg_buf[4200];
+    if (!log_path) derived_path(output, ".runs.jsonl", log_buf, sizeof log_buf), log_path = log_buf;
+    if (!svg_path) derived_path(output, ".svg", svg_buf, sizeof svg_buf), svg_path = svg_buf;
+    char err[600];
+    t.log = ht_log_open(log_path, resume, &t.runner, workload, err, sizeof err);
+    if (!t.log) {
+        fprintf(stderr, "hak-tune: %s\n", err);
+        ht_runner_done(&t.runner);
+        return 2;
+    }
+
+    extern char **environ;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "HAKMEM_", 7) == 0 && !t.quiet)
+            fprintf(stderr,
+                    "hak-tune: note: %.*s is not passed to the runs (candidates set every "
+                    "knob)\n",
+                    (int)(strcspn(*e, "=")), *e);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends hak-tune at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    char invocation[8192];
+    ht_command_text(argv, argc, invocation, sizeof invocation);
+    ht_origin_t origin = {workload, full_cmd, invocation};
+    ht_command_text(t.runner.argv, t.runner.argc, full_cmd, sizeof full_cmd);
+    t.rng = t.seed * 0x9e3779b97f4a7c15ULL + 1;
+    ht_profile_defaults(&t.defaults);
+    t.t_start = ht_now();
+    if (!t.quiet) {
+        fprintf(stderr, "hak-tune: %s: %s\n", workload, full_cmd);
+        fprintf(stderr,
+                "hak-tune: %d evaluations x %d-%d runs, cap %s %.3g, %s, seed %lu; log %s%s\n",
+                t.max_evals, t.repeats, t.max_repeats,
+                t.cap_seconds ? "sys seconds <=" : "sys/(user+sys) <=", ht_cap_limit(&t),
+                t.algorithm, t.seed, log_path, resume ? " (resuming)" : "");
+    }
+
+    int status = 0;
+    ht_confirm_t cf;
+    memset(&cf, 0, sizeof cf);
+    const ht_cand_t *winner = NULL;
+    ht_profile_t chosen = t.defaults;
+    char title[1200];
+
+    if (!ht_calibrate(&t)) {
+        if (t.interrupted) {
+            fprintf(stderr,
+                    "hak-tune: interrupted during calibration; writing the default profile\n");
+            status = 130;
+            goto write;
+        }
+        fprintf(stderr, "hak-tune: the default profile does not run: %s: %s\n",
+                ht_status_name(t.def->st), t.def->reason);
+        fprintf(stderr,
+                "hak-tune: nothing to tune against; fix the command first "
+                "(try it by hand with LD_PRELOAD=%s)\n",
+                t.runner.lib);
+        ht_log_close(t.log);
+        ht_runner_done(&t.runner);
+        return 1;
+    }
+    if (timeout <= 0) {
+        double slowest = 0;
+        for (int i = 0; i < t.def->nruns; i++)
+            if (t.def->runs[i].wall > slowest) slowest = t.def->runs[i].wall;
+        t.runner.timeout_s = fmax(10, 5 * slowest);
+    }
+    /* rusage splits CPU time between user and kernel by sampling the
+     * scheduler tick (4 ms at the usual HZ=250): on a short run the split
+     * comes in steps of a whole tick. */
+    double cpu = t.def->user + t.def->sys;
+    if (cpu < 0.1)
+        fprintf(stderr,
+                "hak-tune: warning: a run of the default uses %.0f ms of CPU time; the kernel "
+                "splits it between user and sys by the tick, so its sys fraction moves in steps "
+                "of about %.0f%% and the cap is judged on noise: give the workload more work "
+                "per run\n",
+                1000 * cpu, cpu > 0.004 ? 100 * 0.004 / cpu : 100.0);
+    if (!t.quiet) {
+        char m[32];
+        ht_fmt_metric(t.def->metric, m, sizeof m);
+        fprintf(stderr,
+                "calibration: default %s (median of %d), noise %.1f%% a run, sys fraction "
+                "%.3f, sys %.2fs%s; timeout %.0fs\n",
+                m, t.def->nruns, 100 * t.noise, t.def->sysfrac, t.def->sys,
+                t.def->over_cap ? " -- the DEFAULT IS OVER THE CAP" : "", t.runner.timeout_s);
+    }
+
+    ht_search(&t);
+    winner = t.best;
+    if (t.interrupted) {
+        status = 130;
+        if (winner) chosen = winner->p;
+        fprintf(stderr, "hak-tune: interrupted: writing the best profile so far (not confirmed)\n");
+        goto write;
+    }
+    if (winner == NULL) {
+        const ht_cand_t *least = NULL;
+        for (int i = 0; i < t.ncands; i++)
+            if (t.cands[i]->over_cap &&
+                (!least || ht_cap_value(&t, t.cands[i]->sysfrac, t.cands[i]->sys) <
+                               ht_cap_value(&t, least->sysfrac, least->sys)))
+                least = t.cands[i];
+        snprintf(cf.verdict, sizeof cf.verdict,
+                 "no candidate kept kernel time under the cap (%.3g), not even the default; the "
+                 "least was %.3g (evaluation %d): writing the default; raise the cap to tune",
+                 ht_cap_limit(&t), least ? ht_cap_value(&t, least->sysfrac, least->sys) : NAN,
+                 least ? least->eval : 0);
+    } else if (winner == t.def) {
+        snprintf(cf.verdict, sizeof cf.verdict,
+                 "no candidate beat the default in the search: writing the default");
+    } else {
+        /* The cap is judged on noisy runs: a winner on its edge can pass in
+         * the search and fail in confirmation. Then the best candidate
+         * clearly inside the cap gets one confirmation of its own. */
+        ht_cand_t *w = (ht_cand_t *)winner;
+        char first_fail[200] = "";
+        for (int attempt = 0; attempt < 2 && w; attempt++) {
+            if (!t.quiet)
+                fprintf(stderr, "confirming evaluation %d against the default\n", w->eval);
+            ht_confirm(&t, w, &cf);
+            winner = w;
+            if (t.interrupted) {
+                status = 130;
+                chosen = w->p;
+                break;
+            }
+            if (cf.adopted) chosen = w->p;
+            if (first_fail[0]) {
+                char v[sizeof cf.verdict];
+                ht_fmt(v, sizeof v, "%s; %s", first_fail, cf.verdict);
+                ht_fmt(cf.verdict, sizeof cf.verdict, "%s", v);
+            }
+            if (cf.adopted || !cf.w_ok || cf.w_feasible) break;
+            ht_fmt(first_fail, sizeof first_fail,
+                   "evaluation %d went over the cap in confirmation (%.3g)", w->eval,
+                   ht_cap_value(&t, cf.w_sysfrac, cf.w_sys));
+            ht_cand_t *next = NULL;
+            for (int i = 0; i < t.ncands; i++) {
+                ht_cand_t *c = t.cands[i];
+                if (c == w || c == t.def || !c->feasible ||
+                    ht_cap_value(&t, c->sysfrac, c->sys) > 0.8 * ht_cap_limit(&t))
+                    continue;
+                if (!next || c->metric > next->metric) next = c;
+            }
+            if (next && !t.quiet)
+                fprintf(stderr, "hak-tune: %s; confirming evaluation %d, clearly inside the cap\n",
+                        first_fail, next->eval);
+            w = next;
+        }
+    }
+
+write:
+    snprintf(title, sizeof title, "hak-tune: %s, cap %s %.3g, %d evaluations, %s", workload,
+             t.cap_seconds ? "sys s <=" : "sys frac <=", ht_cap_limit(&t), t.evals, t.algorithm);
+    if (!ht_write_profile(&t, output, &chosen, winner, &cf, &origin)) status = status ? status : 1;
+    const ht_cand_t *chosen_c = ht_find(&t, &chosen);
+    if (!ht_write_svg(&t, svg_path, chosen_c, title)) {
+        fprintf(stderr, "hak-tune: cannot write %s: %s\n", svg_path, strerror(errno));
+        status = status ? status : 1;
+    }
+    ht_summary(&t, &cf, stdout);
+    printf("wrote %s (%s), log %s, plot %s\n", output,
+           ht_profile_equal(&chosen, &t.defaults) ? "the default profile" : "the tuned profile",
+           log_path, svg_path);
+    fflush(stdout);
+    ht_log_close(t.log);
+    ht_runner_done(&t.runner);
+    return status;
+}

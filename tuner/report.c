@@ -1,0 +1,267 @@
+/* report.c — what the tuner tells its user: a progress line per
+ * evaluation, the summary table at the end, and the profile it writes, whose
+ * header says what was measured, how, and with what result.
+ *
+ * Every figure printed here is a measured median; a gain is only ever
+ * stated from the interleaved confirmation, with its spread. */
+#include "tune.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void ht_fmt(char *buf, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
+void ht_fmt_metric(double v, char *buf, size_t cap) {
+    if (!isfinite(v))
+        snprintf(buf, cap, "-");
+    else if (v >= 1e9)
+        snprintf(buf, cap, "%.3gG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, cap, "%.3gM", v / 1e6);
+    else if (v >= 1e4)
+        snprintf(buf, cap, "%.3gk", v / 1e3);
+    else
+        snprintf(buf, cap, "%.4g", v);
+}
+
+static void fmt_duration(double s, char *buf, size_t cap) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long v = lround(s);
+    if (v >= 3600)
+        ht_fmt(buf, cap, "%ldh%02ldm", v / 3600, v / 60 % 60);
+    else if (v >= 60)
+        ht_fmt(buf, cap, "%ldm%02lds", v / 60, v % 60);
+    else
+        ht_fmt(buf, cap, "%lds", v);
+}
+
+static void fmt_cap_value(const ht_tuner_t *t, double sysfrac, double sys, char *buf, size_t cap) {
+    if (t->cap_seconds)
+        snprintf(buf, cap, "sys %.2fs", sys);
+    else
+        snprintf(buf, cap, "sys %.1f%%", 100 * sysfrac);
+}
+
+static double ratio(const ht_tuner_t *t, double m) {
+    return t->def && t->def->metric > 0 ? m / t->def->metric : NAN;
+}
+
+void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
+    if (t->quiet) return;
+    char m[32], cv[32], el[16], left[16], best[64], diff[512];
+    double elapsed = ht_now() - t->t_start;
+    double per_run = t->runs_made ? t->measured_s / t->runs_made
+                                  : (t->def && t->def->nruns ? t->def->runs[0].wall : 0);
+    double per_eval = t->measured_evals ? t->measured_s / t->measured_evals : per_run * t->repeats;
+    double rest = per_eval * (t->max_evals - t->evals) + per_run * 2 * t->confirm_pairs;
+    if (t->time_budget > 0 && rest > t->time_budget - elapsed) rest = t->time_budget - elapsed;
+    fmt_duration(elapsed, el, sizeof el);
+    fmt_duration(rest, left, sizeof left);
+    if (t->best)
+        snprintf(best, sizeof best, "best x%.3f (#%d)", ratio(t, t->best->metric), t->best->eval);
+    else
+        snprintf(best, sizeof best, "best: none within the cap");
+    ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
+    fprintf(stderr, "[%*d/%d] ", t->max_evals >= 100 ? 3 : 2, c->eval, t->max_evals);
+    if (c->st != HT_OK) {
+        fprintf(stderr, "%s: %s", ht_status_name(c->st), c->reason);
+    } else {
+        ht_fmt_metric(c->metric, m, sizeof m);
+        fmt_cap_value(t, c->sysfrac, c->sys, cv, sizeof cv);
+        fprintf(stderr, "%s x%.3f (%d runs) %s%s", m, ratio(t, c->metric), c->nruns, cv,
+                c->over_cap ? " OVER CAP" : "");
+    }
+    fprintf(stderr, " | %s | %s, ~%s left%s | %s\n", best, el, left,
+            c->nreplayed == c->nruns ? " (replayed)" : "", diff);
+}
+
+/* ---- summary -------------------------------------------------------------- */
+
+static const ht_tuner_t *sort_tuner; /* qsort takes no context */
+
+static int cmp_rank(const void *a, const void *b) {
+    const ht_cand_t *x = *(const ht_cand_t *const *)a, *y = *(const ht_cand_t *const *)b;
+    if (ht_better(sort_tuner, x, y)) return -1;
+    if (ht_better(sort_tuner, y, x)) return 1;
+    return (x->eval > y->eval) - (x->eval < y->eval);
+}
+
+static void row(FILE *f, const ht_tuner_t *t, const char *label, const ht_cand_t *c) {
+    char m[32], lo[32], hi[32], range[72], cv[32], diff[512];
+    const char *st = c->st != HT_OK ? ht_status_name(c->st) : c->over_cap ? "over-cap" : "ok";
+    ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
+    if (c->st != HT_OK) {
+        fprintf(f, "%-7s %4d  %-8s %-7s %-17s %-9s %9s %4d  %-9s %s\n", label, c->eval, "-", "-",
+                "-", "-", "-", c->nruns, st, diff);
+        return;
+    }
+    ht_fmt_metric(c->metric, m, sizeof m);
+    ht_fmt_metric(c->metric_min, lo, sizeof lo);
+    ht_fmt_metric(c->metric_max, hi, sizeof hi);
+    snprintf(range, sizeof range, "%s..%s", lo, hi);
+    if (t->cap_seconds)
+        snprintf(cv, sizeof cv, "%.2f", c->sys);
+    else
+        snprintf(cv, sizeof cv, "%.3f", c->sysfrac);
+    fprintf(f, "%-7s %4d  %-8s %-7.3f %-17s %-9s %8.0fM %4d  %-9s %s\n", label, c->eval, m,
+            ratio(t, c->metric), range, cv, c->rss_kb / 1024, c->nruns, st, diff);
+}
+
+void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
+    char el[16];
+    fmt_duration(ht_now() - t->t_start, el, sizeof el);
+    fprintf(f,
+            "\nhak-tune: %d evaluations, %d runs made, %d replayed from the log, %d cache hits, %s;"
+            " noise %.1f%% a run (calibration %.1f%%, all candidates %.1f%%)\n",
+            t->evals, t->runs_made, t->runs_replayed, t->cache_hits, el, 100 * t->noise,
+            100 * t->noise_calib, 100 * t->noise_pooled);
+    fprintf(f, "%-7s %4s  %-8s %-7s %-17s %-9s %9s %4s  %-9s %s\n", "rank", "eval", "metric",
+            "ratio", "min..max", t->cap_seconds ? "sys s" : "sys frac", "peak RSS", "runs",
+            "status", "knobs (vs default)");
+    int n = t->ncands;
+    const ht_cand_t **v = malloc((size_t)n * sizeof *v);
+    if (!v) return;
+    for (int i = 0; i < n; i++) v[i] = t->cands[i];
+    sort_tuner = t;
+    qsort(v, (size_t)n, sizeof *v, cmp_rank);
+    int shown = 0, failed = 0, over = 0;
+    int by_status[HT_STATUS_COUNT] = {0};
+    for (int i = 0; i < n; i++) {
+        if (v[i]->st != HT_OK) {
+            failed++;
+            by_status[v[i]->st]++;
+        } else if (v[i]->over_cap) {
+            over++;
+        }
+        if (shown < 10 && v[i] != t->def) {
+            char label[16];
+            snprintf(label, sizeof label, "%d", shown + 1);
+            row(f, t, label, v[i]);
+            shown++;
+        }
+    }
+    if (t->def) row(f, t, "default", t->def);
+    free(v);
+    fprintf(f, "over the cap: %d; failed: %d", over, failed);
+    for (int s = 0; s < HT_STATUS_COUNT; s++)
+        if (by_status[s]) fprintf(f, " (%s %d)", ht_status_name((ht_status_t)s), by_status[s]);
+    fputc('\n', f);
+    if (cf && cf->pairs) {
+        char a[32], b[32];
+        ht_fmt_metric(cf->w_metric, a, sizeof a);
+        ht_fmt_metric(cf->d_metric, b, sizeof b);
+        fprintf(f,
+                "confirmation, %d interleaved pairs: tuned %s, default %s; ratio median %.3f "
+                "(min %.3f, max %.3f), tuned won %d; ",
+                cf->pairs, a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins);
+        if (t->cap_seconds)
+            fprintf(f, "sys tuned %.2fs, default %.2fs\n", cf->w_sys, cf->d_sys);
+        else
+            fprintf(f, "sys fraction tuned %.3f, default %.3f\n", cf->w_sysfrac, cf->d_sysfrac);
+    }
+    if (cf && cf->verdict[0]) fprintf(f, "verdict: %s\n", cf->verdict);
+}
+
+/* ---- the profile ------------------------------------------------------------ */
+
+static void metric_label(const ht_tuner_t *t, char *buf, size_t cap) {
+    switch (t->runner.metric) {
+    case HT_METRIC_THROUGHPUT:
+        snprintf(buf, cap, "throughput (Throughput = N per second)");
+        break;
+    case HT_METRIC_WALL:
+        snprintf(buf, cap, "1/wall seconds");
+        break;
+    case HT_METRIC_REGEX:
+        snprintf(buf, cap, "the number matched by /%s/", t->runner.metric_text);
+        break;
+    }
+}
+
+bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
+                      const ht_cand_t *winner, const ht_confirm_t *cf, const ht_origin_t *o) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "hak-tune: cannot write %s: %s\n", tmp, strerror(errno));
+        return false;
+    }
+    char date[64], host[256] = "?", label[600], a[32], b[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %z", &tm);
+    gethostname(host, sizeof host - 1);
+    metric_label(t, label, sizeof label);
+    bool tuned = !ht_profile_equal(p, &t->defaults);
+    fprintf(f, "# hakmem profile written by hak-tune %s\n", HT_VERSION);
+    fprintf(f, "# workload: %s\n", o->workload);
+    fprintf(f, "# command:  HAKMEM_CONFIG=%s LD_PRELOAD=%s %s\n", path, t->runner.lib, o->command);
+    fprintf(f, "# tuned by: %s\n", o->invocation);
+    fprintf(f, "# date:     %s   host: %s\n", date, host);
+    fprintf(f, "# metric:   %s, maximised\n", label);
+    if (t->cap_seconds)
+        fprintf(f, "# cap:      kernel (sys) time <= %.3g s a run, median of repeated runs\n",
+                t->max_sys_s);
+    else
+        fprintf(f, "# cap:      sys / (user + sys) <= %.3g, median of repeated runs\n",
+                t->max_sys_frac);
+    fprintf(f,
+            "# search:   %d evaluations, %d runs (%d replayed), algorithm %s, seed %lu, repeats "
+            "%d-%d, noise %.1f%% a run\n",
+            t->evals, t->runs_made + t->runs_replayed, t->runs_replayed, t->algorithm, t->seed,
+            t->repeats, t->max_repeats, 100 * t->noise);
+    if (cf && cf->pairs) {
+        ht_fmt_metric(cf->w_metric, a, sizeof a);
+        ht_fmt_metric(cf->d_metric, b, sizeof b);
+        fprintf(f,
+                "# measured in %d interleaved pairs, evaluation %d against the default "
+                "(medians):\n",
+                cf->pairs, cf->eval);
+        fprintf(f,
+                "#   metric        candidate %-10s default %-10s ratio %.3f (min %.3f, max %.3f), "
+                "candidate won %d of %d\n",
+                a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins, cf->pairs);
+        fprintf(f, "#   sys fraction  candidate %-10.3f default %-10.3f (sys %.2f s vs %.2f s)\n",
+                cf->w_sysfrac, cf->d_sysfrac, cf->w_sys, cf->d_sys);
+        fprintf(f, "#   peak RSS      candidate %-10.0f default %-10.0f (MiB)\n", cf->w_rss / 1024,
+                cf->d_rss / 1024);
+        fprintf(f, "# verdict:  %s\n", cf->verdict);
+    } else if (winner && winner != t->def && t->def) {
+        ht_fmt_metric(winner->metric, a, sizeof a);
+        ht_fmt_metric(t->def->metric, b, sizeof b);
+        fprintf(f, "# NOT CONFIRMED: the search was interrupted before the interleaved "
+                   "confirmation; figures from the search runs:\n");
+        fprintf(f, "#   metric        tuned %s (%d runs), default %s (%d runs), ratio %.3f\n", a,
+                winner->nruns, b, t->def->nruns, ratio(t, winner->metric));
+        fprintf(f, "#   sys fraction  tuned %.3f, default %.3f\n", winner->sysfrac,
+                t->def->sysfrac);
+    } else if (t->def && t->def->nruns) {
+        ht_fmt_metric(t->def->metric, b, sizeof b);
+        fprintf(f, "# measured: default %s (median of %d runs), sys fraction %.3f\n", b,
+                t->def->nruns, t->def->sysfrac);
+        fprintf(f, "# verdict:  %s\n",
+                cf && cf->verdict[0] ? cf->verdict : "no candidate beat the default");
+    }
+    fprintf(f, "# %s\n\n",
+            tuned ? "the knobs below are the tuned profile"
+                  : "the knobs below are the defaults: tuning found nothing clearly better");
+    ht_profile_write_knobs(f, p);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "hak-tune: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,240 @@
+/* svg.c — the picture of a search, drawn by hand as SVG: convergence
+ * (every evaluation and the best so far), and the metric against kernel
+ * time and against peak RSS for every candidate that ran, so the trade-off
+ * the cap cuts through is visible.
+ *
+ * Metrics are drawn as ratios to the default's median: the default sits at
+ * 1 in every panel and gains read directly. */
+#include "tune.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PANEL_W  380
+#define PANEL_H  300
+#define MARGIN_L 58
+#define MARGIN_T 48
+#define MARGIN_B 48
+#define GAP      40
+
+typedef struct {
+    FILE *f;
+    double x0, y0, w, h;       /* plot area in pixels */
+    double xlo, xhi, ylo, yhi; /* data range */
+} panel_t;
+
+static double px(const panel_t *p, double x) {
+    return p->x0 + (x - p->xlo) / (p->xhi - p->xlo) * p->w;
+}
+
+static double py(const panel_t *p, double y) {
+    return p->y0 + p->h - (y - p->ylo) / (p->yhi - p->ylo) * p->h;
+}
+
+static double nice_step(double range) {
+    double raw = range / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+static void text_escaped(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '&')
+            fputs("&amp;", f);
+        else if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+/* Pads a range and snaps it to ticks. */
+static void set_range(double *lo, double *hi) {
+    if (!isfinite(*lo) || !isfinite(*hi)) *lo = 0, *hi = 1;
+    if (*hi - *lo < 1e-9) {
+        double d = fabs(*hi) > 0 ? fabs(*hi) * 0.1 : 1;
+        *lo -= d;
+        *hi += d;
+    }
+    double pad = (*hi - *lo) * 0.05;
+    *lo -= pad;
+    *hi += pad;
+    double s = nice_step(*hi - *lo);
+    *lo = floor(*lo / s) * s;
+    *hi = ceil(*hi / s) * s;
+}
+
+static void axes(panel_t *p, const char *title, const char *xlabel, const char *ylabel) {
+    FILE *f = p->f;
+    fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#fff' stroke='#999'/>\n",
+            p->x0, p->y0, p->w, p->h);
+    double sx = nice_step(p->xhi - p->xlo), sy = nice_step(p->yhi - p->ylo);
+    for (double x = ceil(p->xlo / sx) * sx; x <= p->xhi + sx * 1e-6; x += sx) {
+        fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#eee'/>\n", px(p, x),
+                p->y0, px(p, x), p->y0 + p->h);
+        fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%g</text>\n",
+                px(p, x), p->y0 + p->h + 15, fabs(x) < sx * 1e-6 ? 0 : x);
+    }
+    for (double y = ceil(p->ylo / sy) * sy; y <= p->yhi + sy * 1e-6; y += sy) {
+        fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#eee'/>\n", p->x0,
+                py(p, y), p->x0 + p->w, py(p, y));
+        fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='end'>%g</text>\n",
+                p->x0 - 5, py(p, y) + 4, fabs(y) < sy * 1e-6 ? 0 : y);
+    }
+    fprintf(f, "<text x='%.1f' y='%.1f' font-size='13' font-weight='bold' text-anchor='middle'>",
+            p->x0 + p->w / 2, p->y0 - 10);
+    text_escaped(f, title);
+    fprintf(f, "</text>\n<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle'>",
+            p->x0 + p->w / 2, p->y0 + p->h + 34);
+    text_escaped(f, xlabel);
+    fprintf(f,
+            "</text>\n<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle' "
+            "transform='rotate(-90 %.1f %.1f)'>",
+            p->x0 - 42, p->y0 + p->h / 2, p->x0 - 42, p->y0 + p->h / 2);
+    text_escaped(f, ylabel);
+    fprintf(f, "</text>\n");
+    /* the default's level */
+    if (1 >= p->ylo && 1 <= p->yhi)
+        fprintf(f,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#555' "
+                "stroke-dasharray='4 3'/>\n",
+                p->x0, py(p, 1), p->x0 + p->w, py(p, 1));
+}
+
+static const char *colour(const ht_cand_t *c) {
+    return c->feasible ? "#1f77b4" : c->over_cap ? "#ff7f0e" : "#d62728";
+}
+
+static void dot(const panel_t *p, double x, double y, const ht_cand_t *c) {
+    if (!isfinite(x) || !isfinite(y)) return;
+    fprintf(p->f,
+            "<circle cx='%.1f' cy='%.1f' r='3.5' fill='%s' fill-opacity='%s'>"
+            "<title>eval %d</title></circle>\n",
+            px(p, x), py(p, y), colour(c), c->feasible ? "0.8" : "0.35", c->eval);
+}
+
+static void mark(const panel_t *p, double x, double y, const char *fill, const char *label) {
+    if (!isfinite(x) || !isfinite(y)) return;
+    fprintf(p->f,
+            "<rect x='%.1f' y='%.1f' width='9' height='9' fill='none' stroke='%s' "
+            "stroke-width='2'/>\n",
+            px(p, x) - 4.5, py(p, y) - 4.5, fill);
+    fprintf(p->f, "<text x='%.1f' y='%.1f' font-size='10' fill='%s'>%s</text>\n", px(p, x) + 7,
+            py(p, y) - 5, fill, label);
+}
+
+bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, const char *title) {
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    double dm = t->def && t->def->metric > 0 ? t->def->metric : 1;
+    double W = MARGIN_L + 3 * (PANEL_W + MARGIN_L) + 2 * GAP - MARGIN_L + 20;
+    double H = MARGIN_T + PANEL_H + MARGIN_B + 40;
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+            "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
+            W, H);
+    fprintf(f, "<text x='10' y='18' font-size='14'>");
+    text_escaped(f, title);
+    fprintf(f, "</text>\n");
+
+    /* the ranges: every candidate that ran */
+    double ylo = 1, yhi = 1, slo = 0, shi = ht_cap_limit(t), rlo = INFINITY, rhi = -INFINITY;
+    int maxeval = 1;
+    for (int i = 0; i < t->ncands; i++) {
+        const ht_cand_t *c = t->cands[i];
+        if (c->eval > maxeval) maxeval = c->eval;
+        if (c->st != HT_OK) continue;
+        double r = c->metric / dm, s = ht_cap_value(t, c->sysfrac, c->sys), m = c->rss_kb / 1024;
+        if (r < ylo) ylo = r;
+        if (r > yhi) yhi = r;
+        if (s > shi) shi = s;
+        if (m < rlo) rlo = m;
+        if (m > rhi) rhi = m;
+    }
+    set_range(&ylo, &yhi);
+    set_range(&slo, &shi);
+    if (slo < 0) slo = 0;
+    set_range(&rlo, &rhi);
+    if (rlo < 0) rlo = 0;
+    double xlo = 0, xhi = maxeval;
+    set_range(&xlo, &xhi);
+    if (xlo < 0) xlo = 0;
+
+    panel_t conv = {f, MARGIN_L, MARGIN_T, PANEL_W, PANEL_H, xlo, xhi, ylo, yhi};
+    panel_t sys = conv, rss = conv;
+    sys.x0 += PANEL_W + MARGIN_L + GAP;
+    sys.xlo = slo;
+    sys.xhi = shi;
+    rss.x0 = sys.x0 + PANEL_W + MARGIN_L + GAP;
+    rss.xlo = rlo;
+    rss.xhi = rhi;
+
+    axes(&conv, "convergence", "evaluation", "metric / default");
+    /* failures sit on the floor of the plot, so they are seen and counted */
+    for (int i = 0; i < t->ncands; i++) {
+        const ht_cand_t *c = t->cands[i];
+        if (c->st == HT_OK)
+            dot(&conv, c->eval, c->metric / dm, c);
+        else
+            fprintf(f,
+                    "<text x='%.1f' y='%.1f' font-size='11' fill='#d62728' "
+                    "text-anchor='middle'>x<title>eval %d: %s</title></text>\n",
+                    px(&conv, c->eval), py(&conv, ylo) - 3, c->eval, ht_status_name(c->st));
+    }
+    /* best so far: a step line over the evaluations in order */
+    fprintf(f, "<polyline fill='none' stroke='#2ca02c' stroke-width='2' points='");
+    double prev = NAN;
+    for (int e = 0; e <= maxeval; e++) {
+        for (int i = 0; i < t->ncands; i++) {
+            const ht_cand_t *c = t->cands[i];
+            if (c->eval != e || !isfinite(c->best_after)) continue;
+            double y = c->best_after / dm;
+            if (isfinite(prev)) fprintf(f, "%.1f,%.1f ", px(&conv, e), py(&conv, prev));
+            fprintf(f, "%.1f,%.1f ", px(&conv, e), py(&conv, y));
+            prev = y;
+        }
+    }
+    if (isfinite(prev)) fprintf(f, "%.1f,%.1f", px(&conv, maxeval), py(&conv, prev));
+    fprintf(f, "'/>\n");
+
+    char xl[64];
+    snprintf(xl, sizeof xl, "%s", t->cap_seconds ? "kernel time, s" : "sys / (user + sys)");
+    axes(&sys, "metric against kernel time", xl, "metric / default");
+    double lim = ht_cap_limit(t);
+    fprintf(f,
+            "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#d62728' "
+            "stroke-dasharray='6 3'/><text x='%.1f' y='%.1f' font-size='10' fill='#d62728'>"
+            "cap</text>\n",
+            px(&sys, lim), sys.y0, px(&sys, lim), sys.y0 + sys.h, px(&sys, lim) + 3, sys.y0 + 12);
+    axes(&rss, "metric against peak RSS", "peak RSS, MiB", "metric / default");
+    for (int i = 0; i < t->ncands; i++) {
+        const ht_cand_t *c = t->cands[i];
+        if (c->st != HT_OK) continue;
+        dot(&sys, ht_cap_value(t, c->sysfrac, c->sys), c->metric / dm, c);
+        dot(&rss, c->rss_kb / 1024, c->metric / dm, c);
+    }
+    if (t->def && t->def->st == HT_OK) {
+        mark(&sys, ht_cap_value(t, t->def->sysfrac, t->def->sys), 1, "#000", "default");
+        mark(&rss, t->def->rss_kb / 1024, 1, "#000", "default");
+    }
+    if (chosen && chosen != t->def && chosen->st == HT_OK) {
+        mark(&sys, ht_cap_value(t, chosen->sysfrac, chosen->sys), chosen->metric / dm, "#2ca02c",
+             "chosen");
+        mark(&rss, chosen->rss_kb / 1024, chosen->metric / dm, "#2ca02c", "chosen");
+    }
+    /* legend */
+    double ly = H - 14;
+    fprintf(f,
+            "<g font-size='11'><circle cx='20' cy='%.1f' r='4' fill='#1f77b4'/><text x='28' "
+            "y='%.1f'>within the cap</text><circle cx='130' cy='%.1f' r='4' fill='#ff7f0e' "
+            "fill-opacity='0.5'/><text x='138' y='%.1f'>over the cap</text><text x='236' "
+            "y='%.1f' fill='#d62728'>x</text><text x='248' y='%.1f'>failed (crash, timeout, "
+            "...)</text><line x1='400' y1='%.1f' x2='420' y2='%.1f' stroke='#2ca02c' "
+            "stroke-width='2'/><text x='425' y='%.1f'>best so far</text><line x1='520' y1='%.1f' "
+            "x2='540' y2='%.1f' stroke='#555' stroke-dasharray='4 3'/><text x='545' "
+            "y='%.1f'>default = 1</text></g>\n",
+            ly - 4, ly, ly - 4, ly, ly, ly, ly - 4, ly - 4, ly, ly - 4, ly - 4, ly);
+    fprintf(f, "</svg>\n");
+    return fclose(f) == 0;
+}

@@ -1,0 +1,287 @@
+/* tune.h — the one internal header of hak-tune: the types the parts share
+ * (profiles, runs, candidates, the tuner's state) and the functions each
+ * file offers the others.
+ *
+ * hak-tune links the knob table and the profile loader of libhakmem
+ * (hakmem_profile), never the allocator itself: the search space, the
+ * profiles it writes and their validation all come from that one table. */
+#ifndef HT_TUNE_H
+#define HT_TUNE_H
+
+#include "internal.h"
+
+#include <regex.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define HT_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------
+ * Profiles: one value per knob of the table, as the loader stores them.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    long long v[HAK_KNOB_COUNT];
+} ht_profile_t;
+
+void ht_profile_defaults(ht_profile_t *p);
+bool ht_profile_equal(const ht_profile_t *a, const ht_profile_t *b);
+/* Every knob as a `name = value;` line, with its help as a comment. */
+void ht_profile_write_knobs(FILE *f, const ht_profile_t *p);
+/* The knobs that differ from `base`, "name=value name=value", for
+ * progress lines; "defaults" when none do. */
+void ht_profile_diff(const ht_profile_t *p, const ht_profile_t *base, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------
+ * The search space (space.c): the knob table, narrowed by --space.
+ * Numeric knobs are searched in [0,1] coordinates, log-scaled where the
+ * table says so; choices (booleans, enums) are raced, never interpolated.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HT_FIXED, HT_NUMERIC, HT_CHOICE } ht_role_t;
+
+#define HT_MAX_CHOICES 16
+
+typedef struct {
+    ht_role_t role;
+    long long lo, hi;  /* numeric: the range searched */
+    bool log;          /* numeric: coordinates are log(v + shift) */
+    double shift;      /* makes a range starting at 0 loggable */
+    long long fixed;   /* fixed: the value */
+    unsigned nchoices; /* choice: the allowed values */
+    long long choices[HT_MAX_CHOICES];
+    long long start; /* where the search starts: the default, clamped */
+    bool from_space; /* --space said something about this knob */
+} ht_dim_t;
+
+typedef struct {
+    ht_dim_t dim[HAK_KNOB_COUNT];
+    int numeric[HAK_KNOB_COUNT]; /* knob ids of the numeric dimensions */
+    int nnumeric;
+    int choice[HAK_KNOB_COUNT]; /* knob ids of the raced knobs */
+    int nchoice;
+} ht_space_t;
+
+void ht_space_init(ht_space_t *s);
+/* Applies a --space file; false (each problem reported) when it is bad. */
+bool ht_space_load(ht_space_t *s, const char *path);
+/* The defaults with --space applied: where the search starts. */
+void ht_space_start(const ht_space_t *s, ht_profile_t *p);
+/* Numeric coordinates u[nnumeric] onto p (choices and fixed knobs kept),
+ * rounded to the values a profile can hold. */
+void ht_space_apply(const ht_space_t *s, const double *u, ht_profile_t *p);
+void ht_space_coords(const ht_space_t *s, const ht_profile_t *p, double *u);
+bool ht_space_contains(const ht_space_t *s, const ht_profile_t *p);
+void ht_space_print(const ht_space_t *s, FILE *f);
+
+/* ------------------------------------------------------------------------
+ * One run of the workload (runner.c).
+ * ---------------------------------------------------------------------- */
+
+#define HT_STATUSES(X)                                                                             \
+    X(OK, "ok")                                                                                    \
+    X(CRASH, "crash")                                                                              \
+    X(EXIT, "exit")                                                                                \
+    X(TIMEOUT, "timeout")                                                                          \
+    X(NO_METRIC, "no-metric")                                                                      \
+    X(NO_STATS, "no-stats")                                                                        \
+    X(UNSERVED, "unserved")                                                                        \
+    X(REJECTED, "rejected")                                                                        \
+    X(PRELOAD_FAILED, "preload-failed")                                                            \
+    X(EXEC_FAILED, "exec-failed")                                                                  \
+    X(INTERRUPTED, "interrupted")
+
+typedef enum {
+#define HT_STATUS_ENUM(id, name) HT_##id,
+    HT_STATUSES(HT_STATUS_ENUM)
+#undef HT_STATUS_ENUM
+        HT_STATUS_COUNT
+} ht_status_t;
+
+const char *ht_status_name(ht_status_t st);
+bool ht_status_parse(const char *name, ht_status_t *out);
+
+typedef struct {
+    ht_status_t st;
+    char reason[200];
+    double metric; /* throughput, or 1/wall */
+    double wall, user, sys;
+    double rss_kb;
+    double served, libc, mmap, munmap, madvise, mapped_peak; /* hakmem's stats */
+} ht_run_t;
+
+typedef enum { HT_METRIC_THROUGHPUT, HT_METRIC_REGEX, HT_METRIC_WALL } ht_metric_kind_t;
+
+typedef struct {
+    char **argv; /* the workload; argv[0] a path or a name looked up in PATH */
+    int argc;
+    char lib[4096]; /* absolute path of libhakmem.so */
+    ht_metric_kind_t metric;
+    char metric_text[512]; /* the regex as given, for messages and the log */
+    regex_t re;
+    double timeout_s;
+    char workdir[4096]; /* private: candidate profile and stats files */
+    char profile_path[4200];
+    char stats_dir[4200];
+    char **envp; /* the caller's environment minus LD_PRELOAD, HAKMEM_* */
+    int nenv;
+    volatile sig_atomic_t *stop;
+} ht_runner_t;
+
+/* 0, or with a message 2 for a bad --metric, 1 when no work directory can
+ * be made: hak-tune's exit status. */
+int ht_runner_init(ht_runner_t *r, const char *metric, const char *workdir_parent);
+void ht_runner_done(ht_runner_t *r);
+void ht_run(ht_runner_t *r, const ht_profile_t *p, ht_run_t *out);
+/* The command as a shell would read it, for headers and messages. */
+void ht_command_text(char *const *argv, int argc, char *buf, size_t cap);
+/* Splits a command line (quotes and backslashes as a shell reads them, no
+ * expansions); false with the reason when it is malformed or empty. */
+bool ht_split_command(const char *text, char ***argv, int *argc, char *why, size_t cap);
+
+/* ------------------------------------------------------------------------
+ * A small JSON reader (json.c): the log and hakmem's stats files.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HT_J_NULL, HT_J_BOOL, HT_J_NUM, HT_J_STR, HT_J_ARR, HT_J_OBJ } ht_jtype_t;
+
+typedef struct ht_json_s {
+    ht_jtype_t type;
+    double num;
+    bool b;
+    char *str;
+    char *key; /* as a member of an object */
+    struct ht_json_s *child, *next;
+} ht_json_t;
+
+ht_json_t *ht_json_parse(const char *text, char *err, size_t errcap);
+void ht_json_free(ht_json_t *j);
+const ht_json_t *ht_json_get(const ht_json_t *obj, const char *key);
+double ht_json_num(const ht_json_t *obj, const char *key, double def);
+const char *ht_json_str(const ht_json_t *obj, const char *key);
+void ht_json_put_str(FILE *f, const char *s);
+
+/* ------------------------------------------------------------------------
+ * Candidates and the tuner's state.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HT_PHASE_CALIBRATE, HT_PHASE_SEARCH, HT_PHASE_CONFIRM } ht_phase_t;
+
+typedef struct {
+    ht_profile_t p;
+    int eval;        /* evaluation number; 0 for the default's calibration */
+    char origin[24]; /* which part of the search proposed it */
+    ht_run_t *runs;
+    int nruns, caproom;
+    int nreplayed;
+    ht_status_t st; /* OK, or the first failed run's status */
+    char reason[200];
+    double metric, metric_min, metric_max; /* over ok runs: median, min, max */
+    double sysfrac, sys, user, rss_kb, served;
+    bool over_cap;     /* ran fine, but kernel time over the cap */
+    bool feasible;     /* ran fine and under the cap: it may win */
+    double best_after; /* best metric once this one was judged (convergence) */
+    double seconds;    /* wall time spent measuring it */
+} ht_cand_t;
+
+typedef struct {
+    int eval;  /* the candidate confirmed */
+    int pairs; /* pairs made */
+    double ratio_med, ratio_min, ratio_max;
+    int wins;                  /* pairs the winner won */
+    double w_metric, d_metric; /* medians */
+    double w_sysfrac, d_sysfrac, w_sys, d_sys;
+    double w_rss, d_rss;
+    bool w_ok, d_ok; /* every run of each succeeded */
+    bool w_feasible, d_feasible;
+    bool done;    /* all pairs made */
+    bool adopted; /* the winner is written */
+    char verdict[400];
+} ht_confirm_t;
+
+typedef struct ht_log_s ht_log_t;
+
+typedef struct {
+    /* options */
+    int max_evals, repeats, max_repeats, calib_runs, confirm_pairs;
+    double time_budget, max_sys_frac, max_sys_s, min_gain;
+    bool cap_seconds; /* --max-sys: the cap is in seconds, not a fraction */
+    unsigned long seed;
+    char algorithm[64];
+    bool quiet;
+    /* parts */
+    ht_space_t space;
+    ht_runner_t runner;
+    ht_log_t *log;
+    /* state */
+    ht_cand_t **cands;
+    int ncands, capcands;
+    ht_cand_t *def, *best;
+    ht_profile_t defaults;
+    int evals, runs_made, runs_replayed, cache_hits;
+    double noise;        /* relative spread of one run: the larger of the two below */
+    double noise_calib;  /* ... from the calibration runs of the default */
+    double noise_pooled; /* ... pooled over every candidate's repeats (0: too few yet) */
+    double t_start;      /* monotonic seconds */
+    double measured_s;   /* seconds spent in runs actually made (not replayed) */
+    int measured_evals;  /* evaluations with at least one run made */
+    volatile sig_atomic_t *stop;
+    bool interrupted;
+    bool careful; /* every candidate gets max_repeats runs (screening) */
+    uint64_t rng;
+} ht_tuner_t;
+
+/* measure.c */
+double ht_now(void);
+bool ht_calibrate(ht_tuner_t *t);
+/* Measures p (or returns its cached result); NULL when the budget is spent
+ * or the user interrupted. */
+ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin);
+ht_cand_t *ht_find(ht_tuner_t *t, const ht_profile_t *p);
+bool ht_budget_left(ht_tuner_t *t);
+/* The cap's measure of a candidate: sys fraction, or sys seconds. */
+double ht_cap_value(const ht_tuner_t *t, double sysfrac, double sys);
+double ht_cap_limit(const ht_tuner_t *t);
+/* a ranks strictly before b: feasible first, then higher metric; among
+ * candidates over the cap, less kernel time; failures last. */
+bool ht_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_cand_t *b);
+void ht_confirm(ht_tuner_t *t, ht_cand_t *winner, ht_confirm_t *out);
+double ht_median(double *v, int n);
+uint64_t ht_rand(ht_tuner_t *t);
+double ht_rand01(ht_tuner_t *t);
+
+/* search.c */
+/* false when the algorithm name is unknown (with a message). */
+bool ht_search_check_algorithm(const char *name, char *why, size_t cap);
+void ht_search(ht_tuner_t *t);
+
+/* log.c */
+ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const char *workload,
+                      char *err, size_t errcap);
+/* The next unused logged run of p, if any: replayed instead of run. */
+bool ht_log_replay(ht_log_t *l, const ht_profile_t *p, ht_run_t *out);
+void ht_log_run(ht_log_t *l, const ht_profile_t *p, ht_phase_t phase, int eval, int repeat,
+                const ht_run_t *r);
+int ht_log_replayable(const ht_log_t *l);
+void ht_log_close(ht_log_t *l);
+
+/* report.c */
+void ht_progress(ht_tuner_t *t, const ht_cand_t *c);
+void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f);
+typedef struct {
+    const char *workload;   /* "larson-mid (bench)" or "command" */
+    const char *command;    /* the workload's command line */
+    const char *invocation; /* hak-tune's own command line */
+} ht_origin_t;
+bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
+                      const ht_cand_t *winner, const ht_confirm_t *cf, const ht_origin_t *o);
+void ht_fmt_metric(double v, char *buf, size_t cap);
+/* snprintf for text that may be cut to its buffer on purpose (reasons,
+ * labels): gcc's truncation warnings do not follow it here. */
+void ht_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* svg.c */
+bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, const char *title);
+
+#endif /* HT_TUNE_H */
