@@ -1,0 +1,85 @@
+/* invalid.c — one misuse of the allocator per run, for invalid.sh to
+ * watch: what the process prints and how it ends.
+ *   invalid CASE
+ * Cases:
+ *   wild             free() of an address in no mapping at all
+ *   stack            free() of a stack address
+ *   interior-tiny    free() of a pointer 16 bytes into a live 64-byte block
+ *   interior-large   free() of a pointer 4 KiB into a live 200 KiB block
+ *   realloc-freed    realloc() of a 200 KiB block after free()
+ *   usable-freed     malloc_usable_size() of a 200 KiB block after free()
+ * A case that returns prints what it saw and "returned" on stdout, then
+ * exits 0: the misuse went unnoticed. */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "testutil.h"
+
+#define LARGE (200 * 1024)
+
+/* An address that was just unmapped: no mapping holds it. */
+static void *unmapped_address(void) {
+    void *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(2);
+    }
+    munmap(p, 1 << 20);
+    return (char *)p + 4096;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: invalid CASE\n");
+        return 2;
+    }
+    const char *c = argv[1];
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (strcmp(c, "wild") == 0) {
+        free(tu_launder(unmapped_address()));
+    } else if (strcmp(c, "stack") == 0) {
+        char local[64];
+        free(tu_launder(local + 16));
+    } else if (strcmp(c, "interior-tiny") == 0) {
+        char *p = malloc(64);
+        memset(p, 'a', 64);
+        free(tu_launder(p + 16));
+        /* If that free was taken at face value, the next block of the size
+         * may now lie inside p. */
+        char *q = malloc(64);
+        printf("interior-tiny: p = %p, next malloc(64) = %p%s\n", (void *)p, (void *)q,
+               q > p && q < p + 64 ? " (inside the live block p)" : "");
+    } else if (strcmp(c, "interior-large") == 0) {
+        char *p = malloc(LARGE);
+        memset(p, 'a', LARGE);
+        free(tu_launder(p + 4096));
+    } else if (strcmp(c, "realloc-freed") == 0) {
+        char *p = malloc(LARGE);
+        memset(p, 'a', LARGE);
+        free(p);
+        char *q = realloc(tu_launder(p), 2 * LARGE);
+        printf("realloc-freed: realloc of the freed block %p returned %p\n", (void *)p, (void *)q);
+        /* If the freed block was still listed as free, the next request of
+         * the new size may hand the same memory out again. */
+        char *r = malloc(2 * LARGE);
+        printf("realloc-freed: next malloc(%d) = %p%s\n", 2 * LARGE, (void *)r,
+               q != NULL && r != NULL && r < q + 2 * LARGE && q < r + 2 * LARGE
+                   ? " (overlaps the live realloc result)"
+                   : "");
+    } else if (strcmp(c, "usable-freed") == 0) {
+        char *p = malloc(LARGE);
+        free(p);
+        printf("usable-freed: malloc_usable_size of the freed block = %zu\n",
+               malloc_usable_size(tu_launder(p)));
+    } else {
+        fprintf(stderr, "invalid: unknown case %s\n", c);
+        return 2;
+    }
+    printf("returned\n");
+    return 0;
+}
