@@ -184,12 +184,20 @@ void hak_free_slow(void *p, uintptr_t e) {
     errno = saved;
 }
 
+/* A large block waiting in the span cache is still registered: its free
+ * already happened, so any other use of the pointer is a use after free. */
+static void check_live_span(const hak_span_t *sp, const void *p, const char *what) {
+    if (__atomic_load_n(&sp->cached, __ATOMIC_RELAXED))
+        hak_fatal("%s(): pointer %p was already freed", what, p);
+}
+
 size_t hak_usable_size(const void *p) {
     uintptr_t e = hak_registry_get(p);
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
     if (cls != 0) return hak_class_size[cls];
     if (e != 0) {
         const hak_span_t *sp = (const hak_span_t *)e;
+        check_live_span(sp, p, "malloc_usable_size");
         return sp->usable - (size_t)((const uint8_t *)p - sp->block);
     }
     return hak_libc_usable_size((void *)p);
@@ -208,6 +216,7 @@ void *hak_realloc(void *p, size_t n) {
         hak_gstat_add(HAK_S_libc_alloc, 1);
         return __libc_realloc(p, n);
     }
+    if ((e & HAK_REG_CLASS_MASK) == 0) check_live_span((const hak_span_t *)e, p, "realloc");
     size_t old = hak_usable_size(p);
     /* Shrinking in place is fine while it wastes less than half. */
     if (n <= old && n > old / 2) return p;

@@ -110,7 +110,7 @@ hak_heap_t *hak_heap_acquire(void) {
     hak_lock(&heaps_lock);
     hak_heap_t *h = heaps_abandoned;
     if (h != NULL) {
-        heaps_abandoned = h->next_abandoned;
+        __atomic_store_n(&heaps_abandoned, h->next_abandoned, __ATOMIC_RELAXED);
         h->abandoned = false;
     }
     hak_unlock(&heaps_lock);
@@ -465,7 +465,7 @@ static void abandon(hak_heap_t *h) {
     hak_lock(&heaps_lock);
     h->abandoned = true;
     h->next_abandoned = heaps_abandoned;
-    heaps_abandoned = h;
+    __atomic_store_n(&heaps_abandoned, h, __ATOMIC_RELAXED); /* peeked unlocked */
     hak_unlock(&heaps_lock);
 }
 

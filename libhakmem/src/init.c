@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -76,8 +77,10 @@ bool hak_init(void) {
     hak_size_class_init();
     /* 16 random bytes the kernel hands every process: no syscall, no
      * allocation. */
-    const uintptr_t *rnd = (const uintptr_t *)getauxval(AT_RANDOM);
-    hak_free_key = (rnd != NULL ? rnd[0] : (uintptr_t)&hak_free_key * 0x9e3779b97f4a7c15u) | 1u;
+    const void *rnd = (const void *)getauxval(AT_RANDOM);
+    uintptr_t key = (uintptr_t)&hak_free_key * 0x9e3779b97f4a7c15u;
+    if (rnd != NULL) memcpy(&key, rnd, sizeof key); /* any byte address */
+    hak_free_key = key | 1u;
     hak_stats_init();
     have_key = pthread_key_create(&thread_key, hak_heap_thread_exit) == 0;
     if (!have_key) hak_msg("pthread_key_create failed: thread caches will not be flushed at exit");
