@@ -46,6 +46,7 @@ if [ $rc -ne 0 ]; then
     echo "FAIL: $(basename "$fuzzer") exited with status $rc; its report:"
     grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)' "$log" | tail -60
     echo "failing inputs kept in $artifacts:"
+    # shellcheck disable=SC2012 # libFuzzer names its artifacts in hex
     ls -t "$artifacts" | head -5
     exit 1
 fi

@@ -114,6 +114,7 @@ run_workload() {
     start=$(date +%s.%N)
     for step in "${bench_steps[@]}"; do
         if [[ $step == DEL* ]]; then
+            # shellcheck disable=SC2086 # a command and its arguments
             cli $step >/dev/null
             continue
         fi
