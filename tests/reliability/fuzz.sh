@@ -36,15 +36,15 @@ fi
 mkdir -p "$artifacts"
 ulimit -c 0
 
-export UBSAN_OPTIONS="suppressions=$here/ubsan.supp:print_stacktrace=1:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$here/lsan.supp"
 "$fuzzer" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$@" "$corpus" ${seeds:+"$seeds"} >"$log" 2>&1
 rc=$?
-grep -E '^#[0-9]+ +(INITED|DONE)|^Done|^stat::number_of_executed_units|^stat::peak_rss_mb' "$log"
+grep -a -E '^#[0-9]+ +(INITED|DONE)|^Done|^stat::number_of_executed_units|^stat::peak_rss_mb' "$log"
 if [ $rc -ne 0 ]; then
     echo "FAIL: $(basename "$fuzzer") exited with status $rc; its report:"
-    grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)' "$log" | tail -60
+    grep -a -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)' "$log" | tail -60
     echo "failing inputs kept in $artifacts:"
     # shellcheck disable=SC2012 # libFuzzer names its artifacts in hex
     ls -t "$artifacts" | head -5

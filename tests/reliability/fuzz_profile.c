@@ -4,32 +4,49 @@
  *
  * Whatever the input, the loader must not crash, and it must report: a
  * profile it rejects (any problem at all) yields at least one message on
- * stderr, every message starts "hakmem: profile " and the output ends with
- * a newline, a profile it accepts yields none, and every knob ends up
- * within its bounds (a bad value keeps the knob's previous value, never a
- * half-parsed one).
+ * stderr, a profile it accepts yields none, every message is one line
+ * starting "hakmem: profile ", and every knob ends up within its bounds (a
+ * bad value keeps the knob's previous value, never a half-parsed one).
+ *
+ * hakmem writes each message with one write(2), so while the loader runs
+ * stderr is a SOCK_SEQPACKET socket that keeps those boundaries: the
+ * harness sees message by message, whatever the messages contain.
  *
  * Known issue, tolerated here so that the bounded run cannot fail at
  * random: a message quotes a string value as written, so a newline in the
- * string (raw or as \n) splits the message over two lines. A line that
- * does not start "hakmem: " is accepted only right after a message that
- * quotes a string value (`= "`). tests/RELIABILITY.md has the reproducer. */
+ * string (raw or as \n) splits the message over several lines, and what
+ * follows the newline can be anything. A message may contain a newline
+ * before its end only when it quotes a string value (`= "` on its first
+ * line). tests/RELIABILITY.md has the reproducer. */
 #ifndef _GNU_SOURCE /* the build passes the allocator's own -D flags */
 #define _GNU_SOURCE
 #endif
 #include "internal.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define MAX_MESSAGES 64
+#define MESSAGE_CAP  2048 /* hak_msg writes at most 512 bytes */
+
 static char profile_path[64];
-static int capture_fd = -1; /* stderr goes here while the loader runs */
+
+/* Messages collected while the loader runs; `count` keeps counting past
+ * MAX_MESSAGES. */
+static struct {
+    int fd;
+    size_t count;
+    size_t len[MAX_MESSAGES];
+    char text[MAX_MESSAGES][MESSAGE_CAP];
+} messages;
 
 __attribute__((noreturn)) static void die(const char *what, const char *detail) {
     fprintf(stderr, "FAIL fuzz_profile: %s\n%s\n", what, detail ? detail : "");
@@ -50,11 +67,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (fd < 0) die("cannot create the profile file", profile_path);
     close(fd);
     atexit(remove_profile);
-    char cap[64];
-    snprintf(cap, sizeof cap, "%s.err", profile_path);
-    capture_fd = open(cap, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (capture_fd < 0) die("cannot create the capture file", cap);
-    unlink(cap);
     return 0;
 }
 
@@ -69,14 +81,41 @@ static void write_file(const char *path, const uint8_t *data, size_t size) {
     close(fd);
 }
 
-/* What the loader wrote on stderr, NUL-terminated. */
-static size_t captured(char *buf, size_t cap) {
-    off_t end = lseek(capture_fd, 0, SEEK_CUR);
-    size_t n = end > 0 ? (size_t)end : 0;
-    if (n >= cap) n = cap - 1;
-    if (pread(capture_fd, buf, n, 0) != (ssize_t)n) die("cannot read the captured stderr", NULL);
-    buf[n] = '\0';
-    return (size_t)end;
+/* Drains the socket while the loader writes, so that a long run of
+ * messages never blocks it; ends when the last writer closes. */
+static void *collect(void *arg) {
+    (void)arg;
+    static char scratch[MESSAGE_CAP];
+    for (;;) {
+        bool keep = messages.count < MAX_MESSAGES;
+        char *buf = keep ? messages.text[messages.count] : scratch;
+        ssize_t n = recv(messages.fd, buf, MESSAGE_CAP - 1, 0);
+        if (n <= 0) return NULL;
+        buf[n] = '\0';
+        if (keep) messages.len[messages.count] = (size_t)n;
+        messages.count++;
+    }
+}
+
+/* Runs the loader with stderr captured message by message. */
+static bool load_captured(void) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        die("socketpair failed", NULL);
+    messages.fd = sv[0];
+    messages.count = 0;
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, collect, NULL) != 0) die("pthread_create failed", NULL);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(sv[1], STDERR_FILENO);
+    close(sv[1]);
+    bool ok = hak_profile_load(profile_path);
+    dup2(saved, STDERR_FILENO); /* closes the last write end: the reader sees the end */
+    close(saved);
+    pthread_join(reader, NULL);
+    close(sv[0]);
+    return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -85,34 +124,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         hak_knob_value[k] = hak_knob_table[k].def;
         hak_knob_src[k] = HAK_SRC_DEFAULT;
     }
+    bool ok = load_captured();
 
-    if (ftruncate(capture_fd, 0) != 0 || lseek(capture_fd, 0, SEEK_SET) != 0)
-        die("cannot reset the capture file", NULL);
-    int saved = dup(STDERR_FILENO);
-    dup2(capture_fd, STDERR_FILENO);
-    bool ok = hak_profile_load(profile_path);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-
-    static char text[1 << 16];
-    size_t len = captured(text, sizeof text);
-    if (ok && len != 0) die("an accepted profile produced messages", text);
-    if (!ok && len == 0) die("a rejected profile produced no message", NULL);
-    /* A very long run of messages is judged by the knobs alone. */
-    if (len > 0 && len < sizeof text) {
-        if (text[len - 1] != '\n') die("the messages do not end with a newline", text);
-        bool quoted = false; /* the last message quotes a string value */
-        for (char *line = text; *line != '\0';) {
-            char *nl = strchr(line, '\n');
-            *nl = '\0';
-            if (strncmp(line, "hakmem: ", 8) == 0) {
-                if (strncmp(line, "hakmem: profile ", 16) != 0)
-                    die("a message does not start with \"hakmem: profile \"", line);
-                quoted = strstr(line, "= \"") != NULL;
-            } else if (!quoted) {
-                die("a line of output is not a message", line);
-            }
-            line = nl + 1;
+    if (ok && messages.count != 0) die("an accepted profile produced messages", messages.text[0]);
+    if (!ok && messages.count == 0) die("a rejected profile produced no message", NULL);
+    for (size_t i = 0; i < messages.count && i < MAX_MESSAGES; i++) {
+        const char *m = messages.text[i];
+        size_t len = messages.len[i];
+        if (strncmp(m, "hakmem: profile ", 16) != 0)
+            die("a message does not start with \"hakmem: profile \"", m);
+        if (len == 0 || m[len - 1] != '\n') die("a message does not end with a newline", m);
+        const char *nl = memchr(m, '\n', len);
+        if (nl != m + len - 1) {
+            const char *quote = strstr(m, "= \"");
+            if (quote == NULL || quote > nl) die("a message spans several lines", m);
         }
     }
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++) {

@@ -43,7 +43,11 @@ int main(int argc, char **argv) {
     if (strcmp(c, "wild") == 0) {
         free(tu_launder(unmapped_address()));
     } else if (strcmp(c, "stack") == 0) {
+        /* Zeroed: glibc reads what would be a chunk header in the bytes
+         * before the pointer, and stack garbage there could send it down
+         * any path. */
         char local[64];
+        memset(tu_launder(local), 0, sizeof local);
         free(tu_launder(local + 16));
     } else if (strcmp(c, "interior-tiny") == 0) {
         char *p = malloc(64);

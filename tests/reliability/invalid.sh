@@ -24,9 +24,9 @@ table=(
     "stack           on     abort      -"
     "interior-tiny   on     unnoticed  known"
     "interior-large  on     crash      known"
-    "realloc-freed   on     unnoticed  known"
+    "realloc-freed   on     abort      -"
     "realloc-freed   off    crash      known"
-    "usable-freed    on     unnoticed  known"
+    "usable-freed    on     abort      -"
     "usable-freed    off    crash      known"
 )
 

@@ -7,8 +7,9 @@
  *
  * Each scenario runs in a fresh child (this program re-executed, so hakmem
  * starts anew) that limits its own address space to what it maps at start
- * plus BUDGET. The parent checks the child's exit status and that the child
- * wrote nothing at all on stderr: an allocator must fail quietly.
+ * plus BUDGET (regleaf sets a limit of its own). The parent checks the
+ * child's exit status and that the child wrote nothing at all on stderr:
+ * an allocator must fail quietly.
  *
  * Usage: oom [--expect-hakmem] [scenario...]   scenarios: api cross remote regleaf
  *        oom --child SCENARIO                  (what the parent runs) */
