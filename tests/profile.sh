@@ -60,6 +60,12 @@ printf 'align_mode = "fast";\n' >"$tmp/enum.cfg"
 run_case "unknown enum value" "$tmp/enum.cfg" \
   "^hakmem: profile $tmp/enum.cfg:1: align_mode = \"fast\": must be overalloc\|chunk_pool\|reserve\|relaxed; keeping \"reserve\"$"
 
+# A message stays one line whatever the value quoted holds: a newline
+# (escaped or raw) and a terminal escape come out as escapes.
+printf 'align_mode = "res\\nerve\033[31m";\n' >"$tmp/newline.cfg"
+run_case "control characters in a value" "$tmp/newline.cfg" \
+  "^hakmem: profile $tmp/newline.cfg:1: align_mode = \"res\\\\nerve\\\\x1b\\[31m\": must be overalloc\|chunk_pool\|reserve\|relaxed; keeping \"reserve\"$"
+
 printf '\n\nidle_treshold_us = 5;\n' >"$tmp/typo.cfg"
 run_case "unknown knob" "$tmp/typo.cfg" \
   "^hakmem: profile $tmp/typo.cfg:3: unknown knob \"idle_treshold_us\" \(did you mean idle_threshold_us\?\)"

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 hak_cold static _Noreturn void reentered(const char *what) {
     hak_fatal("re-entered %s() from inside the allocator: an allocation path called a wrapped "
@@ -60,7 +62,7 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
     hak_block_t *b = tc->head;
     if (b != NULL) {
         tc->head = b->next;
-        tc->count--;
+        tc->room++;
     } else {
         hak_tls_heap = &hak_heap_busy;
         b = hak_heap_refill(h, cls);
@@ -88,6 +90,61 @@ hak_cold static void check_double_free(hak_heap_t *h, hak_page_t *pg, unsigned c
         for (hak_block_t *x = pg->free; x != NULL && !found; x = x->next) found = x == b;
     hak_unlock(&h->lock);
     if (found) hak_fatal("double free of %p", (void *)b);
+}
+
+/* The C library's blocks are what the registry does not know: start-up's,
+ * and those of tiers left to it. glibc reads a chunk header before the
+ * block and segfaults when there is none, so an address that no mapping
+ * holds is reported here instead. Its main heap (below the program break)
+ * needs no question to the kernel; elsewhere (its own mappings for big
+ * blocks, its threads' arenas) one mincore call answers, and the 64 MiB
+ * region found mapped last is remembered per thread so that a tier left to
+ * glibc does not pay a syscall per free. */
+static __thread uintptr_t foreign_region __attribute__((tls_model("initial-exec")));
+#define FOREIGN_REGION_SHIFT 26
+
+static void check_foreign(const void *p, const char *what) {
+    uintptr_t a = (uintptr_t)p;
+    if (a & (HAK_MIN_ALIGN - 1))
+        hak_fatal("%s(): invalid pointer %p: not allocated by hakmem nor the C library "
+                  "(misaligned)",
+                  what, p);
+    if (a >= hak_brk_start && a < (uintptr_t)sbrk(0)) return; /* sbrk(0) reads a variable */
+    if (foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region) return;
+    /* The header lies in the 16 bytes before p, all in p - 16's page. */
+    unsigned char vec;
+    uintptr_t page = (a - 16) & ~(uintptr_t)(HAK_GRANULE - 1);
+    int saved = errno;
+    int rc = a < 16 ? -1 : mincore((void *)page, HAK_GRANULE, &vec);
+    errno = saved;
+    if (rc != 0)
+        hak_fatal("%s(): invalid pointer %p: not allocated by hakmem nor the C library (no "
+                  "memory is mapped there)",
+                  what, p);
+    foreign_region = a >> FOREIGN_REGION_SHIFT;
+}
+
+/* A pointer the registry places in a page must be the start of one of its
+ * blocks. Immutable fields only: another thread may own the page. */
+static void check_block_start(const hak_page_t *pg, const void *p, const char *what) {
+    const uint8_t *b = p;
+    if (b >= pg->end || (size_t)(b - pg->base) % pg->block_size != 0) {
+        const uint8_t *start = b < pg->end ? b - (size_t)(b - pg->base) % pg->block_size : NULL;
+        if (start != NULL)
+            hak_fatal("%s(): invalid pointer %p: %z bytes into the %u-byte block at %p", what, p,
+                      (size_t)(b - start), pg->block_size, (const void *)start);
+        hak_fatal("%s(): invalid pointer %p: in the unused tail of a page of %u-byte blocks", what,
+                  p, pg->block_size);
+    }
+}
+
+/* A pointer the registry places in a large span must be its block. */
+static const hak_span_t *check_span_start(uintptr_t e, const void *p, const char *what) {
+    const hak_span_t *sp = (const hak_span_t *)e;
+    if (sp->block != (const uint8_t *)p)
+        hak_fatal("%s(): invalid pointer %p: %z bytes into the %z-byte block at %p", what, p,
+                  (size_t)((const uint8_t *)p - sp->block), sp->usable, (const void *)sp->block);
+    return sp;
 }
 
 static void *alloc_large(size_t n, size_t align, bool zero) {
@@ -149,15 +206,16 @@ void hak_free_slow(void *p, uintptr_t e) {
         hak_page_t *pg = (hak_page_t *)(e & ~HAK_REG_CLASS_MASK);
         if (h->kind == HAK_HEAP_NONE) h = thread_heap("free");
         if (h != NULL && h->kind == HAK_HEAP_BUSY) reentered("free");
+        check_block_start(pg, p, "free");
         hak_block_t *b = p;
         if (b->key == hak_free_key) check_double_free(h, pg, cls, b);
         b->key = hak_free_key;
         if (h != NULL && h->kind == HAK_HEAP_REAL) {
             hak_tcache_t *tc = &h->tc[cls];
-            if (tc->count < hak_tc_limit(h, cls)) {
+            if (hak_tc_count(tc) < hak_tc_limit(h, cls)) {
                 b->next = tc->head;
                 tc->head = b;
-                tc->count++;
+                tc->room--;
             } else {
                 hak_tls_heap = &hak_heap_busy;
                 hak_heap_flush(h, cls, p);
@@ -174,10 +232,10 @@ void hak_free_slow(void *p, uintptr_t e) {
         }
     } else if (e != 0) {
         if (h->kind == HAK_HEAP_BUSY) reentered("free");
-        hak_span_t *sp = (hak_span_t *)e;
-        if (sp->block != (uint8_t *)p) hak_fatal("free(): invalid pointer %p", p);
-        hak_large_free(sp);
+        check_span_start(e, p, "free");
+        hak_large_free((hak_span_t *)e);
     } else {
+        check_foreign(p, "free");
         hak_gstat_add(HAK_S_libc_free, 1);
         __libc_free(p);
     }
@@ -191,16 +249,25 @@ static void check_live_span(const hak_span_t *sp, const void *p, const char *wha
         hak_fatal("%s(): pointer %p was already freed", what, p);
 }
 
-size_t hak_usable_size(const void *p) {
-    uintptr_t e = hak_registry_get(p);
+/* The usable size of the block at p, which must be one: `what` names the
+ * call for the message when it is not. */
+static size_t usable_size(const void *p, uintptr_t e, const char *what) {
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
-    if (cls != 0) return hak_class_size[cls];
-    if (e != 0) {
-        const hak_span_t *sp = (const hak_span_t *)e;
-        check_live_span(sp, p, "malloc_usable_size");
-        return sp->usable - (size_t)((const uint8_t *)p - sp->block);
+    if (cls != 0) {
+        check_block_start((const hak_page_t *)(e & ~HAK_REG_CLASS_MASK), p, what);
+        return hak_class_size[cls];
     }
+    if (e != 0) {
+        const hak_span_t *sp = check_span_start(e, p, what);
+        check_live_span(sp, p, what);
+        return sp->usable;
+    }
+    check_foreign(p, what);
     return hak_libc_usable_size((void *)p);
+}
+
+size_t hak_usable_size(const void *p) {
+    return usable_size(p, hak_registry_get(p), "malloc_usable_size");
 }
 
 void *hak_realloc(void *p, size_t n) {
@@ -212,12 +279,11 @@ void *hak_realloc(void *p, size_t n) {
     }
     if (n > HAK_MAX_REQUEST) return enomem();
     uintptr_t e = hak_registry_get(p);
+    size_t old = usable_size(p, e, "realloc");
     if (e == 0) {
         hak_gstat_add(HAK_S_libc_alloc, 1);
         return __libc_realloc(p, n);
     }
-    if ((e & HAK_REG_CLASS_MASK) == 0) check_live_span((const hak_span_t *)e, p, "realloc");
-    size_t old = hak_usable_size(p);
     /* Shrinking in place is fine while it wastes less than half. */
     if (n <= old && n > old / 2) return p;
     if ((e & HAK_REG_CLASS_MASK) == 0 && hak_tier_of_size(n) == HAK_TIER_LARGE &&

@@ -102,6 +102,7 @@ static void heap_setup(hak_heap_t *h) {
         if (limit < 2) limit = 2;
         h->hard_limit[c] = (uint16_t)limit;
         h->tc[c].limit = hak_knob(HARDENED) ? 0 : (uint32_t)limit;
+        hak_tc_set_count(&h->tc[c], 0);
     }
     atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
 }
@@ -111,7 +112,7 @@ hak_heap_t *hak_heap_acquire(void) {
     hak_heap_t *h = heaps_abandoned;
     if (h != NULL) {
         __atomic_store_n(&heaps_abandoned, h->next_abandoned, __ATOMIC_RELAXED);
-        h->abandoned = false;
+        __atomic_store_n(&h->abandoned, false, __ATOMIC_RELAXED); /* peeked unlocked */
     }
     hak_unlock(&heaps_lock);
     if (h == NULL) {
@@ -351,7 +352,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     hak_unlock(&h->lock);
     if (head == NULL) return NULL;
     tc->head = head->next;
-    tc->count = got - 1;
+    hak_tc_set_count(tc, got - 1);
     return head;
 }
 
@@ -362,7 +363,6 @@ static void give_back_local(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, h
     pg->free = first;
     pg->nfree += n;
     pg->used -= n;
-    hak_heap_stat(h, HAK_S_owner_free, n);
     if (page_releasable(pg) && h->avail[pg->cls].head != pg) {
         /* Empty and not the page being carved: back to the OS layer, which
          * pools it for any class. */
@@ -378,10 +378,27 @@ static void give_back_local(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, h
 
 static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, hak_block_t *last,
                              unsigned n, uint64_t now) {
+    hak_heap_t *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
+    if (owner != NULL && owner != h && __atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED) &&
+        hak_trylock(&owner->lock)) {
+        /* A page of an exited thread: nobody drains it until a new thread
+         * takes the heap over or a thread of its class adopts it, so the
+         * memory of a thread that allocated and died would stay out of
+         * reach of every other size. Under the heap's lock these blocks go
+         * back as its owner's would, and the page goes to the OS layer the
+         * moment it is empty. (A thread that has just taken the heap over
+         * is no matter: its page lists are touched only under this lock.) */
+        bool ours = atomic_load_explicit(&pg->owner, memory_order_relaxed) == owner;
+        if (ours) {
+            give_back_local(owner, pg, first, last, n);
+            if (h != NULL) hak_heap_stat(h, HAK_S_remote_free, n);
+        }
+        hak_unlock(&owner->lock);
+        if (ours) return;
+    }
     /* Route P: an owner idle too long gets its page offered to threads that
      * need one. Decided before the push: until our blocks are on the page,
      * the page cannot become empty and be released under us. */
-    hak_heap_t *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
     if (owner != NULL && owner != h &&
         !atomic_load_explicit(&pg->in_pending, memory_order_relaxed) && owner_idle(owner, now))
         hak_pending_push(pg);
@@ -404,23 +421,25 @@ static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
             n++;
         }
         last->next = NULL;
-        if (h != NULL && atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)
+        if (h != NULL && atomic_load_explicit(&pg->owner, memory_order_relaxed) == h) {
             give_back_local(h, pg, first, last, n);
-        else
+            hak_heap_stat(h, HAK_S_owner_free, n);
+        } else
             give_back_remote(h, pg, first, last, n, now);
     }
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     hak_tcache_t *tc = &h->tc[cls];
-    unsigned n = tc->count / 2 + 1;
-    if (n > tc->count) n = tc->count;
+    unsigned count = hak_tc_count(tc);
+    unsigned n = count / 2 + 1;
+    if (n > count) n = count;
     hak_block_t *list = tc->head, *last = NULL;
     for (unsigned i = 0; i < n; i++) {
         last = tc->head;
         tc->head = tc->head->next;
     }
-    tc->count -= n;
+    hak_tc_set_count(tc, count - n);
     uint64_t now = hak_now_us();
     if (last != NULL) {
         last->next = NULL;
@@ -433,7 +452,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     if (extra != NULL) {
         extra->next = tc->head;
         tc->head = extra;
-        tc->count++;
+        tc->room--;
     }
 }
 
@@ -452,7 +471,7 @@ static void flush_all(hak_heap_t *h) {
     for (unsigned c = 1; c <= hak_class_count; c++) {
         hak_block_t *list = h->tc[c].head;
         h->tc[c].head = NULL;
-        h->tc[c].count = 0;
+        hak_tc_set_count(&h->tc[c], 0);
         give_back(h, list, now);
     }
     for (unsigned c = 1; c <= hak_class_count; c++) sweep_class(h, c, SWEEP_PAGES);
@@ -463,7 +482,7 @@ static void flush_all(hak_heap_t *h) {
 static void abandon(hak_heap_t *h) {
     hak_heap_stat(h, HAK_S_threads_exited, 1);
     hak_lock(&heaps_lock);
-    h->abandoned = true;
+    __atomic_store_n(&h->abandoned, true, __ATOMIC_RELAXED);
     h->next_abandoned = heaps_abandoned;
     __atomic_store_n(&heaps_abandoned, h, __ATOMIC_RELAXED); /* peeked unlocked */
     hak_unlock(&heaps_lock);
@@ -504,7 +523,7 @@ void hak_heaps_unlock_all(bool child) {
         if (h == self || h->abandoned) continue;
         for (unsigned c = 1; c <= hak_class_count; c++) {
             h->tc[c].head = NULL;
-            h->tc[c].count = 0;
+            hak_tc_set_count(&h->tc[c], 0);
         }
         abandon(h);
     }

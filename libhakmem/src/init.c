@@ -17,6 +17,7 @@
 
 _Atomic(int) hak_state;
 uintptr_t hak_free_key = 1;
+uintptr_t hak_brk_start = UINTPTR_MAX;
 static pthread_key_t thread_key;
 static bool have_key;
 
@@ -73,6 +74,9 @@ bool hak_init(void) {
     hak_heap_t *saved = hak_tls_heap;
     hak_tls_heap = &hak_heap_libc;
     starting = true;
+    /* Where the C library's main heap starts, before it serves anything. */
+    void *brk = sbrk(0);
+    if (brk != (void *)-1) hak_brk_start = (uintptr_t)brk;
     if (!hak_options_init()) _exit(2);
     hak_size_class_init();
     /* 16 random bytes the kernel hands every process: no syscall, no

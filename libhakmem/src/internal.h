@@ -348,13 +348,25 @@ void hak_large_unlock_all(bool child);
  * Thread heaps and their caches (heap.c)
  * ---------------------------------------------------------------------- */
 
+/* A thread's cache of free blocks of one class. The fast paths keep only
+ * `room`, what free may still add: one decrement-and-test on free instead
+ * of a load, compare and store of a count against a limit. The count is
+ * limit - room; a limit of 0 (the sentinel heaps, hardened mode) makes
+ * room zero or negative, so every free takes the slow path. */
 typedef struct {
     hak_block_t *head;
-    uint32_t count;
-    uint32_t limit; /* 0 in the sentinel heaps: forces the slow path */
+    int32_t room;
+    uint32_t limit;
     hak_counter_t nalloc;
     hak_counter_t nfree;
 } hak_tcache_t;
+
+static inline uint32_t hak_tc_count(const hak_tcache_t *tc) {
+    return (uint32_t)((int64_t)tc->limit - tc->room);
+}
+static inline void hak_tc_set_count(hak_tcache_t *tc, uint32_t count) {
+    tc->room = (int32_t)((int64_t)tc->limit - count);
+}
 
 typedef struct hak_heap_s {
     hak_tcache_t tc[HAK_CLASS_MAX];
@@ -396,7 +408,7 @@ static inline void hak_heap_stat(hak_heap_t *h, hak_stat_id_t id, uint64_t n) {
 hak_heap_t *hak_heap_acquire(void);
 void *hak_heap_refill(hak_heap_t *h, unsigned cls);
 /* The cache limit of class cls, whichever mode. */
-static inline uint32_t hak_tc_limit(const hak_heap_t *h, unsigned cls) {
+static inline uint32_t hak_tc_limit(const hak_heap_t *h, uintptr_t cls) {
     return hak_knob(HARDENED) ? h->hard_limit[cls] : h->tc[cls].limit;
 }
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
@@ -421,16 +433,21 @@ extern _Atomic(_Atomic(uintptr_t) *) hak_reg_l1[(size_t)1 << HAK_REG_L1_BITS];
 
 static inline uintptr_t hak_registry_get(const void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (hak_unlikely(a >> HAK_REG_ADDR_BITS)) return 0;
-    _Atomic(uintptr_t) *leaf = atomic_load_explicit(
-        &hak_reg_l1[a >> (HAK_GRANULE_SHIFT + HAK_REG_L2_BITS)], memory_order_acquire);
+    uintptr_t i = a >> (HAK_GRANULE_SHIFT + HAK_REG_L2_BITS);
+    if (hak_unlikely(i >= ((uintptr_t)1 << HAK_REG_L1_BITS))) return 0; /* beyond 47 bits */
+    _Atomic(uintptr_t) *leaf = atomic_load_explicit(&hak_reg_l1[i], memory_order_acquire);
     if (hak_unlikely(leaf == NULL)) return 0;
     return atomic_load_explicit(
         &leaf[(a >> HAK_GRANULE_SHIFT) & (((uintptr_t)1 << HAK_REG_L2_BITS) - 1)],
         memory_order_acquire);
 }
-/* Maps [p, p + len) to `entry`; false when the table itself cannot be mapped. */
+/* Maps [p, p + len) to `entry`; false when the table itself cannot be mapped
+ * (then part of the range may be set: the caller clears it). Clearing
+ * (entry 0) never fails. */
 bool hak_registry_set(const void *p, size_t len, uintptr_t entry);
+/* Maps the table's leaves for [p, p + len) without changing an entry, so
+ * that a later hak_registry_set of the range cannot fail. */
+bool hak_registry_reserve(const void *p, size_t len);
 
 /* ------------------------------------------------------------------------
  * OS layer (os.c): the only caller of mmap, munmap and madvise.
@@ -440,7 +457,11 @@ void *hak_os_map(size_t len);
 void *hak_os_map_aligned(size_t len, size_t align);
 void hak_os_unmap(void *p, size_t len);
 void hak_os_decommit(void *p, size_t len);
-void *hak_os_remap(void *p, size_t old_len, size_t new_len);
+/* Grows or shrinks the mapping at p where it is; false if it cannot. */
+bool hak_os_resize(void *p, size_t old_len, size_t new_len);
+/* Moves the mapping at p, resized, onto the caller's mapping `to` of
+ * new_len bytes, which it replaces; false (nothing changed) if it cannot. */
+bool hak_os_move(void *p, size_t old_len, size_t new_len, void *to);
 void *hak_os_page_alloc(void);
 void hak_os_page_free(void *p);
 bool hak_os_reclaim(void);
@@ -477,6 +498,9 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 size_t hak_libc_usable_size(void *p);
+/* The program break when hakmem started: the C library's main heap lies
+ * between it and the current break (UINTPTR_MAX: unknown). */
+extern uintptr_t hak_brk_start;
 
 /* ------------------------------------------------------------------------
  * The allocator proper (alloc.c), called by the exported entry points.
@@ -491,14 +515,13 @@ size_t hak_usable_size(const void *p);
 
 static inline void *hak_alloc(size_t n) {
     if (hak_likely(n <= HAK_SMALL_LIMIT)) {
-        unsigned cls = hak_class_of[(n + 15) >> 4];
-        hak_tcache_t *tc = &hak_tls_heap->tc[cls];
+        hak_tcache_t *tc = &hak_tls_heap->tc[hak_class_of[(n + 15) >> 4]];
         hak_block_t *b = tc->head;
         if (hak_likely(b != NULL)) {
-            tc->head = b->next;
-            tc->count--;
-            b->key = 0;
             hak_counter_add(&tc->nalloc, 1);
+            tc->room++;
+            tc->head = b->next;
+            b->key = 0;
             return b;
         }
     }
@@ -507,14 +530,14 @@ static inline void *hak_alloc(size_t n) {
 
 static inline void hak_free(void *p) {
     uintptr_t e = hak_registry_get(p);
-    unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
+    uintptr_t cls = e & HAK_REG_CLASS_MASK;
     if (hak_likely(cls != 0)) {
         hak_tcache_t *tc = &hak_tls_heap->tc[cls];
-        if (hak_likely(tc->count < tc->limit)) {
+        if (hak_likely(tc->room > 0)) {
             hak_block_t *b = (hak_block_t *)p;
+            tc->room--;
             b->next = tc->head;
             tc->head = b;
-            tc->count++;
             hak_counter_add(&tc->nfree, 1);
             return;
         }

@@ -5,8 +5,10 @@
  * frees and reallocates big buffers in a loop would pay that every time. The
  * cache keeps up to large_cache_spans spans (and large_cache_bytes bytes)
  * mapped for at most release_delay_ms, most recent first, and serves a request from the smallest
- * cached span that fits within 25% waste. Only a span's first granule is registered: free and
- * realloc receive the block start, nothing else. */
+ * cached span that fits within 25% waste. Every granule of a span is
+ * registered, so that free, realloc and malloc_usable_size tell a pointer
+ * into the middle of a block (an error they report) from one that is no
+ * block of ours at all, for the cost of a store per 4 KiB mapped. */
 #include "internal.h"
 
 #include <string.h>
@@ -62,7 +64,8 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     sp->block = sp->map;
     sp->usable = sp->map_len;
     sp->next = NULL;
-    if (!hak_registry_set(sp->block, 1, (uintptr_t)sp)) {
+    if (!hak_registry_set(sp->map, sp->map_len, (uintptr_t)sp)) {
+        hak_registry_set(sp->map, sp->map_len, 0);
         hak_os_unmap(sp->map, sp->map_len);
         hak_meta_free(HAK_META_SPAN, sp);
         return NULL;
@@ -111,29 +114,54 @@ void hak_large_free(hak_span_t *sp) {
     hak_unlock(&large_lock);
     while (evict != NULL) {
         hak_span_t *next = evict->next;
-        hak_registry_set(evict->block, 1, 0);
+        hak_registry_set(evict->map, evict->map_len, 0);
         hak_os_unmap(evict->map, evict->map_len);
         hak_meta_free(HAK_META_SPAN, evict);
         evict = next;
     }
 }
 
+/* Resizes sp's mapping to hold n bytes without copying: the kernel grows it
+ * in place or moves its pages. NULL when it cannot, sp untouched. Every
+ * registry leaf the new range needs is mapped before the kernel is asked,
+ * so that once the pages have moved, registering them cannot fail (memory
+ * may be short: that is often why a program is reallocating). */
 void *hak_large_realloc(hak_span_t *sp, size_t n) {
     size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
     if (len < n) return NULL;
-    if (len == sp->map_len) return sp->block;
-    /* Unregister before the move: once mremap returns, the old range is
-     * free for anyone's next mapping, whose registration we must not undo. */
-    hak_registry_set(sp->block, 1, 0);
-    uint8_t *map = hak_os_remap(sp->map, sp->map_len, len);
-    if (map == NULL) {
-        hak_registry_set(sp->block, 1, (uintptr_t)sp);
-        return NULL;
+    uint8_t *map = sp->map;
+    size_t old = sp->map_len;
+    if (len == old) return sp->block;
+    if (len < old) {
+        /* The tail is unregistered before the kernel takes it back: from
+         * then on it may hold anyone's next mapping. */
+        hak_registry_set(map + len, old - len, 0);
+        if (!hak_os_resize(map, old, len)) {
+            hak_registry_set(map + len, old - len, (uintptr_t)sp);
+            return NULL;
+        }
+    } else if (hak_registry_reserve(map, len) && hak_os_resize(map, old, len)) {
+        hak_registry_set(map + old, len - old, (uintptr_t)sp);
+    } else {
+        /* The destination is ours before the move: a mapping of its own,
+         * with its leaves, which the kernel replaces with the block's pages. */
+        uint8_t *to = hak_os_map(len);
+        if (to == NULL) return NULL;
+        if (!hak_registry_reserve(to, len)) {
+            hak_os_unmap(to, len);
+            return NULL;
+        }
+        hak_registry_set(map, old, 0);
+        if (!hak_os_move(map, old, len, to)) {
+            hak_registry_set(map, old, (uintptr_t)sp);
+            hak_os_unmap(to, len);
+            return NULL;
+        }
+        hak_registry_set(to, len, (uintptr_t)sp);
+        map = to;
     }
     sp->map = sp->block = map;
     sp->map_len = sp->usable = len;
-    if (!hak_registry_set(map, 1, (uintptr_t)sp))
-        hak_fatal("cannot register a resized block at %p: out of memory for the registry", map);
     return map;
 }
 
@@ -146,7 +174,7 @@ bool hak_large_reclaim(void) {
     bool any = all != NULL;
     while (all != NULL) {
         hak_span_t *next = all->next;
-        hak_registry_set(all->block, 1, 0);
+        hak_registry_set(all->map, all->map_len, 0);
         hak_os_unmap(all->map, all->map_len);
         hak_meta_free(HAK_META_SPAN, all);
         all = next;

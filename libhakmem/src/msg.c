@@ -3,7 +3,9 @@
  * The allocator cannot use printf: stdio may allocate and takes locks that a
  * thread inside malloc may already hold. Messages are formatted into a stack
  * buffer by a small formatter and written with one write(2), so concurrent
- * messages do not interleave. */
+ * messages do not interleave. A message is one line, whatever it quotes:
+ * control characters in it (a newline in a profile's string value, a
+ * terminal escape in a file name) are written as escapes. */
 #include "internal.h"
 
 #include <errno.h>
@@ -14,11 +16,37 @@
 typedef struct {
     char *buf;
     size_t cap, len; /* len counts what would have been written */
+    bool escape;     /* control characters as \n, \t, \r, \xNN */
 } out_t;
 
-static void put_char(out_t *o, char c) {
+static void put_raw(out_t *o, char c) {
     if (o->len + 1 < o->cap) o->buf[o->len] = c;
     o->len++;
+}
+
+static void put_char(out_t *o, char c) {
+    unsigned char u = (unsigned char)c;
+    if (!o->escape || (u >= 0x20 && u != 0x7f)) {
+        put_raw(o, c);
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    put_raw(o, '\\');
+    switch (c) {
+    case '\n':
+        put_raw(o, 'n');
+        break;
+    case '\t':
+        put_raw(o, 't');
+        break;
+    case '\r':
+        put_raw(o, 'r');
+        break;
+    default:
+        put_raw(o, 'x');
+        put_raw(o, hex[u >> 4]);
+        put_raw(o, hex[u & 15]);
+    }
 }
 
 static void put_str(out_t *o, const char *s) {
@@ -90,7 +118,7 @@ static void vfmt(out_t *o, const char *fmt, va_list ap) {
 }
 
 size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) {
-    out_t o = {buf, cap, 0};
+    out_t o = {buf, cap, 0, false};
     va_list ap;
     va_start(ap, fmt);
     vfmt(&o, fmt, ap);
@@ -101,7 +129,7 @@ size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) {
 
 static void vmsg(const char *fmt, va_list ap) {
     char buf[512];
-    out_t o = {buf, sizeof buf - 1, 0};
+    out_t o = {buf, sizeof buf - 1, 0, true};
     put_str(&o, "hakmem: ");
     vfmt(&o, fmt, ap);
     size_t n = o.len < o.cap ? o.len : o.cap - 1;

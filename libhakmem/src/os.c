@@ -73,14 +73,25 @@ void hak_os_decommit(void *p, size_t len) {
     hak_gstat_add(HAK_S_os_madvise, 1);
 }
 
-void *hak_os_remap(void *p, size_t old_len, size_t new_len) {
+bool hak_os_resize(void *p, size_t old_len, size_t new_len) {
     int saved = errno;
-    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+    void *q = mremap(p, old_len, new_len, 0);
     errno = saved;
-    if (q == MAP_FAILED) return NULL;
+    if (q == MAP_FAILED) return false;
     hak_gstat_add(HAK_S_os_mremap, 1);
     hak_stats_mapped((long long)new_len - (long long)old_len);
-    return q;
+    return true;
+}
+
+bool hak_os_move(void *p, size_t old_len, size_t new_len, void *to) {
+    int saved = errno;
+    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    errno = saved;
+    if (q == MAP_FAILED) return false;
+    /* `to` was counted when it was mapped; the old range is gone. */
+    hak_gstat_add(HAK_S_os_mremap, 1);
+    hak_stats_mapped(-(long long)old_len);
+    return true;
 }
 
 void *hak_os_map_aligned(size_t len, size_t align) {

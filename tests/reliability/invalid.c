@@ -4,8 +4,13 @@
  * Cases:
  *   wild             free() of an address in no mapping at all
  *   stack            free() of a stack address
+ *   misaligned       free() of a pointer 1 byte into a live 64-byte block
  *   interior-tiny    free() of a pointer 16 bytes into a live 64-byte block
+ *   interior-mid     free() of a pointer 16 bytes into a live 5000-byte block
  *   interior-large   free() of a pointer 4 KiB into a live 200 KiB block
+ *   realloc-interior realloc() of a pointer 16 bytes into a live 64-byte block
+ *   usable-interior  malloc_usable_size() of a pointer 4 KiB into a 200 KiB block
+ *   realloc-wild     realloc() of an address in no mapping
  *   realloc-freed    realloc() of a 200 KiB block after free()
  *   usable-freed     malloc_usable_size() of a 200 KiB block after free()
  * A case that returns prints what it saw and "returned" on stdout, then
@@ -33,6 +38,17 @@ static void *unmapped_address(void) {
     return (char *)p + 4096;
 }
 
+/* free() of p + off, p a live block of `size` bytes. If that free was taken
+ * at face value, the next block of the size may lie inside p. */
+static void interior_small(size_t size, size_t off) {
+    char *p = malloc(size);
+    memset(p, 'a', size);
+    free(tu_launder(p + off));
+    char *q = malloc(size);
+    printf("interior: p = %p, next malloc(%zu) = %p%s\n", (void *)p, size, (void *)q,
+           q > p && q < p + size ? " (inside the live block p)" : "");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: invalid CASE\n");
@@ -49,15 +65,24 @@ int main(int argc, char **argv) {
         char local[64];
         memset(tu_launder(local), 0, sizeof local);
         free(tu_launder(local + 16));
+    } else if (strcmp(c, "misaligned") == 0) {
+        interior_small(64, 1);
     } else if (strcmp(c, "interior-tiny") == 0) {
+        interior_small(64, 16);
+    } else if (strcmp(c, "interior-mid") == 0) {
+        interior_small(5000, 16);
+    } else if (strcmp(c, "realloc-interior") == 0) {
         char *p = malloc(64);
         memset(p, 'a', 64);
-        free(tu_launder(p + 16));
-        /* If that free was taken at face value, the next block of the size
-         * may now lie inside p. */
-        char *q = malloc(64);
-        printf("interior-tiny: p = %p, next malloc(64) = %p%s\n", (void *)p, (void *)q,
-               q > p && q < p + 64 ? " (inside the live block p)" : "");
+        char *q = realloc(tu_launder(p + 16), 128);
+        printf("realloc-interior: realloc(p + 16, 128) = %p\n", (void *)q);
+    } else if (strcmp(c, "usable-interior") == 0) {
+        char *p = malloc(LARGE);
+        memset(p, 'a', LARGE);
+        printf("usable-interior: %zu\n", malloc_usable_size(tu_launder(p + 4096)));
+    } else if (strcmp(c, "realloc-wild") == 0) {
+        void *q = realloc(tu_launder(unmapped_address()), 100);
+        printf("realloc-wild: %p\n", q);
     } else if (strcmp(c, "interior-large") == 0) {
         char *p = malloc(LARGE);
         memset(p, 'a', LARGE);
