@@ -58,11 +58,10 @@ static hak_heap_t *thread_heap(const char *what) {
 
 /* One block of class cls for heap h: from its cache, else a refill. */
 static void *alloc_class(hak_heap_t *h, unsigned cls) {
-    hak_tcache_t *tc = &h->tc[cls];
-    hak_block_t *b = tc->head;
+    hak_block_t *b = h->tc_head[cls];
     if (b != NULL) {
-        tc->head = b->next;
-        tc->room++;
+        h->tc_head[cls] = b->next;
+        h->tc_room[cls]++;
     } else {
         hak_tls_heap = &hak_heap_busy;
         b = hak_heap_refill(h, cls);
@@ -71,7 +70,7 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
         hak_heap_stat(h, HAK_S_slow_alloc, 1);
     }
     b->key = 0;
-    hak_counter_add(&tc->nalloc, 1);
+    hak_counter_add(&h->tc_nalloc[cls], 1);
     return b;
 }
 
@@ -82,7 +81,7 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
 hak_cold static void check_double_free(hak_heap_t *h, hak_page_t *pg, unsigned cls,
                                        hak_block_t *b) {
     if (h == NULL || h->kind != HAK_HEAP_REAL) return;
-    for (hak_block_t *x = h->tc[cls].head; x != NULL; x = x->next)
+    for (hak_block_t *x = h->tc_head[cls]; x != NULL; x = x->next)
         if (x == b) hak_fatal("double free of %p", (void *)b);
     hak_lock(&h->lock);
     bool found = false;
@@ -211,18 +210,16 @@ void hak_free_slow(void *p, uintptr_t e) {
         if (b->key == hak_free_key) check_double_free(h, pg, cls, b);
         b->key = hak_free_key;
         if (h != NULL && h->kind == HAK_HEAP_REAL) {
-            hak_tcache_t *tc = &h->tc[cls];
-            if (hak_tc_count(tc) < hak_tc_limit(h, cls)) {
-                b->next = tc->head;
-                tc->head = b;
-                tc->room--;
+            if (hak_tc_count(h, cls) < hak_tc_limit(h, cls)) {
+                b->next = h->tc_head[cls];
+                h->tc_head[cls] = b;
+                h->tc_room[cls]--;
             } else {
                 hak_tls_heap = &hak_heap_busy;
                 hak_heap_flush(h, cls, p);
                 hak_tls_heap = h;
                 hak_heap_stat(h, HAK_S_slow_free, 1);
             }
-            hak_counter_add(&tc->nfree, 1);
         } else {
             /* No heap (the thread is exiting or starting hakmem): straight
              * back to the page, as a remote free. */

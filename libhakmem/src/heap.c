@@ -101,8 +101,8 @@ static void heap_setup(hak_heap_t *h) {
         if (by_bytes < limit) limit = by_bytes;
         if (limit < 2) limit = 2;
         h->hard_limit[c] = (uint16_t)limit;
-        h->tc[c].limit = hak_knob(HARDENED) ? 0 : (uint32_t)limit;
-        hak_tc_set_count(&h->tc[c], 0);
+        h->tc_limit[c] = hak_knob(HARDENED) ? 0 : (uint32_t)limit;
+        hak_tc_set_count(h, c, 0);
     }
     atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
 }
@@ -305,7 +305,6 @@ static void page_settle(hak_heap_t *h, hak_page_t *pg) {
 }
 
 void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
-    hak_tcache_t *tc = &h->tc[cls];
     uint32_t limit = hak_tc_limit(h, cls);
     unsigned want = limit / 2 + 1;
     hak_block_t *head = NULL;
@@ -351,8 +350,9 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     sweep(h);
     hak_unlock(&h->lock);
     if (head == NULL) return NULL;
-    tc->head = head->next;
-    hak_tc_set_count(tc, got - 1);
+    h->tc_head[cls] = head->next;
+    hak_tc_set_count(h, cls, got - 1);
+    hak_counter_add(&h->tc_nrefill[cls], got);
     return head;
 }
 
@@ -430,16 +430,16 @@ static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
-    hak_tcache_t *tc = &h->tc[cls];
-    unsigned count = hak_tc_count(tc);
+    unsigned count = hak_tc_count(h, cls);
     unsigned n = count / 2 + 1;
     if (n > count) n = count;
-    hak_block_t *list = tc->head, *last = NULL;
+    hak_block_t *list = h->tc_head[cls], *last = NULL;
     for (unsigned i = 0; i < n; i++) {
-        last = tc->head;
-        tc->head = tc->head->next;
+        last = h->tc_head[cls];
+        h->tc_head[cls] = last->next;
     }
-    hak_tc_set_count(tc, count - n);
+    hak_tc_set_count(h, cls, count - n);
+    hak_counter_add(&h->tc_nflush[cls], n);
     uint64_t now = hak_now_us();
     if (last != NULL) {
         last->next = NULL;
@@ -450,9 +450,9 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
         hak_unlock(&h->lock);
     }
     if (extra != NULL) {
-        extra->next = tc->head;
-        tc->head = extra;
-        tc->room--;
+        extra->next = h->tc_head[cls];
+        h->tc_head[cls] = extra;
+        h->tc_room[cls]--;
     }
 }
 
@@ -469,9 +469,10 @@ static void flush_all(hak_heap_t *h) {
     uint64_t now = hak_now_us();
     hak_lock(&h->lock);
     for (unsigned c = 1; c <= hak_class_count; c++) {
-        hak_block_t *list = h->tc[c].head;
-        h->tc[c].head = NULL;
-        hak_tc_set_count(&h->tc[c], 0);
+        hak_block_t *list = h->tc_head[c];
+        hak_counter_add(&h->tc_nflush[c], hak_tc_count(h, c));
+        h->tc_head[c] = NULL;
+        hak_tc_set_count(h, c, 0);
         give_back(h, list, now);
     }
     for (unsigned c = 1; c <= hak_class_count; c++) sweep_class(h, c, SWEEP_PAGES);
@@ -522,8 +523,10 @@ void hak_heaps_unlock_all(bool child) {
         hak_lock_reset(&h->lock);
         if (h == self || h->abandoned) continue;
         for (unsigned c = 1; c <= hak_class_count; c++) {
-            h->tc[c].head = NULL;
-            hak_tc_set_count(&h->tc[c], 0);
+            /* Dropped, as if flushed: they were freed. */
+            hak_counter_add(&h->tc_nflush[c], hak_tc_count(h, c));
+            h->tc_head[c] = NULL;
+            hak_tc_set_count(h, c, 0);
         }
         abandon(h);
     }
@@ -535,8 +538,16 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {
     for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) {
         for (unsigned i = 0; i < HAK_STAT_COUNT; i++) out[i] += hak_counter_get(&h->stats[i]);
         for (unsigned c = 1; c <= hak_class_count; c++) {
-            tiers[0][hak_class_tier[c]] += hak_counter_get(&h->tc[c].nalloc);
-            tiers[1][hak_class_tier[c]] += hak_counter_get(&h->tc[c].nfree);
+            /* in (refills, frees) = out (allocations, flushes) + what is
+             * cached; the owner may be moving all four meanwhile, so a
+             * report taken while it runs can be off by a few blocks. */
+            uint64_t nalloc = hak_counter_get(&h->tc_nalloc[c]);
+            uint64_t out =
+                nalloc + hak_counter_get(&h->tc_nflush[c]) +
+                (uint32_t)((int64_t)h->tc_limit[c] - hak_counter_get_i32(&h->tc_room[c]));
+            uint64_t in = hak_counter_get(&h->tc_nrefill[c]);
+            tiers[0][hak_class_tier[c]] += nalloc;
+            tiers[1][hak_class_tier[c]] += out > in ? out - in : 0;
         }
     }
     hak_unlock(&heaps_lock);

@@ -193,6 +193,10 @@ static inline void hak_counter_add(hak_counter_t *c, uint64_t n) {
 static inline uint64_t hak_counter_get(const hak_counter_t *c) {
     return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
+/* The same, for a cache's room (which the stats derive frees from). */
+static inline int32_t hak_counter_get_i32(const int32_t *c) {
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
 
 /* Counters updated by many threads at once (OS layer, exited heaps). */
 extern _Atomic(uint64_t) hak_global_stats[HAK_STAT_COUNT];
@@ -348,32 +352,26 @@ void hak_large_unlock_all(bool child);
  * Thread heaps and their caches (heap.c)
  * ---------------------------------------------------------------------- */
 
-/* A thread's cache of free blocks of one class. The fast paths keep only
- * `room`, what free may still add: one decrement-and-test on free instead
- * of a load, compare and store of a count against a limit. The count is
- * limit - room; a limit of 0 (the sentinel heaps, hardened mode) makes
- * room zero or negative, so every free takes the slow path. */
-typedef struct {
-    hak_block_t *head;
-    int32_t room;
-    uint32_t limit;
-    hak_counter_t nalloc;
-    hak_counter_t nfree;
-} hak_tcache_t;
-
-static inline uint32_t hak_tc_count(const hak_tcache_t *tc) {
-    return (uint32_t)((int64_t)tc->limit - tc->room);
-}
-static inline void hak_tc_set_count(hak_tcache_t *tc, uint32_t count) {
-    tc->room = (int32_t)((int64_t)tc->limit - count);
-}
-
+/* A heap's thread cache holds free blocks per class, as parallel arrays
+ * indexed by the class so that the fast paths address an entry with a
+ * scaled index and no multiply. The fast paths keep only `room`, what free
+ * may still add (one decrement-and-test on free, not a count compared with
+ * a limit); the count is limit - room, and a limit of 0 (the sentinel
+ * heaps, hardened mode) makes every free take the slow path. Frees are not
+ * counted on the fast path: every block enters the cache by a free or a
+ * refill and leaves it by an allocation or a flush, so the slow paths'
+ * refill and flush counts and the allocation count give them (stats.c). */
 typedef struct hak_heap_s {
-    hak_tcache_t tc[HAK_CLASS_MAX];
+    hak_block_t *tc_head[HAK_CLASS_MAX];
+    int32_t tc_room[HAK_CLASS_MAX];
+    hak_counter_t tc_nalloc[HAK_CLASS_MAX];
+    uint32_t tc_limit[HAK_CLASS_MAX];
+    hak_counter_t tc_nrefill[HAK_CLASS_MAX]; /* blocks in by refills */
+    hak_counter_t tc_nflush[HAK_CLASS_MAX];  /* blocks out by flushes */
     hak_counter_t stats[HAK_STAT_COUNT];
     hak_page_list_t avail[HAK_CLASS_MAX];
     hak_page_list_t full[HAK_CLASS_MAX];
-    /* The caches' real limits in hardened mode, where tc[].limit is 0 so
+    /* The caches' real limits in hardened mode, where tc_limit is 0 so
      * that every free takes the slow path and its double-free check. */
     uint16_t hard_limit[HAK_CLASS_MAX];
     hak_lock_t lock;     /* owner's page lists against adopters */
@@ -409,7 +407,13 @@ hak_heap_t *hak_heap_acquire(void);
 void *hak_heap_refill(hak_heap_t *h, unsigned cls);
 /* The cache limit of class cls, whichever mode. */
 static inline uint32_t hak_tc_limit(const hak_heap_t *h, uintptr_t cls) {
-    return hak_knob(HARDENED) ? h->hard_limit[cls] : h->tc[cls].limit;
+    return hak_knob(HARDENED) ? h->hard_limit[cls] : h->tc_limit[cls];
+}
+static inline uint32_t hak_tc_count(const hak_heap_t *h, uintptr_t cls) {
+    return (uint32_t)((int64_t)h->tc_limit[cls] - h->tc_room[cls]);
+}
+static inline void hak_tc_set_count(hak_heap_t *h, uintptr_t cls, uint32_t count) {
+    h->tc_room[cls] = (int32_t)((int64_t)h->tc_limit[cls] - count);
 }
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
@@ -515,12 +519,13 @@ size_t hak_usable_size(const void *p);
 
 static inline void *hak_alloc(size_t n) {
     if (hak_likely(n <= HAK_SMALL_LIMIT)) {
-        hak_tcache_t *tc = &hak_tls_heap->tc[hak_class_of[(n + 15) >> 4]];
-        hak_block_t *b = tc->head;
+        hak_heap_t *h = hak_tls_heap;
+        uintptr_t cls = hak_class_of[(n + 15) >> 4];
+        hak_block_t *b = h->tc_head[cls];
         if (hak_likely(b != NULL)) {
-            hak_counter_add(&tc->nalloc, 1);
-            tc->room++;
-            tc->head = b->next;
+            h->tc_head[cls] = b->next;
+            h->tc_room[cls]++;
+            hak_counter_add(&h->tc_nalloc[cls], 1);
             b->key = 0;
             return b;
         }
@@ -532,13 +537,12 @@ static inline void hak_free(void *p) {
     uintptr_t e = hak_registry_get(p);
     uintptr_t cls = e & HAK_REG_CLASS_MASK;
     if (hak_likely(cls != 0)) {
-        hak_tcache_t *tc = &hak_tls_heap->tc[cls];
-        if (hak_likely(tc->room > 0)) {
+        hak_heap_t *h = hak_tls_heap;
+        if (hak_likely(h->tc_room[cls] > 0)) {
             hak_block_t *b = (hak_block_t *)p;
-            tc->room--;
-            b->next = tc->head;
-            tc->head = b;
-            hak_counter_add(&tc->nfree, 1);
+            h->tc_room[cls]--;
+            b->next = h->tc_head[cls];
+            h->tc_head[cls] = b;
             return;
         }
     }
