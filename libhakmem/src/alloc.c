@@ -140,6 +140,12 @@ static void check_block_start(const hak_page_t *pg, const void *p, const char *w
 /* A pointer the registry places in a large span must be its block. */
 static const hak_span_t *check_span_start(uintptr_t e, const void *p, const char *what) {
     const hak_span_t *sp = (const hak_span_t *)e;
+    /* A freed span waits in the cache, maybe merged with its neighbours:
+     * a pointer into one is to memory already freed. */
+    if (__atomic_load_n(&sp->cached, __ATOMIC_RELAXED)) {
+        if (strcmp(what, "free") == 0) hak_fatal("double free of %p", p);
+        hak_fatal("%s(): pointer %p was already freed", what, p);
+    }
     if (sp->block != (const uint8_t *)p)
         hak_fatal("%s(): invalid pointer %p: %z bytes into the %z-byte block at %p", what, p,
                   (size_t)((const uint8_t *)p - sp->block), sp->usable, (const void *)sp->block);
@@ -239,13 +245,6 @@ void hak_free_slow(void *p, uintptr_t e) {
     errno = saved;
 }
 
-/* A large block waiting in the span cache is still registered: its free
- * already happened, so any other use of the pointer is a use after free. */
-static void check_live_span(const hak_span_t *sp, const void *p, const char *what) {
-    if (__atomic_load_n(&sp->cached, __ATOMIC_RELAXED))
-        hak_fatal("%s(): pointer %p was already freed", what, p);
-}
-
 /* The usable size of the block at p, which must be one: `what` names the
  * call for the message when it is not. */
 static size_t usable_size(const void *p, uintptr_t e, const char *what) {
@@ -255,9 +254,7 @@ static size_t usable_size(const void *p, uintptr_t e, const char *what) {
         return hak_class_size[cls];
     }
     if (e != 0) {
-        const hak_span_t *sp = check_span_start(e, p, what);
-        check_live_span(sp, p, what);
-        return sp->usable;
+        return check_span_start(e, p, what)->usable;
     }
     check_foreign(p, what);
     return hak_libc_usable_size((void *)p);

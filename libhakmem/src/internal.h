@@ -81,8 +81,8 @@ typedef enum {
       "most bytes a thread caches per size class")                                                 \
     X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
       "full pages checked for remote frees per refill before taking a new page")                   \
-    X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 16, 0, 256, HAK_SCALE_LINEAR, 1, NULL,    \
-      "freed large spans kept mapped for reuse")                                                   \
+    X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 64, 0, 1024, HAK_SCALE_LINEAR, 1, NULL,   \
+      "freed large spans (runs of free pages, merged when adjacent) kept mapped for reuse")        \
     X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 67108864, 0, 1073741824, HAK_SCALE_LOG,  \
       1, NULL, "most bytes the large-span cache keeps mapped")                                     \
     X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
@@ -323,9 +323,10 @@ typedef struct hak_span_s {
     size_t map_len;          /* mapping length */
     uint8_t *block;          /* what the user got */
     size_t usable;           /* bytes usable from block */
-    struct hak_span_s *next; /* large-span cache */
-    uint64_t freed_us;       /* when it entered the cache */
-    bool cached;             /* free, waiting in the cache */
+    struct hak_span_s *next; /* large-span cache, newest first */
+    struct hak_span_s *prev;
+    uint64_t freed_us; /* when it entered the cache */
+    bool cached;       /* free, waiting in the cache */
 } hak_span_t;
 
 void hak_pool_init(void);
