@@ -1,0 +1,136 @@
+# tests/real_workloads.sh — one workload per real program (python3, sqlite3,
+# perl, git, gcc), sourced by tests/real_programs.sh (same output under glibc
+# and hakmem) and bench/programs (wall time and peak RSS against glibc).
+# Each function runs in the current directory, which should be empty.
+# shellcheck shell=bash
+# shellcheck disable=SC2317
+
+# Each workload prints only what is deterministic (no addresses, times or
+# hash orders) and runs in a fresh directory of the same name in both runs,
+# so that the two outputs can be compared byte for byte.
+
+# PYTHONMALLOC=malloc: pymalloc would otherwise serve the small objects
+# from its own mmap'ed arenas and the allocator would see few of them.
+workload_python3() {
+    PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 - <<'EOF'
+import collections, json
+d = {}
+for i in range(200000):
+    d.setdefault("key%d" % (i % 5003), []).append(str(i) * (i % 7))
+words = " ".join("w%d" % (i * 7919 % 1000) for i in range(100000)).split()
+c = collections.Counter(words)
+print(len(d), sum(len(v) for v in d.values()), sum(len(x) for v in d.values() for x in v))
+print(c.most_common(5))
+print(sorted(d)[:5], len(json.dumps(d)))
+rows = [{"id": i, "name": "n%05d" % (i * 31 % 10007), "tags": ["t%d" % (i % k) for k in (3, 5, 7)]}
+        for i in range(30000)]
+rows.sort(key=lambda r: (r["name"], r["id"]))
+print(rows[0], rows[-1], len(json.loads(json.dumps(rows))))
+s = "".join(chr(65 + i % 26) for i in range(200000))
+print(s.count("XYZ"), len(s.lower().split("a")), s[1000:1030])
+EOF
+}
+
+workload_sqlite3() {
+    sqlite3 db.sqlite <<'EOF'
+CREATE TABLE t(id INTEGER PRIMARY KEY, grp INTEGER, name TEXT, val REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+INSERT INTO t SELECT x, x % 97, 'name-' || (x * 7919 % 10007) || '-' || substr('abcdefghij', 1 + x % 10), x * 0.5 FROM c;
+CREATE INDEX t_name ON t(name);
+SELECT count(*), sum(val), count(DISTINCT name) FROM t;
+SELECT grp, count(*), sum(val), min(name), max(name) FROM t GROUP BY grp ORDER BY grp LIMIT 12;
+SELECT substr(name, 1, 7) AS p, count(*), avg(val) FROM t GROUP BY p ORDER BY count(*) DESC, p LIMIT 10;
+SELECT length(group_concat(name, ',')) FROM (SELECT name FROM t ORDER BY name);
+UPDATE t SET name = upper(name) WHERE id % 3 = 0;
+DELETE FROM t WHERE id % 5 = 0;
+SELECT count(*), max(name) FROM t;
+EOF
+}
+
+workload_perl() {
+    perl -e '
+        my %h;
+        for my $i (1 .. 200000) { $h{"k" . ($i % 4999)} .= chr(65 + $i % 26); }
+        my $total = 0;
+        $total += length($h{$_}) for keys %h;
+        my @top = (sort { length($h{$b}) <=> length($h{$a}) || $a cmp $b } keys %h)[0 .. 4];
+        print "$total @top\n";
+        my $s = join(",", map { $_ * 3 } 1 .. 100000);
+        my @parts = split /,/, $s;
+        print scalar(@parts), " ", length($s), "\n";
+        my %count;
+        $count{substr($_, 0, 2)}++ for @parts;
+        print join(" ", map { "$_=$count{$_}" } sort keys %count), "\n";
+        my @words = map { join("", reverse split //, $_) } @parts;
+        print join(",", (sort @words)[0 .. 9]), "\n";
+    '
+}
+
+workload_git() {
+    # Fixed identities and dates make the commit ids themselves comparable.
+    export HOME="$PWD/home" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=tester \
+        GIT_AUTHOR_EMAIL=tester@example.com GIT_COMMITTER_NAME=tester \
+        GIT_COMMITTER_EMAIL=tester@example.com GIT_AUTHOR_DATE=2025-01-01T00:00:00Z \
+        GIT_COMMITTER_DATE=2025-01-01T00:00:00Z
+    mkdir -p home
+    git init -q -b main repo && cd repo || return 1
+    for i in $(seq 1 150); do
+        seq "$i" $((i * 40)) >"file$i.txt"
+    done
+    git add . && git commit -q -m "first commit" || return 1
+    for i in $(seq 1 150 | awk 'NR % 3 == 0'); do
+        echo "change $i" >>"file$i.txt"
+    done
+    git commit -q -am "second commit" || return 1
+    git log --format='%H %an %s' --stat | tail -n 20
+    git diff --stat HEAD~1 | tail -n 3
+    git grep -c 'change' | head -n 5
+    git gc -q && git count-objects -v | grep -E '^(count|in-pack|packs)'
+    git fsck --no-progress 2>&1
+}
+
+workload_gcc() {
+    cat >prog.c <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct node { struct node *next; char name[24]; int value; };
+
+static int cmp(const void *a, const void *b) {
+    const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+int main(void) {
+    enum { N = 5000 };
+    struct node *nodes[N];
+    for (int i = 0; i < N; i++) {
+        nodes[i] = malloc(sizeof *nodes[i]);
+        snprintf(nodes[i]->name, sizeof nodes[i]->name, "node-%d", i * 7919 % N);
+        nodes[i]->value = i;
+    }
+    qsort(nodes, N, sizeof nodes[0], cmp);
+    long sum = 0;
+    for (int i = 0; i < N; i++) sum += (long)i * nodes[i]->value;
+    printf("%s %s %ld\n", nodes[0]->name, nodes[N - 1]->name, sum);
+    for (int i = 0; i < N; i++) free(nodes[i]);
+    return 0;
+}
+EOF
+    gcc -O2 -Wall -S -o prog.s prog.c || return 1
+    md5sum <prog.s
+    gcc -O2 -Wall -o prog prog.c || return 1
+    ./prog
+}
+
+package_of() {
+    case "$1" in
+    python3) echo python3 ;;
+    sqlite3) echo sqlite3 ;;
+    perl) echo perl ;;
+    git) echo git ;;
+    gcc) echo gcc ;;
+    esac
+}
+
