@@ -270,7 +270,13 @@ static void sweep_class(hak_heap_t *h, unsigned c, long pages) {
         hak_heap_stat(h, HAK_S_drain, 1);
         hak_heap_stat(h, HAK_S_drained_blocks, got);
         page_unlink(h, pg);
-        if (page_releasable(pg)) {
+        /* An empty page goes back to the OS layer only when the class has
+         * a spare besides the page being carved: otherwise the next refill
+         * would take a page from the OS layer right after this one went
+         * there (a producer whose consumer returns every block would cycle
+         * a page through the pool for every page of blocks). */
+        hak_page_t *carving = h->avail[c].head;
+        if (page_releasable(pg) && carving != NULL && carving->next != NULL) {
             hak_page_release(pg);
         } else {
             page_link(h, pg, HAK_LIST_AVAIL, false);
