@@ -5,7 +5,7 @@
 # below its default); the throughput knobs are fixed with --space, so a
 # floor of 0.9 of the default's throughput is met exactly when
 # tcache_bytes stays above the cliff. --objective rss must write a profile
-# whose designed memory is clearly below the default's and whose designed
+# whose designed memory is clearly below the default's (<= 0.8) and whose designed
 # throughput meets the floor, with a header that says so; and a log of
 # this objective must not be resumed for another one.
 #   rss.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
@@ -34,8 +34,10 @@ for ((i = 0; i + 1 < ${#ex[@]}; i += 2)); do x[${ex[i]}]=${ex[i + 1]}; done
 echo "designed extra memory ${x[rss]} MiB (default ${x[default_rss]}, least possible ${x[min_rss]});" \
   "throughput x${x[throughput_ratio]} of the default"
 expect "the throughput floor is met (designed x${x[throughput_ratio]} >= 0.9)" test "${x[floor_ok]}" = 1
-expect "clearly less memory than the default (${x[rss]} <= 0.75 x ${x[default_rss]} MiB)" \
-  awk -v r="${x[rss]}" -v d="${x[default_rss]}" 'BEGIN { exit !(r <= 0.75 * d) }'
+# Taking tcache_bytes to the cliff alone gives 0.71 of the default's,
+# chunk_pool_pages to 0 alone 0.65, both 0.36; 16 runs gave 0.42-0.74.
+expect "clearly less memory than the default (${x[rss]} <= 0.8 x ${x[default_rss]} MiB)" \
+  awk -v r="${x[rss]}" -v d="${x[default_rss]}" 'BEGIN { exit !(r <= 0.8 * d) }'
 
 expect "hakmem-config --strict accepts the profile" "$cfgtool" --strict "$tmp/t.cfg"
 expect "header: objective rss" grep -qE '^# objective: +rss$' "$tmp/t.cfg"
