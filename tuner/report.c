@@ -99,12 +99,12 @@ void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
     } else {
         ht_fmt_metric(c->metric, m, sizeof m);
         fprintf(stderr, "%s x%.3f (%d runs)", m, ratio(t, c->metric), c->nruns);
-        if (t->cap_seconds)
+        if (t->objective == HT_OBJ_SYS)
+            fprintf(stderr, " sys %.3fs x%.3f", c->sys, ht_obj_ratio(t, c->obj, t->def->obj));
+        else if (t->cap_seconds)
             fprintf(stderr, " sys %.2fs", c->sys);
         else
             fprintf(stderr, " sys %.1f%%", 100 * c->sysfrac);
-        if (t->objective == HT_OBJ_SYS)
-            fprintf(stderr, " x%.3f", ht_obj_ratio(t, c->obj, t->def->obj));
         if (t->objective == HT_OBJ_RSS || ht_con_active(t, HT_CON_RSS))
             fprintf(stderr, " rss %.1fM", c->rss_kb / 1024);
         if (t->objective == HT_OBJ_RSS)
