@@ -94,7 +94,8 @@ static bool header_matches(const ht_json_t *h, const char *key, const char *want
     return false;
 }
 
-static bool load(ht_log_t *l, const ht_runner_t *r, char *err, size_t errcap) {
+static bool load(ht_log_t *l, const ht_runner_t *r, const char *objective, char *err,
+                 size_t errcap) {
     FILE *f = fopen(l->path, "r");
     if (!f) {
         snprintf(err, errcap, "--resume: cannot read the log %s: %s", l->path, strerror(errno));
@@ -119,9 +120,20 @@ static bool load(ht_log_t *l, const ht_runner_t *r, char *err, size_t errcap) {
                          j ? "no header" : jerr);
                 ok = false;
             } else {
+                /* Logs from before --objective were all for throughput. */
+                const char *obj = ht_json_str(j, "objective");
                 ok = header_matches(j, "command", cmd, l->path, err, errcap) &&
                      header_matches(j, "metric", r->metric_text, l->path, err, errcap) &&
                      header_matches(j, "lib", r->lib, l->path, err, errcap);
+                if (ok && strcmp(obj ? obj : "throughput", objective) != 0) {
+                    snprintf(err, errcap,
+                             "--resume: %s was written for --objective %s, not %s: a search for "
+                             "another objective takes other steps; use another --log, or "
+                             "--objective %s",
+                             l->path, obj ? obj : "throughput", objective,
+                             obj ? obj : "throughput");
+                    ok = false;
+                }
             }
             ht_json_free(j);
             if (!ok) break;
@@ -163,7 +175,7 @@ static bool load(ht_log_t *l, const ht_runner_t *r, char *err, size_t errcap) {
 }
 
 ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const char *workload,
-                      char *err, size_t errcap) {
+                      const char *objective, char *err, size_t errcap) {
     ht_log_t *l = calloc(1, sizeof *l);
     if (!l) return NULL;
     snprintf(l->path, sizeof l->path, "%s", path);
@@ -176,7 +188,7 @@ ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const
             free(l);
             return NULL;
         }
-        if (!load(l, r, err, errcap)) {
+        if (!load(l, r, objective, err, errcap)) {
             free(l->recs);
             free(l);
             return NULL;
@@ -215,6 +227,8 @@ ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const
         ht_json_put_str(l->f, r->metric_text);
         fprintf(l->f, ",\"lib\":");
         ht_json_put_str(l->f, r->lib);
+        fprintf(l->f, ",\"objective\":");
+        ht_json_put_str(l->f, objective);
         fprintf(l->f, ",\"date\":");
         ht_json_put_str(l->f, date);
         fprintf(l->f, "}\n");

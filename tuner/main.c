@@ -54,9 +54,10 @@ static void usage(FILE *f) {
         "FILE]\n"
         "\n"
         "Searches hakmem profiles for the one that maximises a workload's throughput while its\n"
-        "kernel time stays under a cap, and writes that profile. Each candidate is run with\n"
-        "LD_PRELOAD=libhakmem.so and HAKMEM_CONFIG=candidate (strict), under a timeout; a run\n"
-        "in which hakmem served nothing is refused. See tuner/README.md for the strategy.\n"
+        "kernel time stays under a cap (or minimises its peak RSS or kernel time while its\n"
+        "throughput stays near the default's), and writes that profile. Each candidate runs\n"
+        "with LD_PRELOAD=libhakmem.so and HAKMEM_CONFIG=candidate (strict), under a timeout; a\n"
+        "run in which hakmem served nothing is refused. See tuner/README.md for the strategy.\n"
         "\n"
         "Workload (one of):\n"
         "  --bench NAME          a workload of bench/: larson (= larson-mid), larson-mid,\n"
@@ -81,15 +82,23 @@ static void usage(FILE *f) {
         "  --calibrate N         runs of the default that measure the noise (default 5)\n"
         "  --confirm N           interleaved pairs (default, tuned) that decide the result\n"
         "                        (default 5)\n"
-        "  --min-gain F          the confirmed median gain the tuned profile needs, else the\n"
-        "                        default is written (default 0.02 = 2%)\n"
+        "  --min-gain F          the confirmed median gain the tuned profile needs on the\n"
+        "                        objective, else the default is written (default 0.02 = 2%; for\n"
+        "                        rss and sys a ratio to the default of at most 1 / (1 + F))\n"
         "  --timeout S           kill a run after S seconds (default: 5 x the slowest\n"
         "                        calibration run, at least 10 s; calibration itself gets 600 s)\n"
         "\n"
-        "Constraint:\n"
-        "  --max-sys-frac F      kernel time / (user + kernel time) of a run, median over its\n"
-        "                        repeats, at most F (default 0.05)\n"
+        "Objective and constraints (each judged on the median over a candidate's repeats):\n"
+        "  --objective NAME      throughput (default): maximise the metric, under the caps;\n"
+        "                        rss: minimise the peak RSS of a run (memory-lean profile);\n"
+        "                        sys: minimise the kernel (sys) seconds of a run; both keep the\n"
+        "                        metric at least --min-throughput-frac x the default's\n"
+        "  --min-throughput-frac F  with rss or sys: the metric's floor, a fraction of the\n"
+        "                        default's calibrated median (default 0.9)\n"
+        "  --max-sys-frac F      kernel time / (user + kernel time) of a run at most F (default\n"
+        "                        0.05 for throughput; with rss only when given; not with sys)\n"
         "  --max-sys S           instead: kernel time at most S seconds a run\n"
+        "  --max-rss MiB         peak RSS of a run at most MiB (throughput or sys; default none)\n"
         "\n"
         "Search:\n"
         "  --algorithm NAME      the NLopt algorithm for the numeric knobs (default LN_COBYLA,\n"
@@ -258,7 +267,8 @@ int main(int argc, char **argv) {
     const char *bench = NULL, *bench_args = NULL, *bench_dir = NULL, *cmd = NULL, *metric = NULL,
                *output = "tuned.cfg", *log_path = NULL, *svg_path = NULL, *lib = NULL,
                *space_file = NULL;
-    bool resume = false, print_space = false, sys_frac_given = false;
+    bool resume = false, print_space = false, sys_frac_given = false, floor_given = false;
+    t.min_tput_frac = 0.9;
     double timeout = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -320,6 +330,23 @@ int main(int argc, char **argv) {
             t.max_sys_s =
                 num_opt("--max-sys", value_of(argc, argv, &i, "--max-sys"), 1e-6, 1e6, true);
             t.cap_seconds = true;
+        } else if (is_opt(a, "--objective")) {
+            const char *v = value_of(argc, argv, &i, "--objective");
+            if (!ht_objective_parse(v, &t.objective)) {
+                fprintf(stderr,
+                        "hak-tune: --objective '%s': expected throughput, rss (minimise peak RSS) "
+                        "or sys (minimise kernel time)\n",
+                        v);
+                return 2;
+            }
+        } else if (is_opt(a, "--min-throughput-frac")) {
+            t.min_tput_frac =
+                num_opt("--min-throughput-frac", value_of(argc, argv, &i, "--min-throughput-frac"),
+                        0.01, 1, false);
+            floor_given = true;
+        } else if (is_opt(a, "--max-rss")) {
+            t.max_rss_mib =
+                num_opt("--max-rss", value_of(argc, argv, &i, "--max-rss"), 0.001, 1e9, false);
         } else if (is_opt(a, "--min-gain")) {
             t.min_gain =
                 num_opt("--min-gain", value_of(argc, argv, &i, "--min-gain"), 0, 10, false);
@@ -343,6 +370,18 @@ int main(int argc, char **argv) {
     if (t.max_repeats < t.repeats) t.max_repeats = t.repeats;
     if (sys_frac_given && t.cap_seconds)
         bad_usage("--max-sys-frac and --max-sys both given: the cap is one or the other");
+    const char *objname = ht_objective_name(t.objective);
+    if (t.objective == HT_OBJ_THROUGHPUT && floor_given)
+        bad_usage("--min-throughput-frac goes with --objective rss or sys: the throughput "
+                  "objective has no floor");
+    if (t.objective == HT_OBJ_SYS && (sys_frac_given || t.cap_seconds))
+        bad_usage("--objective sys minimises kernel time: --max-sys-frac and --max-sys do not go "
+                  "with it");
+    if (t.objective == HT_OBJ_RSS && t.max_rss_mib > 0)
+        bad_usage("--objective rss minimises peak RSS: --max-rss does not go with it");
+    /* The default cap is the throughput objective's; the others have the
+     * floor, and take a kernel-time cap only when asked for one. */
+    t.sys_cap = t.objective == HT_OBJ_THROUGHPUT || sys_frac_given || t.cap_seconds;
 
     ht_space_init(&t.space);
     if (space_file && !ht_space_load(&t.space, space_file)) return 2;
@@ -361,7 +400,8 @@ int main(int argc, char **argv) {
     if (bench_args && !bench) bad_usage("--bench-args goes with --bench, not --cmd");
     if (metric && bench)
         bad_usage("--metric goes with --cmd: bench programs print 'Throughput = N'");
-    char workload[600], full_cmd[8192];
+    char workload[600], full_cmd[8192], bench_line[4200] = "";
+    const char *wl_name = "command";
     char prog_path[PATH_MAX];
     if (bench) {
         const bench_t *b = NULL;
@@ -379,6 +419,10 @@ int main(int argc, char **argv) {
                  bench_args ? bench_args : b->args);
         snprintf(workload, sizeof workload, "%s (bench/%s %s)", bench_args ? b->prog : b->what,
                  b->prog, bench_args ? bench_args : b->args);
+        snprintf(bench_line, sizeof bench_line, "%s %s", b->prog,
+                 bench_args ? bench_args : b->args);
+        /* The same arguments under another spelling are still that workload. */
+        wl_name = !bench_args || strcmp(bench_args, b->args) == 0 ? b->what : "custom";
     } else {
         snprintf(full_cmd, sizeof full_cmd, "%s", cmd);
         snprintf(workload, sizeof workload, "command");
@@ -399,7 +443,7 @@ int main(int argc, char **argv) {
     if (!log_path) derived_path(output, ".runs.jsonl", log_buf, sizeof log_buf), log_path = log_buf;
     if (!svg_path) derived_path(output, ".svg", svg_buf, sizeof svg_buf), svg_path = svg_buf;
     char err[600];
-    t.log = ht_log_open(log_path, resume, &t.runner, workload, err, sizeof err);
+    t.log = ht_log_open(log_path, resume, &t.runner, workload, objname, err, sizeof err);
     if (!t.log) {
         fprintf(stderr, "hak-tune: %s\n", err);
         ht_runner_done(&t.runner);
@@ -423,18 +467,21 @@ int main(int argc, char **argv) {
 
     char invocation[8192];
     ht_command_text(argv, argc, invocation, sizeof invocation);
-    ht_origin_t origin = {workload, full_cmd, invocation};
+    ht_origin_t origin = {wl_name, bench ? bench_line : NULL, full_cmd, invocation};
     ht_command_text(t.runner.argv, t.runner.argc, full_cmd, sizeof full_cmd);
     t.rng = t.seed * 0x9e3779b97f4a7c15ULL + 1;
     ht_profile_defaults(&t.defaults);
     t.t_start = ht_now();
+    char cons[300];
+    ht_constraints_text(&t, cons, sizeof cons);
     if (!t.quiet) {
         fprintf(stderr, "hak-tune: %s: %s\n", workload, full_cmd);
         fprintf(stderr,
-                "hak-tune: %d evaluations x %d-%d runs, cap %s %.3g, %s, seed %lu; log %s%s\n",
-                t.max_evals, t.repeats, t.max_repeats,
-                t.cap_seconds ? "sys seconds <=" : "sys/(user+sys) <=", ht_cap_limit(&t),
-                t.algorithm, t.seed, log_path, resume ? " (resuming)" : "");
+                "hak-tune: objective %s (%s %s), subject to %s; %d evaluations x %d-%d runs, %s, "
+                "seed %lu; log %s%s\n",
+                objname, t.objective == HT_OBJ_THROUGHPUT ? "maximise" : "minimise",
+                ht_obj_label(&t), cons, t.max_evals, t.repeats, t.max_repeats, t.algorithm, t.seed,
+                log_path, resume ? " (resuming)" : "");
     }
 
     int status = 0;
@@ -471,21 +518,24 @@ int main(int argc, char **argv) {
      * scheduler tick (4 ms at the usual HZ=250): on a short run the split
      * comes in steps of a whole tick. */
     double cpu = t.def->user + t.def->sys;
-    if (cpu < 0.1)
+    if (cpu < 0.1 && (t.sys_cap || t.objective == HT_OBJ_SYS))
         fprintf(stderr,
                 "hak-tune: warning: a run of the default uses %.0f ms of CPU time; the kernel "
                 "splits it between user and sys by the tick, so its sys fraction moves in steps "
-                "of about %.0f%% and the cap is judged on noise: give the workload more work "
+                "of about %.0f%% and kernel time is judged on noise: give the workload more work "
                 "per run\n",
                 1000 * cpu, cpu > 0.004 ? 100 * 0.004 / cpu : 100.0);
     if (!t.quiet) {
-        char m[32];
+        char m[32], broken[300] = "";
         ht_fmt_metric(t.def->metric, m, sizeof m);
+        ht_fig_t df = ht_cand_fig(t.def);
+        ht_excess_text(&t, &df, t.def->metric, broken, sizeof broken);
         fprintf(stderr,
-                "calibration: default %s (median of %d), noise %.1f%% a run, sys fraction "
-                "%.3f, sys %.2fs%s; timeout %.0fs\n",
-                m, t.def->nruns, 100 * t.noise, t.def->sysfrac, t.def->sys,
-                t.def->over_cap ? " -- the DEFAULT IS OVER THE CAP" : "", t.runner.timeout_s);
+                "calibration: default %s (median of %d), sys fraction %.3f, sys %.2fs, peak RSS "
+                "%.1f MiB; noise of %s %.1f%% a run%s%s; timeout %.0fs\n",
+                m, t.def->nruns, t.def->sysfrac, t.def->sys, t.def->rss_kb / 1024, ht_obj_label(&t),
+                100 * t.noise, broken[0] ? " -- the DEFAULT BREAKS " : "", broken,
+                t.runner.timeout_s);
     }
 
     ht_search(&t);
@@ -499,22 +549,25 @@ int main(int argc, char **argv) {
     if (winner == NULL) {
         const ht_cand_t *least = NULL;
         for (int i = 0; i < t.ncands; i++)
-            if (t.cands[i]->over_cap &&
-                (!least || ht_cap_value(&t, t.cands[i]->sysfrac, t.cands[i]->sys) <
-                               ht_cap_value(&t, least->sysfrac, least->sys)))
+            if (t.cands[i]->violates && (!least || t.cands[i]->excess < least->excess))
                 least = t.cands[i];
-        snprintf(cf.verdict, sizeof cf.verdict,
-                 "no candidate kept kernel time under the cap (%.3g), not even the default; the "
-                 "least was %.3g (evaluation %d): writing the default; raise the cap to tune",
-                 ht_cap_limit(&t), least ? ht_cap_value(&t, least->sysfrac, least->sys) : NAN,
-                 least ? least->eval : 0);
+        char broken[300] = "";
+        if (least) {
+            ht_fig_t lf = ht_cand_fig(least);
+            ht_excess_text(&t, &lf, t.def->metric, broken, sizeof broken);
+        }
+        ht_fmt(cf.verdict, sizeof cf.verdict,
+               "no candidate met the constraints (%s), not even the default; the closest was "
+               "evaluation %d (%s): writing the default; loosen them to tune",
+               cons, least ? least->eval : 0, least ? broken : "none ran");
     } else if (winner == t.def) {
         snprintf(cf.verdict, sizeof cf.verdict,
                  "no candidate beat the default in the search: writing the default");
     } else {
-        /* The cap is judged on noisy runs: a winner on its edge can pass in
-         * the search and fail in confirmation. Then the best candidate
-         * clearly inside the cap gets one confirmation of its own. */
+        /* Constraints are judged on noisy runs: a winner on the edge of one
+         * can pass in the search and fail in confirmation. Then the best
+         * candidate clearly inside them all gets one confirmation of its
+         * own. */
         ht_cand_t *w = (ht_cand_t *)winner;
         char first_fail[200] = "";
         for (int attempt = 0; attempt < 2 && w; attempt++) {
@@ -534,27 +587,31 @@ int main(int argc, char **argv) {
                 ht_fmt(cf.verdict, sizeof cf.verdict, "%s", v);
             }
             if (cf.adopted || !cf.w_ok || cf.w_feasible) break;
+            char broken[300] = "";
+            ht_fig_t wf = {cf.ratio_med, cf.w_sysfrac, cf.w_sys, cf.w_rss};
+            ht_excess_text(&t, &wf, 1, broken, sizeof broken);
             ht_fmt(first_fail, sizeof first_fail,
-                   "evaluation %d went over the cap in confirmation (%.3g)", w->eval,
-                   ht_cap_value(&t, cf.w_sysfrac, cf.w_sys));
+                   "evaluation %d broke a constraint in confirmation (%s)", w->eval, broken);
             ht_cand_t *next = NULL;
             for (int i = 0; i < t.ncands; i++) {
                 ht_cand_t *c = t.cands[i];
-                if (c == w || c == t.def || !c->feasible ||
-                    ht_cap_value(&t, c->sysfrac, c->sys) > 0.8 * ht_cap_limit(&t))
-                    continue;
-                if (!next || c->metric > next->metric) next = c;
+                if (c == w || c == t.def || !ht_clearly_feasible(&t, c)) continue;
+                if (!next || ht_obj_gain(&t, c->obj, next->obj) > 1) next = c;
             }
+            /* Only one that is itself better than the default is worth it. */
+            if (next && !(ht_obj_gain(&t, next->obj, t.def->obj) > 1)) next = NULL;
             if (next && !t.quiet)
-                fprintf(stderr, "hak-tune: %s; confirming evaluation %d, clearly inside the cap\n",
+                fprintf(stderr,
+                        "hak-tune: %s; confirming evaluation %d, clearly inside the "
+                        "constraints\n",
                         first_fail, next->eval);
             w = next;
         }
     }
 
 write:
-    snprintf(title, sizeof title, "hak-tune: %s, cap %s %.3g, %d evaluations, %s", workload,
-             t.cap_seconds ? "sys s <=" : "sys frac <=", ht_cap_limit(&t), t.evals, t.algorithm);
+    ht_fmt(title, sizeof title, "hak-tune: %s, objective %s, %s, %d evaluations, %s", workload,
+           objname, cons, t.evals, t.algorithm);
     if (!ht_write_profile(&t, output, &chosen, winner, &cf, &origin)) status = status ? status : 1;
     const ht_cand_t *chosen_c = ht_find(&t, &chosen);
     if (!ht_write_svg(&t, svg_path, chosen_c, title)) {

@@ -56,15 +56,187 @@ static double sysfrac_of(const ht_run_t *r) {
     return cpu > 0 ? r->sys / cpu : 0;
 }
 
+/* ---- the objective and the constraints --------------------------------------- */
+
+static const char *const objective_names[] = {"throughput", "rss", "sys"};
+
+const char *ht_objective_name(ht_objective_t o) {
+    return o <= HT_OBJ_SYS ? objective_names[o] : "?";
+}
+
+bool ht_objective_parse(const char *name, ht_objective_t *out) {
+    for (int i = 0; i <= HT_OBJ_SYS; i++)
+        if (strcmp(objective_names[i], name) == 0) {
+            *out = (ht_objective_t)i;
+            return true;
+        }
+    return false;
+}
+
+/* Kernel seconds come in scheduler ticks and may be 0: ratios of them get
+ * a millisecond on both sides. */
+#define SYS_EPS 0.001
+
+double ht_obj_of(const ht_tuner_t *t, double metric, double sys, double rss_kb) {
+    switch (t->objective) {
+    case HT_OBJ_RSS:
+        return rss_kb;
+    case HT_OBJ_SYS:
+        return sys;
+    case HT_OBJ_THROUGHPUT:
+        break;
+    }
+    return metric;
+}
+
+double ht_obj_ratio(const ht_tuner_t *t, double v, double ref) {
+    double eps = t->objective == HT_OBJ_SYS ? SYS_EPS : 0;
+    return ref + eps > 0 ? (v + eps) / (ref + eps) : NAN;
+}
+
+double ht_obj_gain(const ht_tuner_t *t, double v, double ref) {
+    double r = ht_obj_ratio(t, v, ref);
+    if (t->objective == HT_OBJ_THROUGHPUT) return r;
+    return r > 0 ? 1 / r : r == 0 ? INFINITY : NAN;
+}
+
+const char *ht_obj_label(const ht_tuner_t *t) {
+    return t->objective == HT_OBJ_RSS   ? "peak RSS"
+           : t->objective == HT_OBJ_SYS ? "kernel time"
+                                        : "throughput";
+}
+
+ht_fig_t ht_cand_fig(const ht_cand_t *c) {
+    return (ht_fig_t){c->metric, c->sysfrac, c->sys, c->rss_kb};
+}
+
+bool ht_con_active(const ht_tuner_t *t, ht_con_t k) {
+    switch (k) {
+    case HT_CON_SYS:
+        return t->sys_cap;
+    case HT_CON_RSS:
+        return t->max_rss_mib > 0;
+    case HT_CON_FLOOR:
+        return t->objective != HT_OBJ_THROUGHPUT;
+    case HT_CON_COUNT:
+        break;
+    }
+    return false;
+}
+
+double ht_con_value(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f) {
+    switch (k) {
+    case HT_CON_SYS:
+        return ht_cap_value(t, f->sysfrac, f->sys);
+    case HT_CON_RSS:
+        return f->rss_kb / 1024;
+    case HT_CON_FLOOR:
+    case HT_CON_COUNT:
+        break;
+    }
+    return f->metric;
+}
+
+double ht_con_limit(const ht_tuner_t *t, ht_con_t k, double ref_metric) {
+    switch (k) {
+    case HT_CON_SYS:
+        return ht_cap_limit(t);
+    case HT_CON_RSS:
+        return t->max_rss_mib;
+    case HT_CON_FLOOR:
+    case HT_CON_COUNT:
+        break;
+    }
+    return t->min_tput_frac * ref_metric;
+}
+
+double ht_con_excess(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f, double ref_metric) {
+    double v = ht_con_value(t, k, f), lim = ht_con_limit(t, k, ref_metric);
+    if (!isfinite(v) || !(lim > 0)) return 1;
+    return k == HT_CON_FLOOR ? (lim - v) / lim : (v - lim) / lim;
+}
+
+double ht_excess(const ht_tuner_t *t, const ht_fig_t *f, double ref_metric) {
+    double worst = -1;
+    for (int k = 0; k < HT_CON_COUNT; k++)
+        if (ht_con_active(t, (ht_con_t)k))
+            worst = fmax(worst, ht_con_excess(t, (ht_con_t)k, f, ref_metric));
+    return worst;
+}
+
+static void con_text(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f, double ref_metric,
+                     char *buf, size_t cap) {
+    double lim = ht_con_limit(t, k, ref_metric);
+    switch (k) {
+    case HT_CON_SYS:
+        if (f)
+            ht_fmt(buf, cap, "%s %.3g > cap %.3g",
+                   t->cap_seconds ? "sys seconds" : "sys/(user+sys)", ht_con_value(t, k, f), lim);
+        else
+            ht_fmt(buf, cap, "%s <= %.3g", t->cap_seconds ? "sys seconds" : "sys/(user+sys)", lim);
+        break;
+    case HT_CON_RSS:
+        if (f)
+            ht_fmt(buf, cap, "peak RSS %.1f MiB > cap %.4g MiB", ht_con_value(t, k, f), lim);
+        else
+            ht_fmt(buf, cap, "peak RSS <= %.4g MiB", lim);
+        break;
+    case HT_CON_FLOOR:
+    case HT_CON_COUNT:
+        if (f)
+            ht_fmt(buf, cap, "throughput x%.3f of the default < floor %.3g",
+                   ref_metric > 0 ? f->metric / ref_metric : NAN, t->min_tput_frac);
+        else
+            ht_fmt(buf, cap, "throughput >= %.3g x default", t->min_tput_frac);
+        break;
+    }
+}
+
+void ht_excess_text(const ht_tuner_t *t, const ht_fig_t *f, double ref_metric, char *buf,
+                    size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < HT_CON_COUNT && n + 1 < cap; k++) {
+        if (!ht_con_active(t, (ht_con_t)k) || ht_con_excess(t, (ht_con_t)k, f, ref_metric) <= 0)
+            continue;
+        if (n) n += (size_t)snprintf(buf + n, cap - n, "; ");
+        if (n < cap) con_text(t, (ht_con_t)k, f, ref_metric, buf + n, cap - n);
+        n = strlen(buf);
+    }
+}
+
+void ht_constraints_text(const ht_tuner_t *t, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = HT_CON_COUNT - 1; k >= 0 && n + 1 < cap; k--) {
+        if (!ht_con_active(t, (ht_con_t)k)) continue;
+        if (n) n += (size_t)snprintf(buf + n, cap - n, "; ");
+        if (n < cap) con_text(t, (ht_con_t)k, NULL, 1, buf + n, cap - n);
+        n = strlen(buf);
+    }
+    if (!buf[0]) snprintf(buf, cap, "none");
+}
+
+bool ht_clearly_feasible(const ht_tuner_t *t, const ht_cand_t *c) {
+    if (!c->feasible || !t->def) return false;
+    ht_fig_t f = ht_cand_fig(c);
+    for (int k = 0; k < HT_CON_COUNT; k++) {
+        if (!ht_con_active(t, (ht_con_t)k)) continue;
+        double margin = k == HT_CON_FLOOR ? (1 - t->min_tput_frac) / 2 / t->min_tput_frac : 0.2;
+        if (ht_con_excess(t, (ht_con_t)k, &f, t->def->metric) > -margin) return false;
+    }
+    return true;
+}
+
 static int rank_of(const ht_cand_t *c) {
-    return c->feasible ? 0 : c->over_cap ? 1 : 2;
+    return c->feasible ? 0 : c->violates ? 1 : 2;
 }
 
 bool ht_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_cand_t *b) {
     int ra = rank_of(a), rb = rank_of(b);
     if (ra != rb) return ra < rb;
-    if (ra == 0) return a->metric > b->metric;
-    if (ra == 1) return ht_cap_value(t, a->sysfrac, a->sys) < ht_cap_value(t, b->sysfrac, b->sys);
+    if (ra == 0) return ht_obj_gain(t, a->obj, b->obj) > 1;
+    if (ra == 1) return a->excess < b->excess;
     return false;
 }
 
@@ -85,6 +257,7 @@ static ht_cand_t *cand_new(ht_tuner_t *t, const ht_profile_t *p, const char *ori
     c->p = *p;
     snprintf(c->origin, sizeof c->origin, "%s", origin);
     c->metric = c->metric_min = c->metric_max = c->best_after = NAN;
+    c->obj = c->obj_min = c->obj_max = c->excess = NAN;
     t->cands[t->ncands++] = c;
     return c;
 }
@@ -132,10 +305,10 @@ static bool one_run(ht_tuner_t *t, const ht_profile_t *p, ht_phase_t phase, int 
 
 static void summarize(ht_tuner_t *t, ht_cand_t *c) {
     int n = 0;
-    double *m = malloc(((size_t)c->nruns + 1) * 5 * sizeof *m);
+    double *m = malloc(((size_t)c->nruns + 1) * 6 * sizeof *m);
     if (!m) abort();
     double *sf = m + c->nruns + 1, *sy = sf + c->nruns + 1, *us = sy + c->nruns + 1,
-           *rs = us + c->nruns + 1;
+           *rs = us + c->nruns + 1, *ob = rs + c->nruns + 1;
     c->st = HT_OK;
     c->reason[0] = '\0';
     for (int i = 0; i < c->nruns; i++) {
@@ -152,6 +325,7 @@ static void summarize(ht_tuner_t *t, ht_cand_t *c) {
         sy[n] = r->sys;
         us[n] = r->user;
         rs[n] = r->rss_kb;
+        ob[n] = ht_obj_of(t, r->metric, r->sys, r->rss_kb);
         n++;
     }
     c->metric = ht_median(m, n);
@@ -161,18 +335,34 @@ static void summarize(ht_tuner_t *t, ht_cand_t *c) {
     c->sys = ht_median(sy, n);
     c->user = ht_median(us, n);
     c->rss_kb = ht_median(rs, n);
+    c->obj = ht_median(ob, n);
+    c->obj_min = n ? ob[0] : NAN;
+    c->obj_max = n ? ob[n - 1] : NAN;
     c->served = 0;
     for (int i = 0; i < c->nruns; i++)
         if (c->runs[i].st == HT_OK) c->served = fmax(c->served, c->runs[i].served);
     free(m);
-    c->over_cap = c->st == HT_OK && n > 0 && ht_cap_value(t, c->sysfrac, c->sys) > ht_cap_limit(t);
-    c->feasible = c->st == HT_OK && n > 0 && !c->over_cap;
+    /* The floor is relative to the default's calibrated median: while the
+     * default itself is summarised, that is its own. */
+    ht_fig_t f = ht_cand_fig(c);
+    c->excess = n > 0 ? ht_excess(t, &f, t->def ? t->def->metric : c->metric) : NAN;
+    c->violates = c->st == HT_OK && n > 0 && c->excess > 0;
+    c->feasible = c->st == HT_OK && n > 0 && !c->violates;
+}
+
+/* log of a run's objective measure, NAN when it has none (kernel seconds
+ * get SYS_EPS, as in their ratios). */
+static double obj_log(const ht_tuner_t *t, const ht_run_t *r) {
+    if (r->st != HT_OK) return NAN;
+    double v = ht_obj_of(t, r->metric, r->sys, r->rss_kb);
+    if (t->objective == HT_OBJ_SYS) v += SYS_EPS;
+    return v > 0 ? log(v) : NAN;
 }
 
 /* The machine's noise changes while a search runs (other jobs come and
  * go), so the calibration's estimate is raised when the repeats of all
- * candidates show more: the pooled standard deviation of log(metric), once
- * it rests on at least 10 degrees of freedom. */
+ * candidates show more: the pooled standard deviation of the log of the
+ * objective's measure, once it rests on at least 10 degrees of freedom. */
 static void update_noise(ht_tuner_t *t) {
     double ss = 0;
     int dof = 0;
@@ -180,30 +370,30 @@ static void update_noise(ht_tuner_t *t) {
         const ht_cand_t *c = t->cands[i];
         double sum = 0;
         int n = 0;
-        for (int j = 0; j < c->nruns; j++)
-            if (c->runs[j].st == HT_OK && c->runs[j].metric > 0) {
-                sum += log(c->runs[j].metric);
-                n++;
-            }
+        for (int j = 0; j < c->nruns; j++) {
+            double l = obj_log(t, &c->runs[j]);
+            if (isfinite(l)) sum += l, n++;
+        }
         if (n < 2) continue;
         double mean = sum / n;
-        for (int j = 0; j < c->nruns; j++)
-            if (c->runs[j].st == HT_OK && c->runs[j].metric > 0)
-                ss += (log(c->runs[j].metric) - mean) * (log(c->runs[j].metric) - mean);
+        for (int j = 0; j < c->nruns; j++) {
+            double l = obj_log(t, &c->runs[j]);
+            if (isfinite(l)) ss += (l - mean) * (l - mean);
+        }
         dof += n - 1;
     }
     t->noise_pooled = dof >= 10 ? sqrt(ss / dof) : 0;
     t->noise = fmax(t->noise_calib, t->noise_pooled);
 }
 
-/* Worth more runs: it ran, it is not clearly over the cap, and within the
- * noise it could beat the best. Runs spent here decide the winner; runs
- * spent on clear losers would not. */
+/* Worth more runs: it ran, it does not clearly break a constraint (by a
+ * quarter of the limit), and within the noise it could beat the best. Runs
+ * spent here decide the winner; runs spent on clear losers would not. */
 static bool could_win(const ht_tuner_t *t, const ht_cand_t *c) {
     if (c->st != HT_OK) return false;
-    if (ht_cap_value(t, c->sysfrac, c->sys) > 1.25 * ht_cap_limit(t)) return false;
+    if (c->excess > 0.25) return false;
     if (t->best == NULL) return true;
-    return c->metric >= t->best->metric * (1.0 - 2.0 * t->noise);
+    return ht_obj_gain(t, c->obj, t->best->obj) >= 1.0 - 2.0 * t->noise;
 }
 
 bool ht_budget_left(ht_tuner_t *t) {
@@ -256,8 +446,8 @@ ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin)
     }
     c->seconds = ht_now() - t0;
     if (made) t->measured_evals++;
-    if (c->feasible && (t->best == NULL || c->metric > t->best->metric)) t->best = c;
-    c->best_after = t->best ? t->best->metric : NAN;
+    if (c->feasible && (t->best == NULL || ht_obj_gain(t, c->obj, t->best->obj) > 1)) t->best = c;
+    c->best_after = t->best ? t->best->obj : NAN;
     ht_progress(t, c);
     return c;
 }
@@ -288,26 +478,30 @@ bool ht_calibrate(ht_tuner_t *t) {
      * deviation, the MAD (robust) and the range over its expected value
      * for n normal samples (which a single slow run does move: on a shared
      * machine such runs are real). Five runs can look calm by chance; a
-     * floor keeps that from making every difference look significant. */
+     * floor keeps that from making every difference look significant.
+     * Measured on the objective's measure (kernel seconds plus SYS_EPS). */
     static const double expected_range[] = {0,     0,     1.128, 1.693, 2.059, 2.326,
                                             2.534, 2.704, 2.847, 2.970, 3.078};
     int n = d->nruns;
     double *dev = malloc((size_t)n * sizeof *dev);
     if (!dev) abort();
-    double lo = d->runs[0].metric, hi = lo;
+    double eps = t->objective == HT_OBJ_SYS ? SYS_EPS : 0, mid = d->obj + eps;
+    double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < n; i++) {
-        dev[i] = fabs(d->runs[i].metric - d->metric);
-        lo = fmin(lo, d->runs[i].metric);
-        hi = fmax(hi, d->runs[i].metric);
+        const ht_run_t *r = &d->runs[i];
+        double v = ht_obj_of(t, r->metric, r->sys, r->rss_kb) + eps;
+        dev[i] = fabs(v - mid);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
     }
     double sd_mad = 1.4826 * ht_median(dev, n);
     double sd_range = (hi - lo) / (n <= 10 ? expected_range[n] : 3.078 + 0.5 * log(n / 10.0));
     free(dev);
-    t->noise_calib = d->metric > 0 ? fmax(sd_mad, sd_range) / d->metric : 0;
+    t->noise_calib = mid > 0 ? fmax(sd_mad, sd_range) / mid : 0;
     if (t->noise_calib < 0.01) t->noise_calib = 0.01;
     update_noise(t);
     if (d->feasible) t->best = d;
-    d->best_after = t->best ? t->best->metric : NAN;
+    d->best_after = t->best ? t->best->obj : NAN;
     return true;
 }
 
@@ -317,11 +511,12 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
     memset(o, 0, sizeof *o);
     o->eval = w->eval;
     int want = t->confirm_pairs;
-    double *buf = calloc((size_t)want * 9 + 9, sizeof *buf);
+    double *buf = calloc((size_t)want * 12 + 12, sizeof *buf);
     if (!buf) abort();
     double *wm = buf, *dm = wm + want + 1, *ratio = dm + want + 1, *wsf = ratio + want + 1,
            *dsf = wsf + want + 1, *wsy = dsf + want + 1, *dsy = wsy + want + 1,
-           *wrs = dsy + want + 1, *drs = wrs + want + 1;
+           *wrs = dsy + want + 1, *drs = wrs + want + 1, *oratio = drs + want + 1,
+           *wob = oratio + want + 1, *dob = wob + want + 1;
     int nw = 0, nd = 0, nr = 0;
     o->w_ok = o->d_ok = true;
     for (int i = 0; i < want; i++) {
@@ -336,11 +531,14 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
                                one_run(t, &w->p, HT_PHASE_CONFIRM, w->eval, i + 1, &rw, &rep);
         if (!ok) break;
         o->pairs++;
+        double ow = ht_obj_of(t, rw.metric, rw.sys, rw.rss_kb);
+        double od = ht_obj_of(t, rd.metric, rd.sys, rd.rss_kb);
         if (rw.st == HT_OK) {
             wm[nw] = rw.metric;
             wsf[nw] = sysfrac_of(&rw);
             wsy[nw] = rw.sys;
             wrs[nw] = rw.rss_kb;
+            wob[nw] = ow;
             nw++;
         } else if (o->w_ok) {
             o->w_ok = false;
@@ -352,13 +550,16 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
             dsf[nd] = sysfrac_of(&rd);
             dsy[nd] = rd.sys;
             drs[nd] = rd.rss_kb;
+            dob[nd] = od;
             nd++;
         } else {
             o->d_ok = false;
         }
-        if (rw.st == HT_OK && rd.st == HT_OK && rd.metric > 0) {
-            ratio[nr++] = rw.metric / rd.metric;
-            o->wins += rw.metric > rd.metric;
+        bool both = rw.st == HT_OK && rd.st == HT_OK;
+        if (both && rd.metric > 0) ratio[nr] = rw.metric / rd.metric;
+        if (both && rd.metric > 0 && isfinite(ht_obj_ratio(t, ow, od))) {
+            oratio[nr++] = ht_obj_ratio(t, ow, od);
+            o->wins += ht_obj_gain(t, ow, od) > 1;
         }
         if (!t->quiet) {
             char a[32], b[32];
@@ -366,12 +567,20 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
             ht_fmt_metric(rw.metric, b, sizeof b);
             fprintf(stderr, "confirm %d/%d: default %s, tuned %s", i + 1, want,
                     rd.st == HT_OK ? a : rd.reason, rw.st == HT_OK ? b : rw.reason);
-            if (rw.st == HT_OK && rd.st == HT_OK && rd.metric > 0)
-                fprintf(stderr, ", ratio %.3f", rw.metric / rd.metric);
+            if (both && rd.metric > 0) fprintf(stderr, ", ratio %.3f", rw.metric / rd.metric);
+            if (both && t->objective == HT_OBJ_RSS)
+                fprintf(stderr, "; peak RSS default %.1f MiB, tuned %.1f MiB, ratio %.3f",
+                        rd.rss_kb / 1024, rw.rss_kb / 1024, ht_obj_ratio(t, ow, od));
+            if (both && t->objective == HT_OBJ_SYS)
+                fprintf(stderr, "; sys default %.3f s, tuned %.3f s, ratio %.3f", rd.sys, rw.sys,
+                        ht_obj_ratio(t, ow, od));
             fputc('\n', stderr);
         }
     }
     o->done = o->pairs == want;
+    o->oratio_med = ht_median(oratio, nr);
+    o->oratio_min = nr ? oratio[0] : NAN;
+    o->oratio_max = nr ? oratio[nr - 1] : NAN;
     o->ratio_med = ht_median(ratio, nr);
     o->ratio_min = nr ? ratio[0] : NAN;
     o->ratio_max = nr ? ratio[nr - 1] : NAN;
@@ -383,11 +592,21 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
     o->d_sys = ht_median(dsy, nd);
     o->w_rss = ht_median(wrs, nw);
     o->d_rss = ht_median(drs, nd);
+    o->w_obj = ht_median(wob, nw);
+    o->d_obj = ht_median(dob, nd);
     free(buf);
-    double lim = ht_cap_limit(t);
-    o->w_feasible = o->w_ok && nw > 0 && ht_cap_value(t, o->w_sysfrac, o->w_sys) <= lim;
-    o->d_feasible = o->d_ok && nd > 0 && ht_cap_value(t, o->d_sysfrac, o->d_sys) <= lim;
+    /* Each side's medians against the constraints; the floor against the
+     * pairs' own ratios (the default is 1 by definition), which cancels a
+     * drift of the machine since calibration. */
+    ht_fig_t wf = {o->ratio_med, o->w_sysfrac, o->w_sys, o->w_rss};
+    ht_fig_t df = {1, o->d_sysfrac, o->d_sys, o->d_rss};
+    char broken[300] = "";
+    o->w_feasible = o->w_ok && nw > 0 && nr > 0 && ht_excess(t, &wf, 1) <= 0;
+    o->d_feasible = o->d_ok && nd > 0 && ht_excess(t, &df, 1) <= 0;
     int need = (3 * o->pairs + 3) / 4; /* at least three pairs in four */
+    bool up = t->objective == HT_OBJ_THROUGHPUT;
+    double goal = up ? 1.0 + t->min_gain : 1.0 / (1.0 + t->min_gain);
+    const char *label = ht_obj_label(t);
     if (!o->done) {
         snprintf(o->verdict, sizeof o->verdict,
                  "interrupted during confirmation after %d of %d pairs: not confirmed", o->pairs,
@@ -395,27 +614,28 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
     } else if (!o->w_ok) {
         /* verdict already says which run failed */
     } else if (!o->w_feasible) {
-        snprintf(o->verdict, sizeof o->verdict,
-                 "the tuned profile went over the kernel-time cap in confirmation (%.3g > %.3g): "
-                 "writing the default",
-                 ht_cap_value(t, o->w_sysfrac, o->w_sys), lim);
+        ht_excess_text(t, &wf, 1, broken, sizeof broken);
+        ht_fmt(o->verdict, sizeof o->verdict,
+               "the tuned profile broke a constraint in confirmation (%s): writing the default",
+               broken[0] ? broken : "no pair measured");
     } else if (!o->d_feasible) {
         o->adopted = true;
-        snprintf(o->verdict, sizeof o->verdict,
-                 "the default is over the kernel-time cap (%.3g > %.3g) and the tuned profile "
-                 "meets it (%.3g): writing the tuned profile",
-                 ht_cap_value(t, o->d_sysfrac, o->d_sys), lim,
-                 ht_cap_value(t, o->w_sysfrac, o->w_sys));
-    } else if (o->ratio_med >= 1.0 + t->min_gain && o->wins >= need) {
+        ht_excess_text(t, &df, 1, broken, sizeof broken);
+        ht_fmt(o->verdict, sizeof o->verdict,
+               "the default breaks a constraint (%s) and the tuned profile meets them: writing the "
+               "tuned profile",
+               broken);
+    } else if ((up ? o->oratio_med >= goal : o->oratio_med <= goal) && o->wins >= need) {
         o->adopted = true;
-        snprintf(o->verdict, sizeof o->verdict,
-                 "tuned is better: median ratio %.3f (min %.3f, max %.3f), won %d of %d pairs",
-                 o->ratio_med, o->ratio_min, o->ratio_max, o->wins, o->pairs);
+        ht_fmt(o->verdict, sizeof o->verdict,
+               "tuned is better: %s median ratio %.3f (min %.3f, max %.3f), %s %d of %d pairs",
+               label, o->oratio_med, o->oratio_min, o->oratio_max, up ? "won" : "lower in", o->wins,
+               o->pairs);
     } else {
-        snprintf(o->verdict, sizeof o->verdict,
-                 "tuned is not clearly better than the default: median ratio %.3f (min %.3f, max "
-                 "%.3f), won %d of %d pairs (needed >= %.2f and %d wins): writing the default",
-                 o->ratio_med, o->ratio_min, o->ratio_max, o->wins, o->pairs, 1.0 + t->min_gain,
-                 need);
+        ht_fmt(o->verdict, sizeof o->verdict,
+               "tuned is not clearly better than the default: %s median ratio %.3f (min %.3f, max "
+               "%.3f), %s %d of %d pairs (needed %s %.3f and %d): writing the default",
+               label, o->oratio_med, o->oratio_min, o->oratio_max, up ? "won" : "lower in", o->wins,
+               o->pairs, up ? ">=" : "<=", goal, need);
     }
 }

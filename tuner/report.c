@@ -45,20 +45,36 @@ static void fmt_duration(double s, char *buf, size_t cap) {
         ht_fmt(buf, cap, "%lds", v);
 }
 
-static void fmt_cap_value(const ht_tuner_t *t, double sysfrac, double sys, char *buf, size_t cap) {
-    if (t->cap_seconds)
-        snprintf(buf, cap, "sys %.2fs", sys);
-    else
-        snprintf(buf, cap, "sys %.1f%%", 100 * sysfrac);
-}
-
 static double ratio(const ht_tuner_t *t, double m) {
     return t->def && t->def->metric > 0 ? m / t->def->metric : NAN;
 }
 
+/* The objective's measure as a progress line or table shows it. */
+static void fmt_obj(const ht_tuner_t *t, double v, char *buf, size_t cap) {
+    if (!isfinite(v))
+        snprintf(buf, cap, "-");
+    else if (t->objective == HT_OBJ_RSS)
+        snprintf(buf, cap, "%.1fM", v / 1024);
+    else if (t->objective == HT_OBJ_SYS)
+        snprintf(buf, cap, "%.3fs", v);
+    else
+        ht_fmt_metric(v, buf, cap);
+}
+
+/* What a candidate that ran fine but cannot win breaks. */
+static const char *violation_tag(const ht_tuner_t *t, const ht_cand_t *c) {
+    if (!c->violates || !t->def) return "";
+    ht_fig_t f = ht_cand_fig(c);
+    if (ht_con_active(t, HT_CON_FLOOR) && ht_con_excess(t, HT_CON_FLOOR, &f, t->def->metric) > 0)
+        return " BELOW FLOOR";
+    if (ht_con_active(t, HT_CON_RSS) && ht_con_excess(t, HT_CON_RSS, &f, t->def->metric) > 0)
+        return " OVER RSS CAP";
+    return " OVER CAP";
+}
+
 void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
     if (t->quiet) return;
-    char m[32], cv[32], el[16], left[16], best[64], diff[512];
+    char m[32], el[16], left[16], best[64], diff[512];
     double elapsed = ht_now() - t->t_start;
     double per_run = t->runs_made ? t->measured_s / t->runs_made
                                   : (t->def && t->def->nruns ? t->def->runs[0].wall : 0);
@@ -67,19 +83,33 @@ void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
     if (t->time_budget > 0 && rest > t->time_budget - elapsed) rest = t->time_budget - elapsed;
     fmt_duration(elapsed, el, sizeof el);
     fmt_duration(rest, left, sizeof left);
-    if (t->best)
+    bool up = t->objective == HT_OBJ_THROUGHPUT;
+    if (t->best && up)
         snprintf(best, sizeof best, "best x%.3f (#%d)", ratio(t, t->best->metric), t->best->eval);
+    else if (t->best)
+        snprintf(best, sizeof best, "best %s x%.3f (#%d)",
+                 t->objective == HT_OBJ_RSS ? "RSS" : "sys",
+                 ht_obj_ratio(t, t->best->obj, t->def->obj), t->best->eval);
     else
-        snprintf(best, sizeof best, "best: none within the cap");
+        snprintf(best, sizeof best, "best: none within the constraints");
     ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
     fprintf(stderr, "[%*d/%d] ", t->max_evals >= 100 ? 3 : 2, c->eval, t->max_evals);
     if (c->st != HT_OK) {
         fprintf(stderr, "%s: %s", ht_status_name(c->st), c->reason);
     } else {
         ht_fmt_metric(c->metric, m, sizeof m);
-        fmt_cap_value(t, c->sysfrac, c->sys, cv, sizeof cv);
-        fprintf(stderr, "%s x%.3f (%d runs) %s%s", m, ratio(t, c->metric), c->nruns, cv,
-                c->over_cap ? " OVER CAP" : "");
+        fprintf(stderr, "%s x%.3f (%d runs)", m, ratio(t, c->metric), c->nruns);
+        if (t->objective == HT_OBJ_SYS)
+            fprintf(stderr, " sys %.3fs x%.3f", c->sys, ht_obj_ratio(t, c->obj, t->def->obj));
+        else if (t->cap_seconds)
+            fprintf(stderr, " sys %.2fs", c->sys);
+        else
+            fprintf(stderr, " sys %.1f%%", 100 * c->sysfrac);
+        if (t->objective == HT_OBJ_RSS || ht_con_active(t, HT_CON_RSS))
+            fprintf(stderr, " rss %.1fM", c->rss_kb / 1024);
+        if (t->objective == HT_OBJ_RSS)
+            fprintf(stderr, " x%.3f", ht_obj_ratio(t, c->obj, t->def->obj));
+        fputs(violation_tag(t, c), stderr);
     }
     fprintf(stderr, " | %s | %s, ~%s left%s | %s\n", best, el, left,
             c->nreplayed == c->nruns ? " (replayed)" : "", diff);
@@ -96,37 +126,57 @@ static int cmp_rank(const void *a, const void *b) {
     return (x->eval > y->eval) - (x->eval < y->eval);
 }
 
+/* The objective's ratio column, for rss and sys only (for throughput the
+ * metric's ratio is the objective's). */
+static const char *obj_col(const ht_tuner_t *t) {
+    return t->objective == HT_OBJ_RSS ? "RSS ratio" : t->objective == HT_OBJ_SYS ? "sys ratio" : "";
+}
+
 static void row(FILE *f, const ht_tuner_t *t, const char *label, const ht_cand_t *c) {
-    char m[32], lo[32], hi[32], range[72], cv[32], diff[512];
-    const char *st = c->st != HT_OK ? ht_status_name(c->st) : c->over_cap ? "over-cap" : "ok";
+    char m[32], lo[32], hi[32], range[72], cv[32], oc[32] = "", diff[512];
+    const char *st = c->st != HT_OK ? ht_status_name(c->st) : c->violates ? "violates" : "ok";
+    int ow = obj_col(t)[0] ? 10 : 0;
     ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
     if (c->st != HT_OK) {
-        fprintf(f, "%-7s %4d  %-8s %-7s %-17s %-9s %9s %4d  %-9s %s\n", label, c->eval, "-", "-",
-                "-", "-", "-", c->nruns, st, diff);
+        fprintf(f, "%-7s %4d  %-8s %-7s %-*s%-17s %-9s %9s %4d  %-9s %s\n", label, c->eval, "-",
+                "-", ow, ow ? "-" : "", "-", "-", "-", c->nruns, st, diff);
         return;
     }
     ht_fmt_metric(c->metric, m, sizeof m);
     ht_fmt_metric(c->metric_min, lo, sizeof lo);
     ht_fmt_metric(c->metric_max, hi, sizeof hi);
     snprintf(range, sizeof range, "%s..%s", lo, hi);
-    if (t->cap_seconds)
+    if (t->objective == HT_OBJ_SYS)
+        snprintf(cv, sizeof cv, "%.3f", c->sys);
+    else if (t->cap_seconds)
         snprintf(cv, sizeof cv, "%.2f", c->sys);
     else
         snprintf(cv, sizeof cv, "%.3f", c->sysfrac);
-    fprintf(f, "%-7s %4d  %-8s %-7.3f %-17s %-9s %8.0fM %4d  %-9s %s\n", label, c->eval, m,
-            ratio(t, c->metric), range, cv, c->rss_kb / 1024, c->nruns, st, diff);
+    if (ow) snprintf(oc, sizeof oc, "%.3f", ht_obj_ratio(t, c->obj, t->def->obj));
+    fprintf(f, "%-7s %4d  %-8s %-7.3f %-*s%-17s %-9s %8.1fM %4d  %-9s %s\n", label, c->eval, m,
+            ratio(t, c->metric), ow, oc, range, cv, c->rss_kb / 1024, c->nruns, st, diff);
 }
 
 void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
-    char el[16];
+    char el[16], cons[300];
     fmt_duration(ht_now() - t->t_start, el, sizeof el);
+    ht_constraints_text(t, cons, sizeof cons);
     fprintf(f,
             "\nhak-tune: %d evaluations, %d runs made, %d replayed from the log, %d cache hits, %s;"
-            " noise %.1f%% a run (calibration %.1f%%, all candidates %.1f%%)\n",
-            t->evals, t->runs_made, t->runs_replayed, t->cache_hits, el, 100 * t->noise,
-            100 * t->noise_calib, 100 * t->noise_pooled);
-    fprintf(f, "%-7s %4s  %-8s %-7s %-17s %-9s %9s %4s  %-9s %s\n", "rank", "eval", "metric",
-            "ratio", "min..max", t->cap_seconds ? "sys s" : "sys frac", "peak RSS", "runs",
+            " noise of %s %.1f%% a run (calibration %.1f%%, all candidates %.1f%%)\n",
+            t->evals, t->runs_made, t->runs_replayed, t->cache_hits, el, ht_obj_label(t),
+            100 * t->noise, 100 * t->noise_calib, 100 * t->noise_pooled);
+    fprintf(f, "objective: %s, %s %s, subject to %s; ranked by it\n",
+            ht_objective_name(t->objective),
+            t->objective == HT_OBJ_THROUGHPUT ? "maximise" : "minimise",
+            t->objective == HT_OBJ_THROUGHPUT ? "the metric"
+            : t->objective == HT_OBJ_RSS      ? "median peak RSS"
+                                              : "median kernel seconds",
+            cons);
+    int ow = obj_col(t)[0] ? 10 : 0;
+    fprintf(f, "%-7s %4s  %-8s %-7s %-*s%-17s %-9s %9s %4s  %-9s %s\n", "rank", "eval", "metric",
+            "ratio", ow, obj_col(t), "min..max",
+            t->cap_seconds || t->objective == HT_OBJ_SYS ? "sys s" : "sys frac", "peak RSS", "runs",
             "status", "knobs (vs default)");
     int n = t->ncands;
     const ht_cand_t **v = malloc((size_t)n * sizeof *v);
@@ -140,7 +190,7 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
         if (v[i]->st != HT_OK) {
             failed++;
             by_status[v[i]->st]++;
-        } else if (v[i]->over_cap) {
+        } else if (v[i]->violates) {
             over++;
         }
         if (shown < 10 && v[i] != t->def) {
@@ -152,7 +202,7 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     }
     if (t->def) row(f, t, "default", t->def);
     free(v);
-    fprintf(f, "over the cap: %d; failed: %d", over, failed);
+    fprintf(f, "broke a constraint: %d; failed: %d", over, failed);
     for (int s = 0; s < HT_STATUS_COUNT; s++)
         if (by_status[s]) fprintf(f, " (%s %d)", ht_status_name((ht_status_t)s), by_status[s]);
     fputc('\n', f);
@@ -160,10 +210,23 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
         char a[32], b[32];
         ht_fmt_metric(cf->w_metric, a, sizeof a);
         ht_fmt_metric(cf->d_metric, b, sizeof b);
-        fprintf(f,
-                "confirmation, %d interleaved pairs: tuned %s, default %s; ratio median %.3f "
-                "(min %.3f, max %.3f), tuned won %d; ",
-                cf->pairs, a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins);
+        if (t->objective != HT_OBJ_THROUGHPUT) {
+            char wo[32], dobj[32];
+            fmt_obj(t, cf->w_obj, wo, sizeof wo);
+            fmt_obj(t, cf->d_obj, dobj, sizeof dobj);
+            fprintf(f,
+                    "confirmation, %d interleaved pairs: %s tuned %s, default %s; %s ratio median "
+                    "%.3f (min %.3f, max %.3f), tuned lower in %d; throughput tuned %s, default "
+                    "%s, ratio median %.3f (min %.3f, max %.3f); ",
+                    cf->pairs, ht_obj_label(t), wo, dobj, ht_obj_label(t), cf->oratio_med,
+                    cf->oratio_min, cf->oratio_max, cf->wins, a, b, cf->ratio_med, cf->ratio_min,
+                    cf->ratio_max);
+        } else {
+            fprintf(f,
+                    "confirmation, %d interleaved pairs: tuned %s, default %s; ratio median %.3f "
+                    "(min %.3f, max %.3f), tuned won %d; ",
+                    cf->pairs, a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins);
+        }
         if (t->cap_seconds)
             fprintf(f, "sys tuned %.2fs, default %.2fs\n", cf->w_sys, cf->d_sys);
         else
@@ -174,18 +237,39 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
 
 /* ---- the profile ------------------------------------------------------------ */
 
-static void metric_label(const ht_tuner_t *t, char *buf, size_t cap) {
+/* The header's metric line: machine-readable (configs/README.md). */
+static void metric_field(const ht_tuner_t *t, char *buf, size_t cap) {
     switch (t->runner.metric) {
     case HT_METRIC_THROUGHPUT:
-        snprintf(buf, cap, "throughput (Throughput = N per second)");
+        snprintf(buf, cap, "throughput");
         break;
     case HT_METRIC_WALL:
-        snprintf(buf, cap, "1/wall seconds");
+        snprintf(buf, cap, "wall");
         break;
     case HT_METRIC_REGEX:
-        snprintf(buf, cap, "the number matched by /%s/", t->runner.metric_text);
+        snprintf(buf, cap, "regex %s", t->runner.metric_text);
         break;
     }
+}
+
+/* "x1.123 (min 1.050, max 1.210), won 5 of 5 pairs" and the rest: the
+ * confirmed gain on the objective, then the throughput and kernel time. */
+static void gain_text(const ht_tuner_t *t, const ht_confirm_t *cf, char *buf, size_t cap) {
+    char sys[120];
+    if (t->cap_seconds || t->objective == HT_OBJ_SYS)
+        ht_fmt(sys, sizeof sys, "sys %.3f s (default %.3f s)", cf->w_sys, cf->d_sys);
+    else
+        ht_fmt(sys, sizeof sys, "sys fraction %.3f (default %.3f)", cf->w_sysfrac, cf->d_sysfrac);
+    if (t->objective == HT_OBJ_THROUGHPUT)
+        ht_fmt(buf, cap, "throughput x%.3f (min %.3f, max %.3f), won %d of %d pairs; %s",
+               cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins, cf->pairs, sys);
+    else
+        ht_fmt(buf, cap,
+               "%s x%.3f (min %.3f, max %.3f), lower in %d of %d pairs; throughput x%.3f (min "
+               "%.3f, max %.3f); %s; peak RSS %.1f MiB (default %.1f MiB)",
+               ht_obj_label(t), cf->oratio_med, cf->oratio_min, cf->oratio_max, cf->wins, cf->pairs,
+               cf->ratio_med, cf->ratio_min, cf->ratio_max, sys, cf->w_rss / 1024,
+               cf->d_rss / 1024);
 }
 
 bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
@@ -197,31 +281,46 @@ bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
         fprintf(stderr, "hak-tune: cannot write %s: %s\n", tmp, strerror(errno));
         return false;
     }
-    char date[64], host[256] = "?", label[600], a[32], b[32];
+    char date[64], host[256] = "?", mf[600], cons[300], gain[600], a[32], b[32];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %z", &tm);
     gethostname(host, sizeof host - 1);
-    metric_label(t, label, sizeof label);
+    metric_field(t, mf, sizeof mf);
+    ht_constraints_text(t, cons, sizeof cons);
     bool tuned = !ht_profile_equal(p, &t->defaults);
-    fprintf(f, "# hakmem profile written by hak-tune %s\n", HT_VERSION);
-    fprintf(f, "# workload: %s\n", o->workload);
-    fprintf(f, "# command:  HAKMEM_CONFIG=%s LD_PRELOAD=%s %s\n", path, t->runner.lib, o->command);
-    fprintf(f, "# tuned by: %s\n", o->invocation);
-    fprintf(f, "# date:     %s   host: %s\n", date, host);
-    fprintf(f, "# metric:   %s, maximised\n", label);
-    if (t->cap_seconds)
-        fprintf(f, "# cap:      kernel (sys) time <= %.3g s a run, median of repeated runs\n",
-                t->max_sys_s);
+    bool confirmed = cf && cf->pairs && cf->done;
+    if (!tuned)
+        ht_fmt(gain, sizeof gain, "none: these are the defaults");
+    else if (confirmed && cf->adopted)
+        gain_text(t, cf, gain, sizeof gain);
     else
-        fprintf(f, "# cap:      sys / (user + sys) <= %.3g, median of repeated runs\n",
-                t->max_sys_frac);
+        ht_fmt(gain, sizeof gain, "not confirmed: %s",
+               cf && cf->verdict[0] ? cf->verdict
+                                    : "interrupted before the interleaved confirmation");
+    /* "key: value" lines, machine-readable, whose format configs/README.md
+     * documents and bench/verify-profiles reads; then the details. */
+    fprintf(f, "# hakmem profile written by hak-tune %s\n", HT_VERSION);
+    fprintf(f, "# workload:    %s\n", o->name);
+    if (o->bench)
+        fprintf(f, "# bench:       %s\n", o->bench);
+    else
+        fprintf(f, "# cmd:         %s\n", o->command);
+    fprintf(f, "# metric:      %s\n", mf);
+    fprintf(f, "# objective:   %s\n", ht_objective_name(t->objective));
+    fprintf(f, "# constraints: %s\n", cons);
+    fprintf(f, "# gain:        %s\n", gain);
+    fprintf(f, "# command:     HAKMEM_CONFIG=%s LD_PRELOAD=%s %s\n", path, t->runner.lib,
+            o->command);
+    fprintf(f, "# tuned by:    %s\n", o->invocation);
+    fprintf(f, "# date:        %s\n", date);
+    fprintf(f, "# host:        %s\n", host);
     fprintf(f,
-            "# search:   %d evaluations, %d runs (%d replayed), algorithm %s, seed %lu, repeats "
-            "%d-%d, noise %.1f%% a run\n",
+            "# search:      %d evaluations, %d runs (%d replayed), algorithm %s, seed %lu, repeats "
+            "%d-%d, noise of %s %.1f%% a run\n",
             t->evals, t->runs_made + t->runs_replayed, t->runs_replayed, t->algorithm, t->seed,
-            t->repeats, t->max_repeats, 100 * t->noise);
+            t->repeats, t->max_repeats, ht_obj_label(t), 100 * t->noise);
     if (cf && cf->pairs) {
         ht_fmt_metric(cf->w_metric, a, sizeof a);
         ht_fmt_metric(cf->d_metric, b, sizeof b);
@@ -230,14 +329,22 @@ bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
                 "(medians):\n",
                 cf->pairs, cf->eval);
         fprintf(f,
-                "#   metric        candidate %-10s default %-10s ratio %.3f (min %.3f, max %.3f), "
-                "candidate won %d of %d\n",
-                a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins, cf->pairs);
-        fprintf(f, "#   sys fraction  candidate %-10.3f default %-10.3f (sys %.2f s vs %.2f s)\n",
+                "#   metric        candidate %-10s default %-10s ratio %.3f (min %.3f, max %.3f)%s",
+                a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max,
+                t->objective == HT_OBJ_THROUGHPUT ? "" : "\n");
+        if (t->objective == HT_OBJ_THROUGHPUT)
+            fprintf(f, ", candidate won %d of %d\n", cf->wins, cf->pairs);
+        fprintf(f, "#   sys fraction  candidate %-10.3f default %-10.3f (sys %.3f s vs %.3f s)",
                 cf->w_sysfrac, cf->d_sysfrac, cf->w_sys, cf->d_sys);
-        fprintf(f, "#   peak RSS      candidate %-10.0f default %-10.0f (MiB)\n", cf->w_rss / 1024,
+        if (t->objective == HT_OBJ_SYS)
+            fprintf(f, ", sys ratio %.3f (min %.3f, max %.3f), candidate lower in %d of %d",
+                    cf->oratio_med, cf->oratio_min, cf->oratio_max, cf->wins, cf->pairs);
+        fprintf(f, "\n#   peak RSS      candidate %-10.1f default %-10.1f (MiB)", cf->w_rss / 1024,
                 cf->d_rss / 1024);
-        fprintf(f, "# verdict:  %s\n", cf->verdict);
+        if (t->objective == HT_OBJ_RSS)
+            fprintf(f, ", ratio %.3f (min %.3f, max %.3f), candidate lower in %d of %d",
+                    cf->oratio_med, cf->oratio_min, cf->oratio_max, cf->wins, cf->pairs);
+        fprintf(f, "\n# verdict:     %s\n", cf->verdict);
     } else if (winner && winner != t->def && t->def) {
         ht_fmt_metric(winner->metric, a, sizeof a);
         ht_fmt_metric(t->def->metric, b, sizeof b);
@@ -247,11 +354,15 @@ bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
                 winner->nruns, b, t->def->nruns, ratio(t, winner->metric));
         fprintf(f, "#   sys fraction  tuned %.3f, default %.3f\n", winner->sysfrac,
                 t->def->sysfrac);
+        fprintf(f, "#   peak RSS      tuned %.1f MiB, default %.1f MiB\n", winner->rss_kb / 1024,
+                t->def->rss_kb / 1024);
     } else if (t->def && t->def->nruns) {
         ht_fmt_metric(t->def->metric, b, sizeof b);
-        fprintf(f, "# measured: default %s (median of %d runs), sys fraction %.3f\n", b,
-                t->def->nruns, t->def->sysfrac);
-        fprintf(f, "# verdict:  %s\n",
+        fprintf(f,
+                "# measured: default %s (median of %d runs), sys fraction %.3f, peak RSS %.1f "
+                "MiB\n",
+                b, t->def->nruns, t->def->sysfrac, t->def->rss_kb / 1024);
+        fprintf(f, "# verdict:     %s\n",
                 cf && cf->verdict[0] ? cf->verdict : "no candidate beat the default");
     }
     fprintf(f, "# %s\n\n",

@@ -7,10 +7,13 @@
  * [0,1] coordinates, the objective rounds them to a profile, and the
  * tuner's cache answers points that round alike without a run. Categories:
  * they are never interpolated, only raced (see tuner/README.md). The
- * kernel-time cap is an NLopt inequality constraint, sys/(user+sys) - cap
- * <= 0 scaled by the cap: COBYLA takes it natively, any other algorithm is
- * wrapped in AUGLAG. Independently of NLopt, a candidate over the cap never
- * becomes the best (measure.c). */
+ * objective is a ratio to the default, larger better whichever way it
+ * points (throughput up, peak RSS or kernel time down). Each constraint
+ * (the kernel-time cap, the peak-RSS cap, the throughput floor) is an NLopt
+ * inequality constraint, its excess over the limit scaled by the limit:
+ * COBYLA takes them natively, any other algorithm is wrapped in AUGLAG.
+ * Independently of NLopt, a candidate that breaks one never becomes the
+ * best (measure.c). */
 #include "tune.h"
 
 #include <ctype.h>
@@ -99,13 +102,17 @@ bool ht_search_check_algorithm(const char *name, char *why, size_t cap) {
 
 /* ---- the numeric phase: NLopt within one setting of the choices ----------- */
 
-typedef struct {
+typedef struct ctx_s {
     ht_tuner_t *t;
     ht_profile_t base;           /* the choices and the fixed knobs */
     double full[HAK_KNOB_COUNT]; /* coordinates of every numeric knob */
     int active[HAK_KNOB_COUNT];  /* the ones NLopt moves */
     int nactive;
     nlopt_opt opt;
+    struct con_s {
+        struct ctx_s *c;
+        ht_con_t k;
+    } cons[HT_CON_COUNT];
     int budget_end;
     bool out; /* budget, user or a switch to the runner-up said stop */
     /* the runner-up setting of the choices, tried once at the best point */
@@ -151,8 +158,8 @@ static bool try_runner_up(ctx_t *c) {
         return false;
     }
     /* Moving costs a fresh start of the optimiser: only for a clear win. */
-    bool wins =
-        other->feasible && (!lead->feasible || other->metric > lead->metric * (1 + t->noise));
+    bool wins = other->feasible &&
+                (!lead->feasible || ht_obj_gain(t, other->obj, lead->obj) > 1 + t->noise);
     if (!t->quiet)
         fprintf(stderr, "runner-up choices at the best point so far: %s\n",
                 wins ? "better; the search moves there" : "not better; the search goes on");
@@ -188,28 +195,30 @@ static double objective(unsigned n, const double *x, double *grad, void *data) {
     (void)n;
     (void)grad;
     ctx_t *c = data;
+    ht_tuner_t *t = c->t;
     ht_cand_t *cand = at(c, x);
     /* A failed candidate is worth nothing; it still steers the search
-     * away, which is what the rest of the search needs. A candidate over
-     * the cap cannot win, so it is never reported better than the best
-     * one within it: else the optimiser, which tolerates violations on its
-     * way, keeps being drawn to the fast side of the cap (COBYLA did, on
-     * testload, for a quarter of its budget). */
+     * away, which is what the rest of the search needs. A candidate that
+     * breaks a constraint cannot win, so it is never reported better than
+     * the best one within them: else the optimiser, which tolerates
+     * violations on its way, keeps being drawn to the good side of a cap
+     * (COBYLA did, on testload, for a quarter of its budget). */
     if (!cand || cand->st != HT_OK) return 0;
-    double m = cand->metric;
-    if (cand->over_cap && c->t->best && m > c->t->best->metric) m = c->t->best->metric;
-    return m / c->t->def->metric;
+    double g = ht_obj_gain(t, cand->obj, t->def->obj);
+    if (cand->violates && t->best) g = fmin(g, ht_obj_gain(t, t->best->obj, t->def->obj));
+    return isfinite(g) ? g : 1e6;
 }
 
 static double constraint(unsigned n, const double *x, double *grad, void *data) {
     (void)n;
     (void)grad;
-    ctx_t *c = data;
+    struct con_s *k = data;
+    ctx_t *c = k->c;
     ht_cand_t *cand = at(c, x);
     if (!cand) return 0;
     if (cand->st != HT_OK) return 1;
-    double lim = ht_cap_limit(c->t);
-    return (ht_cap_value(c->t, cand->sysfrac, cand->sys) - lim) / lim;
+    ht_fig_t f = ht_cand_fig(cand);
+    return ht_con_excess(c->t, k->k, &f, c->t->def->metric);
 }
 
 static nlopt_opt make_opt(const algo_t *a, unsigned n, ctx_t *c, double step) {
@@ -219,7 +228,11 @@ static nlopt_opt make_opt(const algo_t *a, unsigned n, ctx_t *c, double step) {
     nlopt_set_lower_bounds1(opt, 0.0);
     nlopt_set_upper_bounds1(opt, 1.0);
     nlopt_set_max_objective(opt, objective, c);
-    nlopt_add_inequality_constraint(opt, constraint, c, 0.0);
+    for (int k = 0; k < HT_CON_COUNT; k++) {
+        if (!ht_con_active(c->t, (ht_con_t)k)) continue;
+        c->cons[k] = (struct con_s){c, (ht_con_t)k};
+        nlopt_add_inequality_constraint(opt, constraint, &c->cons[k], 0.0);
+    }
     nlopt_set_xtol_abs1(opt, XTOL);
     nlopt_set_initial_step1(opt, step);
     /* NLopt counts cache hits too; the tuner's own budget is the real stop. */
@@ -242,7 +255,7 @@ static nlopt_opt make_opt(const algo_t *a, unsigned n, ctx_t *c, double step) {
 }
 
 /* One step of STEP_START along each numeric knob from the best point so
- * far. The knobs whose step moves the metric by less than the noise of one
+ * far. The knobs whose step moves the objective by less than the noise of one
  * run (about 1.5 standard deviations of the difference of two medians of
  * six runs), and changes neither success nor feasibility, are left where
  * they are. A local method's first model costs an evaluation per knob it
@@ -280,8 +293,9 @@ static int screen(ht_tuner_t *t, const ht_profile_t *base, int *active) {
             active[kept++] = i; /* too narrow a range to step: keep it */
             continue;
         }
-        double change = b0->metric > 0 ? fabs(c->metric / b0->metric - 1) : 1;
-        if (c->feasible && c->metric > b0->metric * (1 + t->noise)) {
+        double gain = ht_obj_gain(t, c->obj, b0->obj);
+        double change = isfinite(gain) ? fabs(gain - 1) : 1;
+        if (c->feasible && gain > 1 + t->noise) {
             both[i] = u[i];
             helped++;
         }
@@ -293,8 +307,8 @@ static int screen(ht_tuner_t *t, const ht_profile_t *base, int *active) {
     }
     t->careful = false;
     if (!t->quiet)
-        fprintf(stderr, "screening: %d of %d numeric knobs move the metric beyond the noise:%s%s\n",
-                kept, n, names, kept ? "" : " none; searching all");
+        fprintf(stderr, "screening: %d of %d numeric knobs move %s beyond the noise:%s%s\n", kept,
+                n, ht_obj_label(t), names, kept ? "" : " none; searching all");
     /* Knobs rarely interact so much that steps which each helped hurt
      * together; one evaluation finds out, and the search then starts
      * there rather than rebuilding the same steps itself. */
@@ -415,14 +429,14 @@ static void strategy(ht_tuner_t *t, const algo_t *a) {
         if (!second || ht_better(t, b, second)) second = b;
     }
     if (second && !(second->feasible && first->feasible &&
-                    second->metric >= first->metric * (1.0 - 2.0 * t->noise)))
+                    ht_obj_gain(t, second->obj, first->obj) >= 1.0 - 2.0 * t->noise))
         second = NULL;
     int active[HAK_KNOB_COUNT];
     int nactive = screen(t, &first->p, active);
     if (t->interrupted) return;
     if (!t->quiet)
         fprintf(stderr, "numeric search: %d knobs, %s%s\n", nactive, t->algorithm,
-                native_constraints(a->alg) ? "" : " (in AUGLAG for the cap)");
+                native_constraints(a->alg) ? "" : " (in AUGLAG for the constraints)");
     int left = t->max_evals - t->evals;
     /* Screening already took steps of STEP_START: a smaller first step. */
     double step = nactive < s->nnumeric ? STEP_START / 2 : STEP_START;

@@ -1,10 +1,10 @@
-/* svg.c — the picture of a search, drawn by hand as SVG: convergence
- * (every evaluation and the best so far), and the metric against kernel
- * time and against peak RSS for every candidate that ran, so the trade-off
- * the cap cuts through is visible.
+/* svg.c — the picture of a search, drawn by hand as SVG: convergence of
+ * the objective (every evaluation and the best so far), and the metric
+ * against kernel time and against peak RSS for every candidate that ran,
+ * so the trade-off the constraints cut through is visible.
  *
- * Metrics are drawn as ratios to the default's median: the default sits at
- * 1 in every panel and gains read directly. */
+ * Everything is drawn as a ratio to the default's median: the default sits
+ * at 1 in every panel and gains read directly. */
 #include "tune.h"
 
 #include <math.h>
@@ -103,7 +103,24 @@ static void axes(panel_t *p, const char *title, const char *xlabel, const char *
 }
 
 static const char *colour(const ht_cand_t *c) {
-    return c->feasible ? "#1f77b4" : c->over_cap ? "#ff7f0e" : "#d62728";
+    return c->feasible ? "#1f77b4" : c->violates ? "#ff7f0e" : "#d62728";
+}
+
+/* A limit across a panel: vertical at x, or horizontal at y. */
+static void limit_line(const panel_t *p, bool vertical, double v, const char *label) {
+    if (!isfinite(v)) return;
+    if (vertical)
+        fprintf(p->f,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#d62728' "
+                "stroke-dasharray='6 3'/><text x='%.1f' y='%.1f' font-size='10' "
+                "fill='#d62728'>%s</text>\n",
+                px(p, v), p->y0, px(p, v), p->y0 + p->h, px(p, v) + 3, p->y0 + 12, label);
+    else
+        fprintf(p->f,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#d62728' "
+                "stroke-dasharray='6 3'/><text x='%.1f' y='%.1f' font-size='10' "
+                "fill='#d62728'>%s</text>\n",
+                p->x0, py(p, v), p->x0 + p->w, py(p, v), p->x0 + 4, py(p, v) - 3, label);
 }
 
 static void dot(const panel_t *p, double x, double y, const ht_cand_t *c) {
@@ -128,6 +145,9 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     FILE *f = fopen(path, "w");
     if (!f) return false;
     double dm = t->def && t->def->metric > 0 ? t->def->metric : 1;
+    double dobj = t->def ? t->def->obj : NAN;
+    bool up = t->objective == HT_OBJ_THROUGHPUT;
+    bool floor_on = ht_con_active(t, HT_CON_FLOOR), rss_cap = ht_con_active(t, HT_CON_RSS);
     double W = MARGIN_L + 3 * (PANEL_W + MARGIN_L) + 2 * GAP - MARGIN_L + 20;
     double H = MARGIN_T + PANEL_H + MARGIN_B + 40;
     fprintf(f,
@@ -139,20 +159,26 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     fprintf(f, "</text>\n");
 
     /* the ranges: every candidate that ran */
-    double ylo = 1, yhi = 1, slo = 0, shi = ht_cap_limit(t), rlo = INFINITY, rhi = -INFINITY;
+    double ylo = floor_on ? t->min_tput_frac : 1, yhi = 1, olo = 1, ohi = 1;
+    double slo = 0, shi = t->sys_cap ? ht_cap_limit(t) : 0, rlo = INFINITY, rhi = -INFINITY;
+    if (rss_cap) rlo = rhi = t->max_rss_mib;
     int maxeval = 1;
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
         if (c->eval > maxeval) maxeval = c->eval;
         if (c->st != HT_OK) continue;
         double r = c->metric / dm, s = ht_cap_value(t, c->sysfrac, c->sys), m = c->rss_kb / 1024;
+        double o = ht_obj_ratio(t, c->obj, dobj);
         if (r < ylo) ylo = r;
         if (r > yhi) yhi = r;
+        if (o < olo) olo = o;
+        if (o > ohi) ohi = o;
         if (s > shi) shi = s;
         if (m < rlo) rlo = m;
         if (m > rhi) rhi = m;
     }
     set_range(&ylo, &yhi);
+    set_range(&olo, &ohi);
     set_range(&slo, &shi);
     if (slo < 0) slo = 0;
     set_range(&rlo, &rhi);
@@ -161,8 +187,10 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     set_range(&xlo, &xhi);
     if (xlo < 0) xlo = 0;
 
-    panel_t conv = {f, MARGIN_L, MARGIN_T, PANEL_W, PANEL_H, xlo, xhi, ylo, yhi};
+    panel_t conv = {f, MARGIN_L, MARGIN_T, PANEL_W, PANEL_H, xlo, xhi, olo, ohi};
     panel_t sys = conv, rss = conv;
+    sys.ylo = rss.ylo = ylo;
+    sys.yhi = rss.yhi = yhi;
     sys.x0 += PANEL_W + MARGIN_L + GAP;
     sys.xlo = slo;
     sys.xhi = shi;
@@ -170,17 +198,22 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     rss.xlo = rlo;
     rss.xhi = rhi;
 
-    axes(&conv, "convergence", "evaluation", "metric / default");
+    char ctitle[96], ylabel[64];
+    snprintf(ctitle, sizeof ctitle, "convergence: %s (%s)", ht_obj_label(t),
+             up ? "higher is better" : "lower is better");
+    snprintf(ylabel, sizeof ylabel, "%s / default", up ? "metric" : ht_obj_label(t));
+    axes(&conv, ctitle, "evaluation", ylabel);
     /* failures sit on the floor of the plot, so they are seen and counted */
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
         if (c->st == HT_OK)
-            dot(&conv, c->eval, c->metric / dm, c);
+            dot(&conv, c->eval, ht_obj_ratio(t, c->obj, dobj), c);
         else
             fprintf(f,
                     "<text x='%.1f' y='%.1f' font-size='11' fill='#d62728' "
                     "text-anchor='middle'>x<title>eval %d: %s</title></text>\n",
-                    px(&conv, c->eval), py(&conv, ylo) - 3, c->eval, ht_status_name(c->st));
+                    px(&conv, c->eval), py(&conv, up ? olo : ohi) + (up ? -3 : 12), c->eval,
+                    ht_status_name(c->st));
     }
     /* best so far: a step line over the evaluations in order */
     fprintf(f, "<polyline fill='none' stroke='#2ca02c' stroke-width='2' points='");
@@ -189,7 +222,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
         for (int i = 0; i < t->ncands; i++) {
             const ht_cand_t *c = t->cands[i];
             if (c->eval != e || !isfinite(c->best_after)) continue;
-            double y = c->best_after / dm;
+            double y = ht_obj_ratio(t, c->best_after, dobj);
             if (isfinite(prev)) fprintf(f, "%.1f,%.1f ", px(&conv, e), py(&conv, prev));
             fprintf(f, "%.1f,%.1f ", px(&conv, e), py(&conv, y));
             prev = y;
@@ -201,13 +234,11 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     char xl[64];
     snprintf(xl, sizeof xl, "%s", t->cap_seconds ? "kernel time, s" : "sys / (user + sys)");
     axes(&sys, "metric against kernel time", xl, "metric / default");
-    double lim = ht_cap_limit(t);
-    fprintf(f,
-            "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#d62728' "
-            "stroke-dasharray='6 3'/><text x='%.1f' y='%.1f' font-size='10' fill='#d62728'>"
-            "cap</text>\n",
-            px(&sys, lim), sys.y0, px(&sys, lim), sys.y0 + sys.h, px(&sys, lim) + 3, sys.y0 + 12);
+    if (t->sys_cap) limit_line(&sys, true, ht_cap_limit(t), "cap");
+    if (floor_on) limit_line(&sys, false, t->min_tput_frac, "floor");
     axes(&rss, "metric against peak RSS", "peak RSS, MiB", "metric / default");
+    if (rss_cap) limit_line(&rss, true, t->max_rss_mib, "cap");
+    if (floor_on) limit_line(&rss, false, t->min_tput_frac, "floor");
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
         if (c->st != HT_OK) continue;
@@ -227,12 +258,12 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     double ly = H - 14;
     fprintf(f,
             "<g font-size='11'><circle cx='20' cy='%.1f' r='4' fill='#1f77b4'/><text x='28' "
-            "y='%.1f'>within the cap</text><circle cx='130' cy='%.1f' r='4' fill='#ff7f0e' "
-            "fill-opacity='0.5'/><text x='138' y='%.1f'>over the cap</text><text x='236' "
-            "y='%.1f' fill='#d62728'>x</text><text x='248' y='%.1f'>failed (crash, timeout, "
-            "...)</text><line x1='400' y1='%.1f' x2='420' y2='%.1f' stroke='#2ca02c' "
-            "stroke-width='2'/><text x='425' y='%.1f'>best so far</text><line x1='520' y1='%.1f' "
-            "x2='540' y2='%.1f' stroke='#555' stroke-dasharray='4 3'/><text x='545' "
+            "y='%.1f'>meets the constraints</text><circle cx='170' cy='%.1f' r='4' fill='#ff7f0e' "
+            "fill-opacity='0.5'/><text x='178' y='%.1f'>breaks one</text><text x='266' "
+            "y='%.1f' fill='#d62728'>x</text><text x='278' y='%.1f'>failed (crash, timeout, "
+            "...)</text><line x1='430' y1='%.1f' x2='450' y2='%.1f' stroke='#2ca02c' "
+            "stroke-width='2'/><text x='455' y='%.1f'>best so far</text><line x1='550' y1='%.1f' "
+            "x2='570' y2='%.1f' stroke='#555' stroke-dasharray='4 3'/><text x='575' "
             "y='%.1f'>default = 1</text></g>\n",
             ly - 4, ly, ly - 4, ly, ly, ly, ly - 4, ly - 4, ly, ly - 4, ly - 4, ly);
     fprintf(f, "</svg>\n");

@@ -23,6 +23,15 @@
  * point the tuner may choose lies on the cap's edge, not at the peak.
  * Nothing is faked: rusage sees real kernel time.
  *
+ * With --rss-mib M it also has a memory model, for the rss objective: it
+ * maps and touches M x (0.3 u(chunk_pool_pages) + 0.7 u(tcache_bytes)) MiB
+ * of its own (real resident pages, which wait4's peak RSS sees), and its
+ * throughput drops to 0.6 of itself when tcache_bytes is more than 0.20
+ * below its default in search coordinates (a thread cache too small to
+ * hold the working set: a cliff, so a floor of 0.9 of the default's
+ * throughput is either met or clearly not). Lowering chunk_pool_pages
+ * saves memory for free; lowering tcache_bytes saves more, up to the cliff.
+ *
  * It allocates a little in every tier, so hakmem's stats show it served the
  * run (--no-malloc does not, to test that the tuner refuses such runs), and
  * --fail makes a region of the space crash, hang, exit or print garbage.
@@ -37,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +87,11 @@ static const struct {
 #define CLIFF_LO 0.090 /* distance moved towards the idle peak where it starts */
 #define CLIFF_HI 0.128 /* ... and ends */
 
+#define RSS_W_POOL   0.3 /* the memory model's weights */
+#define RSS_W_TCACHE 0.7
+#define TCACHE_CLIFF 0.20 /* how far below its default tcache_bytes may go */
+#define TCACHE_LOW   0.6  /* the throughput factor past the cliff */
+
 static double default_u(int k) {
     return unit(k, (double)hak_knob_table[k].def);
 }
@@ -102,6 +117,34 @@ static double value_at(const long long *v) {
     }
     double f = align_factor[v[HAK_K_ALIGN_MODE]] * (v[HAK_K_WRAP_MID] ? 1.0 : 0.6);
     return f * exp(-d2 / (2 * SIGMA * SIGMA));
+}
+
+/* The memory model: extra MiB per MiB of --rss-mib, and the throughput
+ * factor of tcache_bytes. */
+static double rss_shape(const long long *v) {
+    return RSS_W_POOL * unit(HAK_K_CHUNK_POOL_PAGES, (double)v[HAK_K_CHUNK_POOL_PAGES]) +
+           RSS_W_TCACHE * unit(HAK_K_TCACHE_BYTES, (double)v[HAK_K_TCACHE_BYTES]);
+}
+
+static double tcache_factor(const long long *v) {
+    int k = HAK_K_TCACHE_BYTES;
+    return unit(k, (double)v[k]) >= default_u(k) - TCACHE_CLIFF ? 1.0 : TCACHE_LOW;
+}
+
+/* The least memory any profile can use while every throughput knob stays
+ * at its default: chunk_pool_pages at 0, tcache_bytes on the cliff. */
+static double rss_shape_min(void) {
+    return RSS_W_TCACHE * fmax(0, default_u(HAK_K_TCACHE_BYTES) - TCACHE_CLIFF);
+}
+
+static void touch_mib(double mib) {
+    size_t len = (size_t)(mib * 1048576);
+    if (len == 0) return;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < len; i += (size_t)page) p[i] = 1;
+    /* left mapped: the peak is what wait4 reports */
 }
 
 /* The designed kernel share of the run's CPU time. */
@@ -205,7 +248,7 @@ static bool fail_hits(const fail_t *f) {
 
 int main(int argc, char **argv) {
     unsigned long long seed = 1;
-    double noise = 0.03, cpu_ms = 60, cap = 0.15, sleep_ms = 0;
+    double noise = 0.03, cpu_ms = 60, cap = 0.15, sleep_ms = 0, rss_mib = 0, floor = 0.9;
     const char *counter = NULL;
     bool explain = false, no_malloc = false;
     fail_t fails[8];
@@ -226,6 +269,10 @@ int main(int argc, char **argv) {
             sleep_ms = atof(argv[++i]);
         } else if (next && strcmp(a, "--cap") == 0) {
             cap = atof(argv[++i]);
+        } else if (next && strcmp(a, "--rss-mib") == 0) {
+            rss_mib = atof(argv[++i]);
+        } else if (next && strcmp(a, "--floor") == 0) {
+            floor = atof(argv[++i]);
         } else if (next && strcmp(a, "--counter") == 0) {
             counter = argv[++i];
         } else if (next && strcmp(a, "--fail") == 0 && nfails < 8) {
@@ -237,9 +284,11 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: testload [--seed N] [--noise F] [--cpu-ms MS] [--sleep-ms MS] "
-                            "[--counter FILE] [--fail MODE:KNOB:OP:VALUE]... [--no-malloc]\n"
-                            "       testload --explain [--cap F]   (knobs from HAKMEM_CONFIG)\n");
+            fprintf(stderr,
+                    "usage: testload [--seed N] [--noise F] [--cpu-ms MS] [--sleep-ms MS] "
+                    "[--rss-mib M] [--counter FILE] [--fail MODE:KNOB:OP:VALUE]... [--no-malloc]\n"
+                    "       testload --explain [--cap F] [--rss-mib M --floor F]   (knobs from "
+                    "HAKMEM_CONFIG)\n");
             return 2;
         }
     }
@@ -253,9 +302,23 @@ int main(int argc, char **argv) {
     const long long *v = hak_knob_value;
     if (explain) {
         double idle = (double)v[HAK_K_IDLE_THRESHOLD_US], best = optimum(cap);
-        printf("value %.6f optimum %.6f ratio %.4f sys %.4f cap %.4f feasible %d edge %.0f\n",
+        printf("value %.6f optimum %.6f ratio %.4f sys %.4f cap %.4f feasible %d edge %.0f",
                value_at(v), best, value_at(v) / best, sys_share(idle), cap, sys_share(idle) <= cap,
                edge_value(cap));
+        if (rss_mib > 0) {
+            /* The memory model against the defaults: designed extra MiB of
+             * this profile, of the defaults and the least possible with the
+             * throughput knobs at their defaults; throughput relative to
+             * the defaults and whether it meets the floor. */
+            long long d[HAK_KNOB_COUNT];
+            for (int k = 0; k < HAK_KNOB_COUNT; k++) d[k] = hak_knob_table[k].def;
+            double tr = value_at(v) * tcache_factor(v) / (value_at(d) * tcache_factor(d));
+            printf(" rss %.2f default_rss %.2f min_rss %.2f throughput_ratio %.4f floor %.3f "
+                   "floor_ok %d",
+                   rss_mib * rss_shape(v), rss_mib * rss_shape(d), rss_mib * rss_shape_min(), tr,
+                   floor, tr >= floor);
+        }
+        printf("\n");
         return 0;
     }
     /* A little in every tier, through whatever malloc the process has. */
@@ -281,6 +344,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     double share = sys_share((double)v[HAK_K_IDLE_THRESHOLD_US]);
+    double factor = 1;
+    if (rss_mib > 0) {
+        touch_mib(rss_mib * rss_shape(v));
+        factor = tcache_factor(v);
+    }
     burn(cpu_ms / 1000 * (1 - share), cpu_ms / 1000 * share);
     if (sleep_ms > 0) {
         struct timespec ts = {(time_t)(sleep_ms / 1000), (long)(fmod(sleep_ms, 1000) * 1e6)};
@@ -288,7 +356,7 @@ int main(int argc, char **argv) {
     }
     unsigned long long s = seed * 0x9e3779b97f4a7c15ULL ^
                            (counter ? next_count(counter) : (unsigned long long)getpid()) * 7919;
-    double noisy = value_at(v) * (1 + noise * gauss(&s));
+    double noisy = value_at(v) * factor * (1 + noise * gauss(&s));
     printf("Throughput = %.0f operations per second\n", 1e6 * (noisy > 0 ? noisy : 0));
     return 0;
 }

@@ -168,6 +168,23 @@ void ht_json_put_str(FILE *f, const char *s);
 
 typedef enum { HT_PHASE_CALIBRATE, HT_PHASE_SEARCH, HT_PHASE_CONFIRM } ht_phase_t;
 
+/* What the search optimises: the metric (maximised), or the median peak
+ * RSS or kernel seconds of a run (minimised, with the metric held to a
+ * floor relative to the default). */
+typedef enum { HT_OBJ_THROUGHPUT, HT_OBJ_RSS, HT_OBJ_SYS } ht_objective_t;
+
+const char *ht_objective_name(ht_objective_t o);
+bool ht_objective_parse(const char *name, ht_objective_t *out);
+
+/* The constraints a candidate is judged on; which are active depends on
+ * the objective and the options (ht_con_active). */
+typedef enum { HT_CON_SYS, HT_CON_RSS, HT_CON_FLOOR, HT_CON_COUNT } ht_con_t;
+
+/* The medians a candidate, or one side of a confirmation, is judged on. */
+typedef struct {
+    double metric, sysfrac, sys, rss_kb;
+} ht_fig_t;
+
 typedef struct {
     ht_profile_t p;
     int eval;        /* evaluation number; 0 for the default's calibration */
@@ -179,18 +196,22 @@ typedef struct {
     char reason[200];
     double metric, metric_min, metric_max; /* over ok runs: median, min, max */
     double sysfrac, sys, user, rss_kb, served;
-    bool over_cap;     /* ran fine, but kernel time over the cap */
-    bool feasible;     /* ran fine and under the cap: it may win */
-    double best_after; /* best metric once this one was judged (convergence) */
+    double obj, obj_min, obj_max; /* the objective's measure (ht_obj_of): median, min, max */
+    double excess;     /* the worst constraint's normalised excess (ht_excess); > 0 violated */
+    bool violates;     /* ran fine, but breaks a constraint (over a cap, under the floor) */
+    bool feasible;     /* ran fine and meets every constraint: it may win */
+    double best_after; /* best objective measure once this one was judged (convergence) */
     double seconds;    /* wall time spent measuring it */
 } ht_cand_t;
 
 typedef struct {
-    int eval;  /* the candidate confirmed */
-    int pairs; /* pairs made */
-    double ratio_med, ratio_min, ratio_max;
-    int wins;                  /* pairs the winner won */
-    double w_metric, d_metric; /* medians */
+    int eval;                                  /* the candidate confirmed */
+    int pairs;                                 /* pairs made */
+    double ratio_med, ratio_min, ratio_max;    /* metric (throughput), tuned / default */
+    double oratio_med, oratio_min, oratio_max; /* the objective's measure, tuned / default */
+    int wins;                                  /* pairs the winner won on the objective */
+    double w_metric, d_metric;                 /* medians */
+    double w_obj, d_obj;
     double w_sysfrac, d_sysfrac, w_sys, d_sys;
     double w_rss, d_rss;
     bool w_ok, d_ok; /* every run of each succeeded */
@@ -207,6 +228,10 @@ typedef struct {
     int max_evals, repeats, max_repeats, calib_runs, confirm_pairs;
     double time_budget, max_sys_frac, max_sys_s, min_gain;
     bool cap_seconds; /* --max-sys: the cap is in seconds, not a fraction */
+    bool sys_cap;     /* the kernel-time cap applies (always for throughput) */
+    ht_objective_t objective;
+    double min_tput_frac; /* rss, sys: the metric's floor, a fraction of the default's */
+    double max_rss_mib;   /* the peak-RSS cap; 0: none */
     unsigned long seed;
     char algorithm[64];
     bool quiet;
@@ -220,7 +245,7 @@ typedef struct {
     ht_cand_t *def, *best;
     ht_profile_t defaults;
     int evals, runs_made, runs_replayed, cache_hits;
-    double noise;        /* relative spread of one run: the larger of the two below */
+    double noise;        /* relative spread of one run's objective: the larger of the two below */
     double noise_calib;  /* ... from the calibration runs of the default */
     double noise_pooled; /* ... pooled over every candidate's repeats (0: too few yet) */
     double t_start;      /* monotonic seconds */
@@ -240,11 +265,41 @@ bool ht_calibrate(ht_tuner_t *t);
 ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin);
 ht_cand_t *ht_find(ht_tuner_t *t, const ht_profile_t *p);
 bool ht_budget_left(ht_tuner_t *t);
-/* The cap's measure of a candidate: sys fraction, or sys seconds. */
+/* The kernel-time cap's measure of a candidate: sys fraction, or sys seconds. */
 double ht_cap_value(const ht_tuner_t *t, double sysfrac, double sys);
 double ht_cap_limit(const ht_tuner_t *t);
-/* a ranks strictly before b: feasible first, then higher metric; among
- * candidates over the cap, less kernel time; failures last. */
+/* The objective's measure in its own units: the metric, peak RSS in KiB,
+ * or kernel seconds. */
+double ht_obj_of(const ht_tuner_t *t, double metric, double sys, double rss_kb);
+/* v relative to ref on the objective's measure (kernel seconds get 1 ms
+ * added to both, so a run with none is not infinitely better). */
+double ht_obj_ratio(const ht_tuner_t *t, double v, double ref);
+/* How much better v is than ref: > 1 better, whichever way the objective
+ * points. */
+double ht_obj_gain(const ht_tuner_t *t, double v, double ref);
+/* "throughput", "peak RSS", "kernel time": what the objective measures. */
+const char *ht_obj_label(const ht_tuner_t *t);
+ht_fig_t ht_cand_fig(const ht_cand_t *c);
+bool ht_con_active(const ht_tuner_t *t, ht_con_t k);
+/* A constraint's measure of f: the cap value, peak RSS in MiB, the metric. */
+double ht_con_value(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f);
+/* Its limit; the floor is min_tput_frac x ref_metric. */
+double ht_con_limit(const ht_tuner_t *t, ht_con_t k, double ref_metric);
+/* By how much f breaks constraint k, relative to its limit: <= 0 met. */
+double ht_con_excess(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f, double ref_metric);
+/* The largest excess over the active constraints (-1 when none is active). */
+double ht_excess(const ht_tuner_t *t, const ht_fig_t *f, double ref_metric);
+/* The broken constraints, "sys/(user+sys) 0.31 > 0.25; ...", or "". */
+void ht_excess_text(const ht_tuner_t *t, const ht_fig_t *f, double ref_metric, char *buf,
+                    size_t cap);
+/* The active constraints, "throughput >= 0.9 x default; ...", or "none". */
+void ht_constraints_text(const ht_tuner_t *t, char *buf, size_t cap);
+/* Inside every constraint with a margin: caps at 0.8 of their limit, the
+ * floor half-way between it and the default. */
+bool ht_clearly_feasible(const ht_tuner_t *t, const ht_cand_t *c);
+/* a ranks strictly before b: feasible first, then the better objective;
+ * among candidates that break a constraint, the smaller excess; failures
+ * last. */
 bool ht_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_cand_t *b);
 void ht_confirm(ht_tuner_t *t, ht_cand_t *winner, ht_confirm_t *out);
 double ht_median(double *v, int n);
@@ -258,7 +313,7 @@ void ht_search(ht_tuner_t *t);
 
 /* log.c */
 ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const char *workload,
-                      char *err, size_t errcap);
+                      const char *objective, char *err, size_t errcap);
 /* The next unused logged run of p, if any: replayed instead of run. */
 bool ht_log_replay(ht_log_t *l, const ht_profile_t *p, ht_run_t *out);
 void ht_log_run(ht_log_t *l, const ht_profile_t *p, ht_phase_t phase, int eval, int repeat,
@@ -270,7 +325,8 @@ void ht_log_close(ht_log_t *l);
 void ht_progress(ht_tuner_t *t, const ht_cand_t *c);
 void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f);
 typedef struct {
-    const char *workload;   /* "larson-mid (bench)" or "command" */
+    const char *name;       /* the header's workload: larson-mid, ..., custom or command */
+    const char *bench;      /* "larson 5 2048 ...": bench program and arguments; NULL for --cmd */
     const char *command;    /* the workload's command line */
     const char *invocation; /* hak-tune's own command line */
 } ht_origin_t;

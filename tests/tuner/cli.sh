@@ -33,6 +33,17 @@ usage "gradient algorithm" "'LD_MMA' needs derivatives" --cmd true --algorithm L
 usage "unknown bench" "--bench 'nosuch': unknown workload; expected one of larson, larson-mid" \
   --bench nosuch
 usage "bad regex" "--metric '\(': not a regular expression" --lib "$lib" --cmd true --metric '('
+usage "unknown objective" "--objective 'memory': expected throughput, rss \(minimise peak RSS\) or sys" \
+  --cmd true --objective memory
+usage "floor without its objective" '--min-throughput-frac goes with --objective rss or sys' \
+  --cmd true --min-throughput-frac 0.8
+usage "bad floor" "--min-throughput-frac '1.5': expected a number from 0.01 to 1" \
+  --cmd true --objective rss --min-throughput-frac 1.5
+usage "sys cap with the sys objective" '--objective sys minimises kernel time: --max-sys-frac' \
+  --cmd true --objective sys --max-sys-frac 0.1
+usage "RSS cap with the rss objective" '--objective rss minimises peak RSS: --max-rss does not go' \
+  --cmd true --objective rss --max-rss 100
+usage "bad RSS cap" "--max-rss '0': expected a number from" --cmd true --max-rss 0
 usage "unbalanced quote" "--cmd 'echo \"hi': unterminated \" quote" --cmd 'echo "hi'
 
 cat >"$tmp/typo.space" <<'S'
@@ -62,7 +73,8 @@ usage "space: missing file" '--space .*/none.space: cannot read: No such file' \
 "$tune" --help >"$tmp/help"
 for opt in --bench --bench-args --larson-args --cmd --metric --max-evals --time-budget --repeats \
            --max-sys-frac --max-sys --algorithm --seed --space --log --resume --quiet --output \
-           --lib --timeout --confirm --calibrate --svg --print-space; do
+           --lib --timeout --confirm --calibrate --svg --print-space --objective \
+           --min-throughput-frac --max-rss --min-gain; do
   expect "--help explains $opt" grep -q -- "$opt" "$tmp/help"
 done
 

@@ -27,7 +27,7 @@ expect "a crashing candidate was run once" \
   test "$(grep -c '"status":"crash"' "$log")" -eq 1
 expect "the search went on to all 10 evaluations" grep -q '^\[10/10\]' "$tmp/err"
 expect "the summary counts the failures" \
-  grep -qE '^over the cap: [0-9]+; failed: 4 \(crash 1\) \(exit 1\) \(timeout 1\) \(no-metric 1\)$' "$tmp/out"
+  grep -qE '^broke a constraint: [0-9]+; failed: 4 \(crash 1\) \(exit 1\) \(timeout 1\) \(no-metric 1\)$' "$tmp/out"
 expect "the profile is written and loads strictly" "$cfgtool" --strict "$tmp/t.cfg"
 for bad_setting in 'align_mode = "overalloc"' 'align_mode = "chunk_pool"' 'wrap_mid = false' \
                    'wrap_large = false'; do

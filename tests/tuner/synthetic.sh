@@ -33,9 +33,19 @@ expect "every knob written ($nknobs)" \
   test "$(grep -cE '^[a-z_]+ = ' "$tmp/t.cfg")" -eq "$nknobs"
 expect "all knobs come from the profile" \
   test "$("$cfgtool" "$tmp/t.cfg" | grep -vc '# profile$')" -eq 0
-for field in workload command 'tuned by' date metric cap search verdict; do
-  expect "header names the $field" grep -q "^# $field" "$tmp/t.cfg"
+# The machine-readable lines configs/README.md documents, then the rest.
+for field in workload cmd metric objective constraints gain command 'tuned by' date host search \
+             verdict; do
+  expect "header names the $field" grep -qE "^# $field: +[^ ]" "$tmp/t.cfg"
 done
+expect "header: the objective is throughput" grep -qE '^# objective: +throughput$' "$tmp/t.cfg"
+expect "header: the constraint is the cap" \
+  grep -qE '^# constraints: +sys/\(user\+sys\) <= 0\.15$' "$tmp/t.cfg"
+expect "header: the workload's command, to run it again" \
+  grep -qE "^# cmd: +$testload --cpu-ms 60 --counter $tmp/count --seed 7 --noise 0.03$" "$tmp/t.cfg"
+expect "header: the confirmed gain" \
+  grep -qE '^# gain: +throughput x[0-9.]+ \(min [0-9.]+, max [0-9.]+\), won [0-9]+ of [0-9]+ pairs; sys fraction [0-9.]+ \(default [0-9.]+\)$' \
+  "$tmp/t.cfg"
 expect "header gives the measured ratio against the default" \
   grep -qE '^#   metric +candidate .* ratio [0-9.]+ \(min [0-9.]+, max [0-9.]+\)' "$tmp/t.cfg"
 expect "header gives the sys fraction of both" grep -qE '^#   sys fraction +candidate [0-9.]+ +default [0-9.]+' "$tmp/t.cfg"
