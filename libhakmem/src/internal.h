@@ -377,6 +377,8 @@ typedef struct hak_heap_s {
     uint16_t hard_limit[HAK_CLASS_MAX];
     hak_lock_t lock;     /* owner's page lists against adopters */
     uint64_t stamped_us; /* owner's copy of the last stamp it published */
+    uint64_t clock_us;   /* the slow paths' last clock reading (heap.c) */
+    uint32_t clock_skip, clock_left;
     /* Read by every thread that frees into this heap's pages: on a line of
      * its own, and written only when it moves by a fraction of the idle
      * threshold, so those reads do not keep stealing the lock's line. */
