@@ -35,21 +35,6 @@ struct job {
     char detail[160];
 };
 
-static long g_page;
-
-static size_t rss_bytes(void) {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long size, resident;
-    if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-    return resident * (size_t)g_page;
-}
-
 /* Ends and a sparse sample: enough to catch a block handed out twice or
  * freed early, without reading every byte of every inherited block. */
 static int intact(const unsigned char *p, size_t n, unsigned char tag) {
@@ -115,7 +100,6 @@ int main(int argc, char **argv) {
                 MAX_BLOCKS);
         return 2;
     }
-    g_page = sysconf(_SC_PAGESIZE);
 
     /* Batons are static, not malloc'ed: their own memory must not blur the
      * measurement. */
@@ -144,9 +128,9 @@ int main(int argc, char **argv) {
                        jobs[l].detail);
                 return 1;
             }
-        if (w == warm_wave) rss_warm = rss_bytes();
+        if (w == warm_wave) rss_warm = tu_rss_bytes();
     }
-    size_t rss_end = rss_bytes();
+    size_t rss_end = tu_rss_bytes();
 
     /* Live data is the same at both samples (lanes x blocks, about 7 MiB by
      * default), so growth is what the allocator kept per exited thread.

@@ -86,20 +86,7 @@ static unsigned char pat(uint64_t key, size_t i) {
                            (unsigned char)(i * 0x9du));
 }
 
-/* Reports through write(2) and leaves with _exit: other threads are still
- * running and exit() would run destructors under their feet. */
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
-    buf[n++] = '\n';
-    if (write(2, "FAIL stress: ", 13) < 0 || write(2, buf, (size_t)n) < 0) _exit(1);
-    _exit(1);
-}
+#define die(...) tu_die("stress", __VA_ARGS__)
 
 static ref_t stamp(struct thr *t, void *p, size_t size) {
     if ((uintptr_t)p > REF_MASK) die("block %p above 2^48: cannot tag it", p);

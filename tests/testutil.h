@@ -14,11 +14,14 @@
 #endif
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Tier limits as the library's defaults set them; the tests use them only to
  * pick sizes on both sides of each boundary. */
@@ -122,6 +125,40 @@ static inline double tu_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Reports "FAIL PROG: message" through write(2) and leaves with _exit:
+ * other threads may still be running, and exit() would run destructors
+ * under their feet. */
+__attribute__((noreturn, format(printf, 2, 3))) static inline void tu_die(const char *prog,
+                                                                          const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
+    buf[n++] = '\n';
+    if (write(2, "FAIL ", 5) < 0 || write(2, prog, strlen(prog)) < 0 || write(2, ": ", 2) < 0 ||
+        write(2, buf, (size_t)n) < 0)
+        _exit(1);
+    _exit(1);
+}
+
+/* The process's resident set now, from /proc/self/statm (0 if unreadable);
+ * no allocation, so it can be sampled while the allocator is under test. */
+static inline size_t tu_rss_bytes(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long size, resident;
+    if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
+    return resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 #endif /* HAKMEM_TESTUTIL_H */

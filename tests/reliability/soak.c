@@ -66,19 +66,7 @@ static atomic_int g_stop;
 static atomic_long g_ops, g_shared_frees;
 static long (*g_hak_stat)(const char *);
 
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof buf) n = (int)sizeof buf - 1;
-    buf[n++] = '\n';
-    /* Other threads are running: no exit handlers under their feet. */
-    if (write(2, "FAIL soak: ", 11) < 0 || write(2, buf, (size_t)n) < 0) _exit(1);
-    _exit(1);
-}
+#define die(...) tu_die("soak", __VA_ARGS__)
 
 static size_t next_checked(size_t i, size_t n) {
     return i < 64 || i + 64 >= n ? i + 1 : i + 509;
@@ -207,19 +195,6 @@ static void child(uint64_t seed) {
     _exit(0);
 }
 
-static double rss_bytes(void) {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    unsigned long size, resident;
-    if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-    return (double)resident * (double)sysconf(_SC_PAGESIZE);
-}
-
 struct series {
     double v[MAX_SAMPLES];
     int n;
@@ -295,7 +270,7 @@ int main(int argc, char **argv) {
             continue;
         }
         next_sample += 1;
-        rss.v[rss.n++] = rss_bytes();
+        rss.v[rss.n++] = (double)tu_rss_bytes();
         if (g_hak_stat) mapped.v[mapped.n++] = (double)g_hak_stat("bytes_mapped");
 
         pid_t pid = fork();
