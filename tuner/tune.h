@@ -226,6 +226,7 @@ typedef struct ht_log_s ht_log_t;
 typedef struct {
     /* options */
     int max_evals, repeats, max_repeats, calib_runs, confirm_pairs;
+    int recheck_every; /* evaluations between runs of the default (0: never) */
     double time_budget, max_sys_frac, max_sys_s, min_gain;
     bool cap_seconds; /* --max-sys: the cap is in seconds, not a fraction */
     bool sys_cap;     /* the kernel-time cap applies (always for throughput) */

@@ -11,8 +11,9 @@
  * it does not need. Spans leave the cache, unmapped, once older than
  * release_delay_ms or beyond large_cache_bytes or large_cache_spans (oldest
  * first), and all of them under memory pressure. realloc grows a block into
- * a free neighbour and shrinks it into the cache without a syscall, or else
- * lets the kernel resize or move its pages.
+ * a free neighbour, or copies one of up to COPY_MAX into a cached span, and
+ * shrinks it into the cache, all without a syscall; else the kernel
+ * resizes or moves its pages.
  *
  * Every granule of a span is registered (its descriptor): that is how free
  * finds a block, tells a pointer into its middle from its start, and how a
@@ -29,6 +30,10 @@ static size_t cache_count, cache_bytes;
 /* A span left over by a split is cached only when worth a slot; a smaller
  * rest stays with the block as slack. */
 #define MIN_REST ((size_t)64 << 10)
+
+/* realloc copies a block up to this size into a cached span rather than
+ * have the kernel move it (below). */
+#define COPY_MAX ((size_t)1 << 20)
 
 static void set_cached(hak_span_t *sp, bool v) {
     __atomic_store_n(&sp->cached, v, __ATOMIC_RELAXED); /* peeked unlocked */
@@ -283,7 +288,19 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
         hak_gstat_add(HAK_S_large_cache_hit, 1);
         return sp->block;
     }
+    /* A block no bigger than COPY_MAX is copied into a cached span: its
+     * pages are committed already, while a kernel move leaves the new part
+     * to fault in page by page, for a syscall or two besides. */
+    hak_span_t *dst = sp->map_len <= COPY_MAX ? cache_take(len, HAK_GRANULE) : NULL;
     hak_unlock(&large_lock);
+    if (dst != NULL) {
+        memcpy(dst->block, sp->block, sp->map_len);
+        /* A new block and the old one's free, as the counters see it. */
+        hak_gstat_add(HAK_S_large_cache_hit, 1);
+        hak_gstat_add(HAK_S_large_alloc, 1);
+        hak_large_free(sp);
+        return dst->block;
+    }
 
     uint8_t *map = sp->map;
     size_t old = sp->map_len;
