@@ -76,7 +76,8 @@ static void usage(FILE *f) {
         "Budget and noise:\n"
         "  --max-evals N         candidate profiles to measure (default 40); the default's\n"
         "                        calibration and the final confirmation come on top\n"
-        "  --time-budget S       stop searching early enough to finish in S seconds (suffix m, h)\n"
+        "  --time-budget S       stop searching early enough to finish in S seconds (suffix m, h;\n"
+        "                        default 10m, so larson-mid's 5 s runs fit; 0: no limit)\n"
         "  --repeats N           runs per candidate (default 3); a candidate that could beat the\n"
         "                        best within the noise gets up to --max-repeats (default 2 x N)\n"
         "  --calibrate N         runs of the default that measure the noise (default 5)\n"
@@ -264,6 +265,7 @@ int main(int argc, char **argv) {
     t.calib_runs = 5;
     t.confirm_pairs = 5;
     t.recheck_every = 5;
+    t.time_budget = 600; /* the default budget ends within 10 minutes */
     t.max_sys_frac = 0.05;
     t.min_gain = 0.02;
     t.seed = 1;
@@ -327,7 +329,7 @@ int main(int argc, char **argv) {
                 (int)int_opt("--confirm", value_of(argc, argv, &i, "--confirm"), 1, 1000);
         } else if (is_opt(a, "--time-budget")) {
             t.time_budget =
-                num_opt("--time-budget", value_of(argc, argv, &i, "--time-budget"), 1, 1e7, true);
+                num_opt("--time-budget", value_of(argc, argv, &i, "--time-budget"), 0, 1e7, true);
         } else if (is_opt(a, "--timeout")) {
             timeout = num_opt("--timeout", value_of(argc, argv, &i, "--timeout"), 0.1, 1e6, true);
         } else if (is_opt(a, "--max-sys-frac")) {
