@@ -43,6 +43,14 @@ double ht_median(double *v, int n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The median of v[0..n) and its extremes (NAN for none); sorts v. */
+static double median_range(double *v, int n, double *lo, double *hi) {
+    double med = ht_median(v, n);
+    *lo = n ? v[0] : NAN;
+    *hi = n ? v[n - 1] : NAN;
+    return med;
+}
+
 double ht_cap_value(const ht_tuner_t *t, double sysfrac, double sys) {
     return t->cap_seconds ? sys : sysfrac;
 }
@@ -328,16 +336,12 @@ static void summarize(ht_tuner_t *t, ht_cand_t *c) {
         ob[n] = ht_obj_of(t, r->metric, r->sys, r->rss_kb);
         n++;
     }
-    c->metric = ht_median(m, n);
-    c->metric_min = n ? m[0] : NAN;
-    c->metric_max = n ? m[n - 1] : NAN;
+    c->metric = median_range(m, n, &c->metric_min, &c->metric_max);
     c->sysfrac = ht_median(sf, n);
     c->sys = ht_median(sy, n);
     c->user = ht_median(us, n);
     c->rss_kb = ht_median(rs, n);
-    c->obj = ht_median(ob, n);
-    c->obj_min = n ? ob[0] : NAN;
-    c->obj_max = n ? ob[n - 1] : NAN;
+    c->obj = median_range(ob, n, &c->obj_min, &c->obj_max);
     c->served = 0;
     for (int i = 0; i < c->nruns; i++)
         if (c->runs[i].st == HT_OK) c->served = fmax(c->served, c->runs[i].served);
@@ -614,12 +618,8 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
         }
     }
     o->done = o->pairs == want;
-    o->oratio_med = ht_median(oratio, nr);
-    o->oratio_min = nr ? oratio[0] : NAN;
-    o->oratio_max = nr ? oratio[nr - 1] : NAN;
-    o->ratio_med = ht_median(ratio, nr);
-    o->ratio_min = nr ? ratio[0] : NAN;
-    o->ratio_max = nr ? ratio[nr - 1] : NAN;
+    o->oratio_med = median_range(oratio, nr, &o->oratio_min, &o->oratio_max);
+    o->ratio_med = median_range(ratio, nr, &o->ratio_min, &o->ratio_max);
     o->w_metric = ht_median(wm, nw);
     o->d_metric = ht_median(dm, nd);
     o->w_sysfrac = ht_median(wsf, nw);
