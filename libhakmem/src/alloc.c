@@ -205,6 +205,7 @@ void *hak_alloc_aligned(size_t n, size_t align) {
 void hak_free_slow(void *p, uintptr_t e) {
     if (p == NULL) return;
     int saved = errno;
+    if (e == 0) e = hak_registry_get(p); /* the fast path read only the page map */
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
     hak_heap_t *h = hak_tls_heap;
     if (cls != 0) {
@@ -216,7 +217,7 @@ void hak_free_slow(void *p, uintptr_t e) {
         if (b->key == hak_free_key) check_double_free(h, pg, cls, b);
         b->key = hak_free_key;
         if (h != NULL && h->kind == HAK_HEAP_REAL) {
-            if (hak_tc_count(h, cls) < hak_tc_limit(h, cls)) {
+            if (hak_tc_count(h, cls) < hak_tc_limit(h, cls) || hak_heap_grow(h, cls)) {
                 b->next = h->tc_head[cls];
                 h->tc_head[cls] = b;
                 h->tc_room[cls]--;

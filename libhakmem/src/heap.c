@@ -29,12 +29,17 @@ hak_heap_t hak_heap_busy = {.kind = HAK_HEAP_BUSY};
 hak_heap_t hak_heap_libc = {.kind = HAK_HEAP_LIBC};
 hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
 
+/* The most blocks a class's cache grows to (hard_limit is 16 bits). */
+#define TC_LIMIT_MAX 1024
+
 /* Full pages a slow path looks at for frees that emptied them. */
 #define SWEEP_PAGES 4
 
 static hak_lock_t heaps_lock;       /* heaps_all and heaps_abandoned */
 static hak_heap_t *heaps_all;       /* every heap ever made, for stats and fork */
 static hak_heap_t *heaps_abandoned; /* heaps of exited threads, for new threads */
+
+static bool cache_return_all(hak_heap_t *h, uint64_t now);
 
 /* ---- owner lists ------------------------------------------------------ */
 
@@ -221,6 +226,8 @@ static hak_page_t *steal_abandoned(hak_heap_t *h, unsigned cls, uint64_t now) {
     for (hak_heap_t *o = heaps_abandoned; o != NULL && got == NULL && tries < 4;
          o = o->next_abandoned, tries++) {
         if (!owner_idle(o, now) || !hak_trylock(&o->lock)) continue;
+        /* Unclaimed past the threshold: its caches are nobody's now. */
+        cache_return_all(o, now);
         hak_page_t *pg = o->avail[cls].head != NULL ? o->avail[cls].head : o->full[cls].head;
         if (pg != NULL) {
             page_unlink(o, pg);
@@ -331,6 +338,29 @@ static void page_settle(hak_heap_t *h, hak_page_t *pg) {
         page_unlink(h, pg);
         page_link(h, pg, HAK_LIST_FULL, false);
     }
+}
+
+/* A cache that overflows is one whose class this thread frees in runs
+ * longer than the cache: a server thread freeing what others allocated,
+ * or Larson's random walk of sizes. Each overflow would flush half the
+ * cache to its pages and, soon after, refill it from them, a cache miss
+ * for every block moved; doubling the cache instead makes the walk's
+ * excursions fit. Classes a thread uses lightly keep their small first
+ * limit, so only the caches that cycle cost memory. */
+bool hak_heap_grow(hak_heap_t *h, unsigned cls) {
+    uint32_t cur = h->hard_limit[cls];
+    size_t max = (size_t)hak_knob(TCACHE_MAX_BYTES) / hak_class_size[cls];
+    if (max > TC_LIMIT_MAX) max = TC_LIMIT_MAX;
+    if (cur >= max) return false;
+    uint32_t next = cur * 2 < max ? cur * 2 : (uint32_t)max;
+    h->hard_limit[cls] = (uint16_t)next;
+    if (!hak_knob(HARDENED)) {
+        /* The stats reader takes limit - room: both move by the same. */
+        __atomic_store_n(&h->tc_limit[cls], next, __ATOMIC_RELAXED);
+        h->tc_room[cls] += (int32_t)(next - cur);
+    }
+    hak_heap_stat(h, HAK_S_cache_grown, 1);
+    return true;
 }
 
 void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
@@ -493,20 +523,40 @@ void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b) {
 
 /* ---- thread exit ------------------------------------------------------ */
 
-/* Returns every cached block of h to its page. */
-static void flush_all(hak_heap_t *h) {
-    uint64_t now = hak_now_us();
-    hak_lock(&h->lock);
+/* Returns every cached block of h to its page; true when there was any.
+ * h's lock is held, and its caches belong to the caller: h's own thread, or
+ * a thread holding heaps_lock over an abandoned h, which no new thread can
+ * then take over. */
+static bool cache_return_all(hak_heap_t *h, uint64_t now) {
+    bool any = false;
     for (unsigned c = 1; c <= hak_class_count; c++) {
         hak_block_t *list = h->tc_head[c];
+        if (list == NULL) continue;
+        any = true;
         hak_counter_add(&h->tc_nflush[c], hak_tc_count(h, c));
         h->tc_head[c] = NULL;
         hak_tc_set_count(h, c, 0);
         give_back(h, list, now);
     }
+    return any;
+}
+
+/* An exiting thread leaves its caches in its heap. Under thread churn a new
+ * thread takes the heap over within moments (Larson starts one every
+ * 10,000 operations), and returning a few hundred blocks to their pages,
+ * only for the next thread to refill empty caches from pages again, cost a
+ * sixth of Larson's throughput. Blocks left this way are not lost: once the
+ * heap has waited past the idle threshold, a thread short of pages
+ * (steal_abandoned) returns them to their pages, and so does one short of
+ * memory (hak_heaps_reclaim). */
+static void retire(hak_heap_t *h) {
+    uint64_t now = hak_now_us();
+    hak_lock(&h->lock);
     for (unsigned c = 1; c <= hak_class_count; c++) sweep_class(h, c, SWEEP_PAGES);
-    stamp(h, now);
     hak_unlock(&h->lock);
+    /* Idle from now: adopters measure the threshold from the exit. */
+    h->stamped_us = now;
+    atomic_store_explicit(&h->last_active_us, now, memory_order_relaxed);
 }
 
 static void abandon(hak_heap_t *h) {
@@ -524,9 +574,22 @@ void hak_heap_thread_exit(void *arg) {
      * so take a heap again, which re-registers the key and brings us back. */
     if (h == NULL || h->kind != HAK_HEAP_REAL || h->abandoned || hak_tls_heap != h) return;
     hak_tls_heap = &hak_heap_busy;
-    flush_all(h);
+    retire(h);
     abandon(h);
     hak_tls_heap = &hak_heap_dead;
+}
+
+bool hak_heaps_reclaim(void) {
+    if (!hak_trylock(&heaps_lock)) return false;
+    bool any = false;
+    uint64_t now = hak_now_us();
+    for (hak_heap_t *o = heaps_abandoned; o != NULL; o = o->next_abandoned) {
+        if (!hak_trylock(&o->lock)) continue;
+        any |= cache_return_all(o, now);
+        hak_unlock(&o->lock);
+    }
+    hak_unlock(&heaps_lock);
+    return any;
 }
 
 /* ---- fork and stats --------------------------------------------------- */
@@ -571,9 +634,9 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {
              * cached; the owner may be moving all four meanwhile, so a
              * report taken while it runs can be off by a few blocks. */
             uint64_t nalloc = hak_counter_get(&h->tc_nalloc[c]);
-            uint64_t out =
-                nalloc + hak_counter_get(&h->tc_nflush[c]) +
-                (uint32_t)((int64_t)h->tc_limit[c] - hak_counter_get_i32(&h->tc_room[c]));
+            uint64_t out = nalloc + hak_counter_get(&h->tc_nflush[c]) +
+                           (uint32_t)((int64_t)__atomic_load_n(&h->tc_limit[c], __ATOMIC_RELAXED) -
+                                      hak_counter_get_i32(&h->tc_room[c]));
             uint64_t in = hak_counter_get(&h->tc_nrefill[c]);
             tiers[0][hak_class_tier[c]] += nalloc;
             tiers[1][hak_class_tier[c]] += out > in ? out - in : 0;

@@ -76,9 +76,13 @@ typedef enum {
     X(MID_MAX, "mid_max", HAK_T_SIZE, 32768, 4096, 32768, HAK_SCALE_LOG, 1, NULL,                  \
       "largest request of the mid tier, in bytes; larger ones are large")                          \
     X(TCACHE_COUNT, "tcache_count", HAK_T_INT, 64, 2, 1024, HAK_SCALE_LOG, 1, NULL,                \
-      "most blocks a thread caches per size class")                                                \
+      "most blocks a thread caches per size class at first")                                       \
     X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 262144, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,    \
-      "most bytes a thread caches per size class")                                                 \
+      "most bytes a thread caches per size class at first")                                        \
+    X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 1048576, 16384, 8388608, HAK_SCALE_LOG, 1, \
+      NULL,                                                                                        \
+      "most bytes a size class's thread cache grows to: a cache that overflows doubles its "       \
+      "limit, up to this or 1024 blocks")                                                          \
     X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
       "full pages checked for remote frees per refill before taking a new page")                   \
     X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 64, 0, 1024, HAK_SCALE_LINEAR, 1, NULL,   \
@@ -153,6 +157,7 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
     X(slow_alloc, "small allocations that refilled the thread cache")                              \
     X(fast_free, "small frees absorbed by the thread cache")                                       \
     X(slow_free, "small frees that flushed the thread cache")                                      \
+    X(cache_grown, "thread caches that doubled their limit after overflowing")                     \
     X(owner_free, "blocks returned to a page by its owner thread")                                 \
     X(remote_free, "blocks pushed onto another owner's remote list")                               \
     X(drain, "remote lists collected by an owner in one exchange")                                 \
@@ -372,8 +377,9 @@ typedef struct hak_heap_s {
     hak_counter_t stats[HAK_STAT_COUNT];
     hak_page_list_t avail[HAK_CLASS_MAX];
     hak_page_list_t full[HAK_CLASS_MAX];
-    /* The caches' real limits in hardened mode, where tc_limit is 0 so
-     * that every free takes the slow path and its double-free check. */
+    /* The caches' limits; tc_limit is the same, except in hardened mode,
+     * where it is 0 so that every free takes the slow path and its
+     * double-free check. */
     uint16_t hard_limit[HAK_CLASS_MAX];
     hak_lock_t lock;     /* owner's page lists against adopters */
     uint64_t stamped_us; /* owner's copy of the last stamp it published */
@@ -419,8 +425,15 @@ static inline void hak_tc_set_count(hak_heap_t *h, uintptr_t cls, uint32_t count
     h->tc_room[cls] = (int32_t)((int64_t)h->tc_limit[cls] - count);
 }
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
+/* Doubles the full cache of class cls, within tcache_max_bytes; false when
+ * it is at its largest (the caller flushes). */
+bool hak_heap_grow(hak_heap_t *h, unsigned cls);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
 void hak_heap_thread_exit(void *arg);
+/* Returns the blocks cached in heaps of exited threads to their pages
+ * (memory pressure); true when there were any. No lock but the caller's
+ * own heap lock may be held. */
+bool hak_heaps_reclaim(void);
 void hak_heaps_lock_all(void);
 void hak_heaps_unlock_all(bool child);
 void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
@@ -429,31 +442,49 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
  * Registry (registry.c): address -> descriptor, lock-free to read.
  * An entry is a descriptor pointer (64-byte aligned) with the size class in
  * its low 6 bits: a page's blocks have class 1..40, a large span class 0.
+ * Pages are found in the page map (one entry per 64 KiB), spans and the
+ * unaligned pages of align_mode relaxed in the span table (one entry per
+ * 4 KiB granule).
  * ---------------------------------------------------------------------- */
 
-#define HAK_REG_CLASS_MASK ((uintptr_t)63)
-#define HAK_REG_L1_BITS    17
-#define HAK_REG_L2_BITS    18
-#define HAK_REG_ADDR_BITS  (HAK_GRANULE_SHIFT + HAK_REG_L1_BITS + HAK_REG_L2_BITS) /* 47 */
+#define HAK_REG_CLASS_MASK  ((uintptr_t)63)
+#define HAK_ADDR_BITS       47
+#define HAK_PAGEMAP_L2_BITS 16 /* a leaf: 512 KiB, for 4 GiB of addresses */
+#define HAK_PAGEMAP_L1_BITS (HAK_ADDR_BITS - HAK_PAGE_SHIFT - HAK_PAGEMAP_L2_BITS)
+#define HAK_SPANS_L2_BITS   18 /* a leaf: 2 MiB, for 1 GiB of addresses */
+#define HAK_SPANS_L1_BITS   (HAK_ADDR_BITS - HAK_GRANULE_SHIFT - HAK_SPANS_L2_BITS)
 
-extern _Atomic(_Atomic(uintptr_t) *) hak_reg_l1[(size_t)1 << HAK_REG_L1_BITS];
+extern _Atomic(_Atomic(uintptr_t) *) hak_pagemap_l1[(size_t)1 << HAK_PAGEMAP_L1_BITS];
+extern _Atomic(_Atomic(uintptr_t) *) hak_spans_l1[(size_t)1 << HAK_SPANS_L1_BITS];
 
-static inline uintptr_t hak_registry_get(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    uintptr_t i = a >> (HAK_GRANULE_SHIFT + HAK_REG_L2_BITS);
-    if (hak_unlikely(i >= ((uintptr_t)1 << HAK_REG_L1_BITS))) return 0; /* beyond 47 bits */
-    _Atomic(uintptr_t) *leaf = atomic_load_explicit(&hak_reg_l1[i], memory_order_acquire);
+static inline uintptr_t hak_radix_get(_Atomic(_Atomic(uintptr_t) *) *l1, unsigned shift,
+                                      unsigned leaf_bits, uintptr_t a) {
+    uintptr_t i = a >> (shift + leaf_bits);
+    if (hak_unlikely(i >> (HAK_ADDR_BITS - shift - leaf_bits))) return 0; /* beyond 47 bits */
+    _Atomic(uintptr_t) *leaf = atomic_load_explicit(&l1[i], memory_order_acquire);
     if (hak_unlikely(leaf == NULL)) return 0;
-    return atomic_load_explicit(
-        &leaf[(a >> HAK_GRANULE_SHIFT) & (((uintptr_t)1 << HAK_REG_L2_BITS) - 1)],
-        memory_order_acquire);
+    return atomic_load_explicit(&leaf[(a >> shift) & (((uintptr_t)1 << leaf_bits) - 1)],
+                                memory_order_acquire);
 }
-/* Maps [p, p + len) to `entry`; false when the table itself cannot be mapped
- * (then part of the range may be set: the caller clears it). Clearing
- * (entry 0) never fails. */
+/* The entry of the pool page holding p, or 0: what every small free needs. */
+static inline uintptr_t hak_pagemap_get(const void *p) {
+    return hak_radix_get(hak_pagemap_l1, HAK_PAGE_SHIFT, HAK_PAGEMAP_L2_BITS, (uintptr_t)p);
+}
+/* The entry of the page or span holding p, or 0 (not ours). */
+static inline uintptr_t hak_registry_get(const void *p) {
+    uintptr_t e = hak_pagemap_get(p);
+    if (e != 0) return e;
+    return hak_radix_get(hak_spans_l1, HAK_GRANULE_SHIFT, HAK_SPANS_L2_BITS, (uintptr_t)p);
+}
+/* Maps the 64 KiB page at `page` to `entry`; false when the map itself
+ * cannot be mapped. Clearing (entry 0) never fails. */
+bool hak_registry_set_page(const void *page, uintptr_t entry);
+/* Maps the span granules of [p, p + len) to `entry`; false when the table
+ * itself cannot be mapped (then part of the range may be set: the caller
+ * clears it). Clearing never fails. */
 bool hak_registry_set(const void *p, size_t len, uintptr_t entry);
-/* Maps the table's leaves for [p, p + len) without changing an entry, so
- * that a later hak_registry_set of the range cannot fail. */
+/* Maps the span table's leaves for [p, p + len) without changing an entry,
+ * so that a later hak_registry_set of the range cannot fail. */
 bool hak_registry_reserve(const void *p, size_t len);
 
 /* ------------------------------------------------------------------------
@@ -514,6 +545,7 @@ extern uintptr_t hak_brk_start;
  * ---------------------------------------------------------------------- */
 
 void *hak_alloc_slow(size_t n);
+/* entry: p's page-map entry as the fast path read it (0: not in a page). */
 void hak_free_slow(void *p, uintptr_t entry);
 void *hak_alloc_aligned(size_t n, size_t align);
 void *hak_alloc_zeroed(size_t n);
@@ -537,7 +569,7 @@ static inline void *hak_alloc(size_t n) {
 }
 
 static inline void hak_free(void *p) {
-    uintptr_t e = hak_registry_get(p);
+    uintptr_t e = hak_pagemap_get(p);
     uintptr_t cls = e & HAK_REG_CLASS_MASK;
     if (hak_likely(cls != 0)) {
         hak_heap_t *h = hak_tls_heap;

@@ -230,15 +230,18 @@ void hak_os_page_free(void *p) {
     }
 }
 
-/* Under memory pressure (a mapping failed): unmaps every page waiting in
- * the pools and the unused rest of the current reserved region, and asks
- * the large tier to drop its cache, so that the address space they hold
+/* Under memory pressure (a mapping failed): returns the blocks cached in
+ * exited threads' heaps to their pages, unmaps every page waiting in the
+ * pools and the unused rest of the current reserved region, and asks the
+ * large tier to drop its cache, so that the address space they hold
  * serves the request that failed. Splitting a reserved region is the price,
  * paid only here. Called with no hakmem lock held but the caller's heap
  * lock. True when anything was given back. */
 bool hak_os_reclaim(void) {
     static _Atomic(bool) busy;
     if (atomic_exchange_explicit(&busy, true, memory_order_acquire)) return false;
+    /* First, so that the pages this empties are among those unmapped. */
+    bool any = hak_heaps_reclaim();
     hak_lock(&os_lock);
     pool_node_t *warm = pool_newest;
     pool_newest = pool_oldest = NULL;
@@ -249,7 +252,7 @@ bool hak_os_reclaim(void) {
     size_t rest_len = (size_t)(reserve_end - reserve_next);
     reserve_next = reserve_end = NULL;
     hak_unlock(&os_lock);
-    bool any = warm != NULL || cold != NULL || rest_len != 0;
+    any |= warm != NULL || cold != NULL || rest_len != 0;
     while (warm != NULL) {
         pool_node_t *next = warm->next;
         hak_os_unmap(warm, HAK_PAGE_SIZE);

@@ -33,7 +33,7 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
     pg->end = mem + (size_t)pg->capacity * bs;
     pg->cls = (uint8_t)cls;
     atomic_store_explicit(&pg->owner, h, memory_order_relaxed);
-    if (!hak_registry_set(mem, HAK_PAGE_SIZE, (uintptr_t)pg | cls)) {
+    if (!hak_registry_set_page(mem, (uintptr_t)pg | cls)) {
         hak_meta_free(HAK_META_PAGE, pg);
         hak_os_page_free(mem);
         return NULL;
@@ -45,7 +45,7 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
 void hak_page_release(hak_page_t *pg) {
     /* Unregister first: from here on a stray free of a block of this page
      * is no longer taken for ours. */
-    hak_registry_set(pg->base, HAK_PAGE_SIZE, 0);
+    hak_registry_set_page(pg->base, 0);
     hak_os_page_free(pg->base);
     hak_meta_free(HAK_META_PAGE, pg);
     hak_gstat_add(HAK_S_page_released, 1);
