@@ -51,8 +51,8 @@ speed="$testload --cpu-ms 20 --noise 0.01"
 memory="$testload --cpu-ms 20 --noise 0.01 --rss-mib 64"
 profile faster throughput 'sys/(user+sys) <= 0.5' "$speed" 'align_mode="relaxed"'
 profile slower throughput 'sys/(user+sys) <= 0.5' "$speed" 'align_mode="overalloc"'
-profile leaner rss 'throughput >= 0.9 x default' "$memory" chunk_pool_pages=0 tcache_bytes=80000
-profile starved rss 'throughput >= 0.9 x default' "$memory" chunk_pool_pages=0 tcache_bytes=20000
+profile leaner rss 'throughput >= 0.9 x default' "$memory" chunk_pool_pages=0 tcache_bytes=30000
+profile starved rss 'throughput >= 0.9 x default' "$memory" chunk_pool_pages=0 tcache_bytes=16384
 for f in "$tmp"/configs/*.cfg; do
   "$cfgtool" --strict "$f" >/dev/null 2>&1 || bad "$f" "the test's own profile does not load"
 done

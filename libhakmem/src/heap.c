@@ -32,6 +32,9 @@ hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
 /* The most blocks a class's cache grows to (hard_limit is 16 bits). */
 #define TC_LIMIT_MAX 1024
 
+/* Most bytes of never-used blocks one refill carves. */
+#define CARVE_BYTES 16384
+
 /* Full pages a slow path looks at for frees that emptied them. */
 #define SWEEP_PAGES 4
 
@@ -396,15 +399,22 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
             got++;
             pg->used++;
         }
-        while (got < want && pg->bump < pg->end) {
+        /* Carving writes a link into each block, which makes its first
+         * 4 KiB resident: a program that wants one 8 KiB block must not
+         * get five of them committed. Fresh blocks come CARVE_BYTES at a
+         * time (at least one). */
+        size_t carved = 0;
+        while (got < want && pg->bump < pg->end && (carved < CARVE_BYTES || got == 0)) {
             hak_block_t *b = (hak_block_t *)pg->bump;
             pg->bump += pg->block_size;
             b->next = head;
             head = b;
             got++;
             pg->used++;
+            carved += pg->block_size;
         }
         page_settle(h, pg);
+        if (carved >= CARVE_BYTES) break;
     }
     sweep(h);
     hak_unlock(&h->lock);

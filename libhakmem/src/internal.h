@@ -77,7 +77,7 @@ typedef enum {
       "largest request of the mid tier, in bytes; larger ones are large")                          \
     X(TCACHE_COUNT, "tcache_count", HAK_T_INT, 64, 2, 1024, HAK_SCALE_LOG, 1, NULL,                \
       "most blocks a thread caches per size class at first")                                       \
-    X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 262144, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,    \
+    X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 65536, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,     \
       "most bytes a thread caches per size class at first")                                        \
     X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 1048576, 16384, 8388608, HAK_SCALE_LOG, 1, \
       NULL,                                                                                        \
