@@ -43,6 +43,13 @@ static hak_heap_t *heaps_all;       /* every heap ever made, for stats and fork 
 static hak_heap_t *heaps_abandoned; /* heaps of exited threads, for new threads */
 
 static bool cache_return_all(hak_heap_t *h, uint64_t now);
+static void return_kept(hak_heap_t *o, uint64_t now);
+
+/* Heaps of exited threads that still hold cached blocks; peeked without
+ * heaps_lock, changed under it. */
+static _Atomic(unsigned) heaps_kept;
+/* What every cache together has grown by beyond its first limit, in bytes. */
+static _Atomic(uint64_t) grown_bytes;
 
 /* ---- owner lists ------------------------------------------------------ */
 
@@ -101,18 +108,36 @@ static bool page_has_room(const hak_page_t *pg) {
 
 /* ---- creation --------------------------------------------------------- */
 
+/* The limit every cache of class c starts with. */
+static uint32_t first_limit(unsigned c) {
+    size_t by_bytes = (size_t)hak_knob(TCACHE_BYTES) / hak_class_size[c];
+    size_t limit = (size_t)hak_knob(TCACHE_COUNT);
+    if (by_bytes < limit) limit = by_bytes;
+    return limit < 2 ? 2 : (uint32_t)limit;
+}
+
+/* Sets the limit of class c's cache, keeping its count. */
+static void set_limit(hak_heap_t *h, unsigned c, uint32_t limit) {
+    uint32_t count = hak_tc_count(h, c);
+    h->hard_limit[c] = (uint16_t)limit;
+    /* The stats reader takes limit - room: a torn pair is off by the
+     * change, as for any report taken while the owner runs. */
+    if (!hak_knob(HARDENED)) __atomic_store_n(&h->tc_limit[c], limit, __ATOMIC_RELAXED);
+    hak_tc_set_count(h, c, count);
+}
+
 static void heap_setup(hak_heap_t *h) {
     h->kind = HAK_HEAP_REAL;
-    for (unsigned c = 1; c <= hak_class_count; c++) {
-        size_t by_bytes = (size_t)hak_knob(TCACHE_BYTES) / hak_class_size[c];
-        size_t limit = (size_t)hak_knob(TCACHE_COUNT);
-        if (by_bytes < limit) limit = by_bytes;
-        if (limit < 2) limit = 2;
-        h->hard_limit[c] = (uint16_t)limit;
-        h->tc_limit[c] = hak_knob(HARDENED) ? 0 : (uint32_t)limit;
-        hak_tc_set_count(h, c, 0);
-    }
+    for (unsigned c = 1; c <= hak_class_count; c++) set_limit(h, c, first_limit(c));
     atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
+}
+
+/* h's caches, empty, back to their first limits, and what they grew by
+ * back to the budget. */
+static void shrink_caches(hak_heap_t *h) {
+    for (unsigned c = 1; c <= hak_class_count; c++) set_limit(h, c, first_limit(c));
+    atomic_fetch_sub_explicit(&grown_bytes, h->grown_bytes, memory_order_relaxed);
+    h->grown_bytes = 0;
 }
 
 hak_heap_t *hak_heap_acquire(void) {
@@ -121,6 +146,10 @@ hak_heap_t *hak_heap_acquire(void) {
     if (h != NULL) {
         __atomic_store_n(&heaps_abandoned, h->next_abandoned, __ATOMIC_RELAXED);
         __atomic_store_n(&h->abandoned, false, __ATOMIC_RELAXED); /* peeked unlocked */
+        if (h->cache_kept) {
+            h->cache_kept = false; /* its caches are ours now */
+            atomic_fetch_sub_explicit(&heaps_kept, 1, memory_order_relaxed);
+        }
     }
     hak_unlock(&heaps_lock);
     if (h == NULL) {
@@ -229,8 +258,7 @@ static hak_page_t *steal_abandoned(hak_heap_t *h, unsigned cls, uint64_t now) {
     for (hak_heap_t *o = heaps_abandoned; o != NULL && got == NULL && tries < 4;
          o = o->next_abandoned, tries++) {
         if (!owner_idle(o, now) || !hak_trylock(&o->lock)) continue;
-        /* Unclaimed past the threshold: its caches are nobody's now. */
-        cache_return_all(o, now);
+        return_kept(o, now);
         hak_page_t *pg = o->avail[cls].head != NULL ? o->avail[cls].head : o->full[cls].head;
         if (pg != NULL) {
             page_unlink(o, pg);
@@ -246,6 +274,18 @@ static hak_page_t *steal_abandoned(hak_heap_t *h, unsigned cls, uint64_t now) {
     bool room = page_has_room(got);
     page_link(h, got, room ? HAK_LIST_AVAIL : HAK_LIST_FULL, room);
     return room ? got : NULL;
+}
+
+/* Returns the cached blocks of every idle abandoned heap; h's lock is held,
+ * so every other lock is only tried. */
+static void reclaim_idle(uint64_t now) {
+    if (!hak_trylock(&heaps_lock)) return;
+    for (hak_heap_t *o = heaps_abandoned; o != NULL; o = o->next_abandoned) {
+        if (!o->cache_kept || !owner_idle(o, now) || !hak_trylock(&o->lock)) continue;
+        return_kept(o, now);
+        hak_unlock(&o->lock);
+    }
+    hak_unlock(&heaps_lock);
 }
 
 /* A page of class cls with room, for a refill; h's lock is held. */
@@ -277,7 +317,12 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
     /* 3. Pages left on heaps of exited threads. */
     hak_page_t *stolen = steal_abandoned(h, cls, now);
     if (stolen != NULL) return stolen;
-    /* 4. A fresh page. */
+    /* 4. Before the footprint grows: blocks that exited threads left
+     * cached, in heaps that no new thread has taken over for longer than
+     * the idle threshold, go back to their pages (those that empty go to
+     * the OS layer, where the fresh page comes from). */
+    if (atomic_load_explicit(&heaps_kept, memory_order_relaxed) != 0) reclaim_idle(now);
+    /* 5. A fresh page. */
     hak_page_t *pg = hak_page_new(h, cls);
     if (pg != NULL) page_link(h, pg, HAK_LIST_AVAIL, true);
     return pg;
@@ -343,25 +388,33 @@ static void page_settle(hak_heap_t *h, hak_page_t *pg) {
     }
 }
 
-/* A cache that overflows is one whose class this thread frees in runs
- * longer than the cache: a server thread freeing what others allocated,
- * or Larson's random walk of sizes. Each overflow would flush half the
- * cache to its pages and, soon after, refill it from them, a cache miss
- * for every block moved; doubling the cache instead makes the walk's
- * excursions fit. Classes a thread uses lightly keep their small first
- * limit, so only the caches that cycle cost memory. */
+/* A cache that overflows and also runs empty is one whose class this
+ * thread frees and allocates in runs longer than the cache (Larson's random
+ * walk of sizes, a server handling requests of one size): each overflow
+ * flushes half the cache to its pages and the next underflow refills it
+ * from them, a cache miss for every block moved. Doubling the cache, once
+ * per such cycle, makes the runs fit. A cache that only overflows belongs
+ * to a thread that frees what others allocate (a consumer): a bigger cache
+ * would only hoard, so it keeps its first limit, as do the classes a thread
+ * uses lightly. */
 bool hak_heap_grow(hak_heap_t *h, unsigned cls) {
     uint32_t cur = h->hard_limit[cls];
     size_t max = (size_t)hak_knob(TCACHE_MAX_BYTES) / hak_class_size[cls];
     if (max > TC_LIMIT_MAX) max = TC_LIMIT_MAX;
-    if (cur >= max) return false;
+    if (cur >= max || !h->tc_refilled[cls]) return false;
     uint32_t next = cur * 2 < max ? cur * 2 : (uint32_t)max;
-    h->hard_limit[cls] = (uint16_t)next;
-    if (!hak_knob(HARDENED)) {
-        /* The stats reader takes limit - room: both move by the same. */
-        __atomic_store_n(&h->tc_limit[cls], next, __ATOMIC_RELAXED);
-        h->tc_room[cls] += (int32_t)(next - cur);
-    }
+    /* All caches together grow by at most tcache_grow_pct of the pool's
+     * memory in use, so that they cost a bounded share of a program's
+     * footprint however many threads it runs and however long. The check
+     * and the add are not one step: racing threads may overshoot by a
+     * doubling each. */
+    uint64_t delta = (uint64_t)(next - cur) * hak_class_size[cls];
+    uint64_t budget = hak_pool_bytes_live() / 100 * (uint64_t)hak_knob(TCACHE_GROW_PCT);
+    if (atomic_load_explicit(&grown_bytes, memory_order_relaxed) + delta > budget) return false;
+    atomic_fetch_add_explicit(&grown_bytes, delta, memory_order_relaxed);
+    h->grown_bytes += delta;
+    h->tc_refilled[cls] = false;
+    set_limit(h, cls, next);
     hak_heap_stat(h, HAK_S_cache_grown, 1);
     return true;
 }
@@ -422,6 +475,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     h->tc_head[cls] = head->next;
     hak_tc_set_count(h, cls, got - 1);
     hak_counter_add(&h->tc_nrefill[cls], got);
+    h->tc_refilled[cls] = true;
     return head;
 }
 
@@ -571,7 +625,11 @@ static void retire(hak_heap_t *h) {
 
 static void abandon(hak_heap_t *h) {
     hak_heap_stat(h, HAK_S_threads_exited, 1);
+    bool kept = false;
+    for (unsigned c = 1; c <= hak_class_count && !kept; c++) kept = h->tc_head[c] != NULL;
     hak_lock(&heaps_lock);
+    h->cache_kept = kept;
+    if (kept) atomic_fetch_add_explicit(&heaps_kept, 1, memory_order_relaxed);
     __atomic_store_n(&h->abandoned, true, __ATOMIC_RELAXED);
     h->next_abandoned = heaps_abandoned;
     __atomic_store_n(&heaps_abandoned, h, __ATOMIC_RELAXED); /* peeked unlocked */
@@ -589,13 +647,24 @@ void hak_heap_thread_exit(void *arg) {
     hak_tls_heap = &hak_heap_dead;
 }
 
+/* Returns the blocks an exited thread left cached in o; heaps_lock and
+ * o's lock are held. */
+static void return_kept(hak_heap_t *o, uint64_t now) {
+    if (!o->cache_kept) return;
+    cache_return_all(o, now);
+    shrink_caches(o); /* a stale heap gives its growth back */
+    o->cache_kept = false;
+    atomic_fetch_sub_explicit(&heaps_kept, 1, memory_order_relaxed);
+}
+
 bool hak_heaps_reclaim(void) {
     if (!hak_trylock(&heaps_lock)) return false;
     bool any = false;
     uint64_t now = hak_now_us();
     for (hak_heap_t *o = heaps_abandoned; o != NULL; o = o->next_abandoned) {
-        if (!hak_trylock(&o->lock)) continue;
-        any |= cache_return_all(o, now);
+        if (!o->cache_kept || !hak_trylock(&o->lock)) continue;
+        any = true;
+        return_kept(o, now);
         hak_unlock(&o->lock);
     }
     hak_unlock(&heaps_lock);

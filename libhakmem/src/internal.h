@@ -81,8 +81,11 @@ typedef enum {
       "most bytes a thread caches per size class at first")                                        \
     X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 1048576, 16384, 8388608, HAK_SCALE_LOG, 1, \
       NULL,                                                                                        \
-      "most bytes a size class's thread cache grows to: a cache that overflows doubles its "       \
-      "limit, up to this or 1024 blocks")                                                          \
+      "most bytes a size class's thread cache grows to: one that overflows and runs empty in "     \
+      "turn doubles its limit, up to this or 1024 blocks")                                         \
+    X(TCACHE_GROW_PCT, "tcache_grow_pct", HAK_T_INT, 10, 0, 100, HAK_SCALE_LINEAR, 1, NULL,        \
+      "most the caches of all threads may grow together, in percent of the pool memory in use "    \
+      "(0: caches keep their first limits)")                                                       \
     X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
       "full pages checked for remote frees per refill before taking a new page")                   \
     X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 64, 0, 1024, HAK_SCALE_LINEAR, 1, NULL,   \
@@ -337,6 +340,8 @@ typedef struct hak_span_s {
 void hak_pool_init(void);
 hak_page_t *hak_page_new(struct hak_heap_s *h, unsigned cls);
 void hak_page_release(hak_page_t *pg);
+/* Bytes of the pool's pages that hold blocks (carved and not released). */
+uint64_t hak_pool_bytes_live(void);
 unsigned hak_page_drain(hak_page_t *pg);
 void hak_page_push_remote(hak_page_t *pg, hak_block_t *first, hak_block_t *last, unsigned n);
 void hak_pending_push(hak_page_t *pg);
@@ -381,6 +386,8 @@ typedef struct hak_heap_s {
      * where it is 0 so that every free takes the slow path and its
      * double-free check. */
     uint16_t hard_limit[HAK_CLASS_MAX];
+    /* Whether a class's cache ran empty since it last grew (heap.c). */
+    bool tc_refilled[HAK_CLASS_MAX];
     hak_lock_t lock;     /* owner's page lists against adopters */
     uint64_t stamped_us; /* owner's copy of the last stamp it published */
     uint64_t clock_us;   /* the slow paths' last clock reading (heap.c) */
@@ -393,7 +400,9 @@ typedef struct hak_heap_s {
     struct hak_heap_s *next_all;       /* every heap */
     struct hak_heap_s *next_abandoned; /* heaps of exited threads */
     bool abandoned;
-    unsigned sweep_cls; /* the class the next sweep looks at */
+    bool cache_kept;      /* abandoned with cached blocks (heap.c) */
+    uint64_t grown_bytes; /* what its caches grew by beyond their first limits */
+    unsigned sweep_cls;   /* the class the next sweep looks at */
     int kind;
 } hak_heap_t;
 
@@ -425,8 +434,8 @@ static inline void hak_tc_set_count(hak_heap_t *h, uintptr_t cls, uint32_t count
     h->tc_room[cls] = (int32_t)((int64_t)h->tc_limit[cls] - count);
 }
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
-/* Doubles the full cache of class cls, within tcache_max_bytes; false when
- * it is at its largest (the caller flushes). */
+/* Doubles the full cache of class cls, within tcache_max_bytes, if it has
+ * run empty since it last grew; false otherwise (the caller flushes). */
 bool hak_heap_grow(hak_heap_t *h, unsigned cls);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
 void hak_heap_thread_exit(void *arg);

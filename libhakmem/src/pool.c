@@ -16,6 +16,11 @@ typedef struct {
 } pending_t;
 
 static pending_t pending[HAK_CLASS_MAX];
+static _Atomic(uint64_t) pages_live; /* carved and not released */
+
+uint64_t hak_pool_bytes_live(void) {
+    return atomic_load_explicit(&pages_live, memory_order_relaxed) * HAK_PAGE_SIZE;
+}
 
 hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
     uint8_t *mem = hak_os_page_alloc();
@@ -39,6 +44,7 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
         return NULL;
     }
     hak_heap_stat(h, HAK_S_page_new, 1);
+    atomic_fetch_add_explicit(&pages_live, 1, memory_order_relaxed);
     return pg;
 }
 
@@ -48,6 +54,7 @@ void hak_page_release(hak_page_t *pg) {
     hak_registry_set_page(pg->base, 0);
     hak_os_page_free(pg->base);
     hak_meta_free(HAK_META_PAGE, pg);
+    atomic_fetch_sub_explicit(&pages_live, 1, memory_order_relaxed);
     hak_gstat_add(HAK_S_page_released, 1);
 }
 

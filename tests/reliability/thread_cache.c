@@ -1,9 +1,12 @@
 /* thread_cache.c — the thread caches' life, with the allocator called
  * directly (hak_alloc, hak_free) so that the heaps can be looked at:
  *
- *   grow     a cache that overflows doubles its limit up to
- *            tcache_max_bytes (or 1024 blocks) instead of flushing, and one
- *            already at that bound flushes;
+ *   grow     a cache that overflows and runs empty in turn doubles its
+ *            limit up to tcache_max_bytes (or 1024 blocks) instead of
+ *            flushing, while all caches' growth stays within
+ *            tcache_grow_pct of the pool's memory in use; one that only
+ *            overflows (a thread that frees what others allocate), is at
+ *            that bound or has no budget left flushes;
  *   handover a thread's exit leaves its cached blocks in its heap, and the
  *            next thread to start takes the heap over with them;
  *   idle     blocks cached in the heap of a thread that exited are returned
@@ -54,47 +57,90 @@ static void sleep_ms(long ms) {
 
 /* ---- grow ------------------------------------------------------------ */
 
+static uint64_t free_all(void **p, int n) {
+    uint64_t flushes = stat_of(heap(), HAK_S_slow_free);
+    for (int i = 0; i < n; i++) hak_free(p[i]);
+    return stat_of(heap(), HAK_S_slow_free) - flushes;
+}
+
+static void alloc_all(void **p, int n, size_t size) {
+    for (int i = 0; i < n; i++)
+        if ((p[i] = hak_alloc(size)) == NULL) die("hak_alloc(%zu) failed", size);
+}
+
+static void *free_elsewhere(void *arg) {
+    void **p = arg;
+    unsigned cls = hak_class_of[(64 + 15) >> 4];
+    hak_free(hak_alloc(64)); /* a heap, and one block in this class's cache */
+    uint32_t first = hak_tc_limit(heap(), cls);
+    if (free_all(p, 1000) == 0) die("a thread freeing 1000 blocks never flushed");
+    if (hak_tc_limit(heap(), cls) > 2 * first)
+        die("the cache of a thread that only frees grew from %u to %u", first,
+            hak_tc_limit(heap(), cls));
+    return NULL;
+}
+
 static void test_grow(void) {
-    enum { N = 1000, SIZE = 64 };
+    enum { N = 1000, SIZE = 64, ROUNDS = 8 };
     static void *p[N];
-    for (int i = 0; i < N; i++)
-        if ((p[i] = hak_alloc(SIZE)) == NULL) die("hak_alloc(%d) failed", SIZE);
-    hak_heap_t *h = heap();
     unsigned cls = hak_class_of[(SIZE + 15) >> 4];
+    alloc_all(p, N, SIZE);
+    hak_heap_t *h = heap();
     uint32_t first = hak_tc_limit(h, cls);
-    uint64_t flushes = stat_of(h, HAK_S_slow_free), grown = stat_of(h, HAK_S_cache_grown);
-    uint32_t before = hak_tc_count(h, cls); /* what the last refill left */
-    for (int i = 0; i < N; i++) hak_free(p[i]);
+    uint64_t grown = stat_of(h, HAK_S_cache_grown);
     if (first >= N)
         die("class %u starts with a limit of %u: the test needs one below %d", cls, first, N);
-    if (hak_tc_limit(h, cls) < before + N)
-        die("%d frees of %d-byte blocks left the cache's limit at %u (it started at %u)", N, SIZE,
-            hak_tc_limit(h, cls), first);
-    if (stat_of(h, HAK_S_slow_free) != flushes)
-        die("the cache flushed %llu times while it could still grow",
-            (unsigned long long)(stat_of(h, HAK_S_slow_free) - flushes));
+    /* With no budget for growth, caches keep their first limits. */
+    long long pct = hak_knob(TCACHE_GROW_PCT);
+    hak_knob_value[HAK_K_TCACHE_GROW_PCT] = 0;
+    if (free_all(p, N) == 0) die("with tcache_grow_pct = 0, %d frees never flushed", N);
+    if (hak_tc_limit(h, cls) != first)
+        die("with tcache_grow_pct = 0 the cache grew from %u to %u", first, hak_tc_limit(h, cls));
+    /* Runs of N frees and N allocations: the cache overflows and runs
+     * empty in turn, so it doubles once a round until N fit. This process
+     * uses little memory, so the budget is all of it. */
+    hak_knob_value[HAK_K_TCACHE_GROW_PCT] = 100;
+    alloc_all(p, N, SIZE);
+    uint64_t flushed = free_all(p, N);
+    for (int r = 1; r < ROUNDS && flushed != 0; r++) {
+        alloc_all(p, N, SIZE);
+        flushed = free_all(p, N);
+    }
+    if (flushed != 0)
+        die("after %d rounds of %d frees and allocations the %d-byte cache still flushes (limit "
+            "%u, first %u)",
+            ROUNDS, N, SIZE, hak_tc_limit(h, cls), first);
+    if (hak_tc_limit(h, cls) < N)
+        die("the cache holds %d blocks with a limit of %u", N, hak_tc_limit(h, cls));
     if (stat_of(h, HAK_S_cache_grown) == grown) die("cache_grown did not count the growth");
-    if (hak_tc_count(h, cls) != before + N)
-        die("%u blocks cached after %d frees into a cache of %u", hak_tc_count(h, cls), N, before);
+    if (hak_tc_limit(h, cls) * SIZE > hak_pool_bytes_live())
+        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use",
+            hak_tc_limit(h, cls), SIZE, (unsigned long long)hak_pool_bytes_live());
+
+    /* A thread that only frees (a consumer) keeps its first limit: at most
+     * one doubling, for the one refill of its start. */
+    pthread_t t;
+    alloc_all(p, N, SIZE);
+    if (pthread_create(&t, NULL, free_elsewhere, p) != 0 || pthread_join(t, NULL) != 0)
+        die("pthread_create or pthread_join failed");
 
     /* A class already at its bound flushes: 4 KiB blocks, bound 16 KiB. */
     enum { M = 200, BIG = 4096 };
     static void *q[M];
     long long saved = hak_knob(TCACHE_MAX_BYTES);
     hak_knob_value[HAK_K_TCACHE_MAX_BYTES] = 16384;
-    for (int i = 0; i < M; i++)
-        if ((q[i] = hak_alloc(BIG)) == NULL) die("hak_alloc(%d) failed", BIG);
     unsigned big = hak_class_of[(BIG + 15) >> 4];
+    alloc_all(q, M, BIG);
     uint32_t limit = hak_tc_limit(h, big);
-    flushes = stat_of(h, HAK_S_slow_free);
-    for (int i = 0; i < M; i++) hak_free(q[i]);
+    if (free_all(q, M) == 0) die("a cache at its bound never flushed");
     if (hak_tc_limit(h, big) != limit)
         die("the %d-byte cache grew from %u to %u past tcache_max_bytes = 16384", BIG, limit,
             hak_tc_limit(h, big));
-    if (stat_of(h, HAK_S_slow_free) == flushes) die("a cache at its bound never flushed");
     hak_knob_value[HAK_K_TCACHE_MAX_BYTES] = saved;
-    printf("grow ok: the %d-byte cache grew from %u to %u blocks without a flush\n", SIZE, first,
-           hak_tc_limit(h, cls));
+    hak_knob_value[HAK_K_TCACHE_GROW_PCT] = pct;
+    printf("grow ok: the %d-byte cache grew from %u to %u blocks; a freeing thread's and a "
+           "bounded one did not\n",
+           SIZE, first, hak_tc_limit(h, cls));
 }
 
 /* ---- handover, idle ---------------------------------------------------- */
@@ -116,21 +162,21 @@ static unsigned cls_of_size(void) {
     return hak_class_of[(SIZE + 15) >> 4];
 }
 
-/* Allocates BLOCKS blocks, frees them all into its cache, and exits. */
+/* Allocates BLOCKS blocks, frees them (into its cache, as far as it holds
+ * them), and exits. */
 static void *filler(void *arg) {
     (void)arg;
     for (int i = 0; i < BLOCKS; i++)
         if ((given[i] = hak_alloc(SIZE)) == NULL) die("hak_alloc(%d) failed", SIZE);
     first_heap = heap();
-    uint32_t before = hak_tc_count(first_heap, cls_of_size()); /* the last refill's rest */
+    nregions = 0;
+    for (int i = 0; i < BLOCKS; i++) regions[nregions++] = (uintptr_t)given[i] >> HAK_PAGE_SHIFT;
     for (int i = 0; i < BLOCKS; i++) hak_free(given[i]);
     cached_at_exit = hak_tc_count(first_heap, cls_of_size());
-    nregions = 0;
     for (hak_block_t *b = first_heap->tc_head[cls_of_size()]; b != NULL && nregions < 1024;
          b = b->next)
         regions[nregions++] = (uintptr_t)b >> HAK_PAGE_SHIFT;
-    if (cached_at_exit != before + BLOCKS)
-        die("%u blocks cached after %d frees into a cache of %u", cached_at_exit, BLOCKS, before);
+    if (cached_at_exit == 0) die("no block cached after %d frees", BLOCKS);
     return NULL;
 }
 
@@ -178,9 +224,8 @@ static void test_handover_idle(void) {
     if (left != 0) die("%u blocks still cached in the idle heap of an exited thread", left);
     for (int i = 0; i < BLOCKS; i++)
         if (!in_regions(mine[i]))
-            die("block %d (%p) is fresh memory, not one of the %u blocks the exited thread "
-                "cached",
-                i, mine[i], cached_at_exit);
+            die("block %d (%p) is fresh memory, not in a page of the exited thread's blocks", i,
+                mine[i]);
     for (int i = 0; i < BLOCKS; i++) hak_free(mine[i]);
     printf("idle ok: the exited thread's cached blocks served another thread\n");
 }
