@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #endif
 #include "internal.h"
+#include "testutil.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -28,16 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "FAIL thread_cache: %s\n", buf);
-    fflush(stderr);
-    _exit(1);
-}
+#define die(...) tu_die("thread_cache", __VA_ARGS__)
 
 static hak_heap_t *heap(void) {
     hak_heap_t *h = hak_tls_heap;
