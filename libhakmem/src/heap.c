@@ -50,6 +50,8 @@ static void return_kept(hak_heap_t *o, uint64_t now);
 static _Atomic(unsigned) heaps_kept;
 /* What every cache together has grown by beyond its first limit, in bytes. */
 static _Atomic(uint64_t) grown_bytes;
+/* When a slow path next looks for idle heaps with kept caches (sweep). */
+static _Atomic(uint64_t) reclaim_due_us;
 
 /* ---- owner lists ------------------------------------------------------ */
 
@@ -364,7 +366,17 @@ static void sweep_class(hak_heap_t *h, unsigned c, long pages) {
 }
 
 /* The next class, round robin, that has full pages at all. */
-static void sweep(hak_heap_t *h) {
+static void sweep(hak_heap_t *h, uint64_t now) {
+    /* Blocks that exited threads left cached go back once their heaps have
+     * waited past the idle threshold, also in a program whose remaining
+     * threads never need a fresh page (find_page's step 4): whichever slow
+     * path comes first looks, at most once per threshold. */
+    if (atomic_load_explicit(&heaps_kept, memory_order_relaxed) != 0 &&
+        now >= atomic_load_explicit(&reclaim_due_us, memory_order_relaxed)) {
+        atomic_store_explicit(&reclaim_due_us, now + (uint64_t)hak_knob(IDLE_THRESHOLD_US),
+                              memory_order_relaxed);
+        reclaim_idle(now);
+    }
     for (unsigned i = 0; i < hak_class_count; i++) {
         if (++h->sweep_cls > hak_class_count) h->sweep_cls = 1;
         if (h->full[h->sweep_cls].head != NULL) {
@@ -469,7 +481,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
         page_settle(h, pg);
         if (carved >= CARVE_BYTES) break;
     }
-    sweep(h);
+    sweep(h, now);
     hak_unlock(&h->lock);
     if (head == NULL) return NULL;
     h->tc_head[cls] = head->next;
@@ -569,7 +581,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
         hak_lock(&h->lock);
         stamp(h, now);
         give_back(h, list, now);
-        sweep(h);
+        sweep(h, now);
         hak_unlock(&h->lock);
     }
     if (extra != NULL) {
@@ -627,6 +639,10 @@ static void abandon(hak_heap_t *h) {
     hak_heap_stat(h, HAK_S_threads_exited, 1);
     bool kept = false;
     for (unsigned c = 1; c <= hak_class_count && !kept; c++) kept = h->tc_head[c] != NULL;
+    /* Empty caches have nothing for the next thread: their growth goes
+     * back to the budget now, or it would stay spent until a new thread
+     * takes this heap over. */
+    if (!kept) shrink_caches(h);
     hak_lock(&heaps_lock);
     h->cache_kept = kept;
     if (kept) atomic_fetch_add_explicit(&heaps_kept, 1, memory_order_relaxed);
@@ -701,6 +717,11 @@ void hak_heaps_unlock_all(bool child) {
         }
         abandon(h);
     }
+    /* A thread may have forked between a growth's two adds: the budget is
+     * what the heaps hold. */
+    uint64_t grown = 0;
+    for (hak_heap_t *h = heaps_all; h != NULL; h = h->next_all) grown += h->grown_bytes;
+    atomic_store_explicit(&grown_bytes, grown, memory_order_relaxed);
 }
 
 void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]) {

@@ -15,7 +15,9 @@
  *               of mappings instead of one per page (the default: the
  *               kernel refuses a process more than vm.max_map_count
  *               mappings, 65530 by default, and each costs on every fault);
- *   relaxed     no 64 KiB alignment: a plain 64 KiB mapping, 4 KiB aligned.
+ *   relaxed     no 64 KiB alignment: a plain 64 KiB mapping, 4 KiB aligned;
+ *               such a page is not in free's page map (registry.c), so
+ *               every free of its blocks takes the slow path.
  * Freed pages wait in the pool, still committed and linked through their own
  * first words, for at most release_delay_ms and while the pool holds no more
  * than chunk_pool_pages: reuse takes the most recent (warmest) page, expiry

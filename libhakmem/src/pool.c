@@ -39,6 +39,8 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
     pg->cls = (uint8_t)cls;
     atomic_store_explicit(&pg->owner, h, memory_order_relaxed);
     if (!hak_registry_set_page(mem, (uintptr_t)pg | cls)) {
+        /* A relaxed page may straddle two leaves, one of them set. */
+        hak_registry_set_page(mem, 0);
         hak_meta_free(HAK_META_PAGE, pg);
         hak_os_page_free(mem);
         return NULL;
