@@ -622,9 +622,10 @@ static bool cache_return_all(hak_heap_t *h, uint64_t now) {
  * 10,000 operations), and returning a few hundred blocks to their pages,
  * only for the next thread to refill empty caches from pages again, cost a
  * sixth of Larson's throughput. Blocks left this way are not lost: once the
- * heap has waited past the idle threshold, a thread short of pages
- * (steal_abandoned) returns them to their pages, and so does one short of
- * memory (hak_heaps_reclaim). */
+ * heap has waited past the idle threshold, they go back to their pages when
+ * a thread looks for a page of their class (steal_abandoned) or is about to
+ * take a fresh one (reclaim_idle), from any slow path at most once per
+ * threshold (sweep), and at once under memory pressure (hak_heaps_reclaim). */
 static void retire(hak_heap_t *h) {
     uint64_t now = hak_now_us();
     hak_lock(&h->lock);
