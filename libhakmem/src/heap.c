@@ -279,8 +279,15 @@ static hak_page_t *steal_abandoned(hak_heap_t *h, unsigned cls, uint64_t now) {
 }
 
 /* Returns the cached blocks of every idle abandoned heap; h's lock is held,
- * so every other lock is only tried. */
+ * so every other lock is only tried. A heap counts as idle one threshold
+ * after its thread exited, so looking more often than once per threshold
+ * would find next to nothing: whichever slow path comes first looks. */
 static void reclaim_idle(uint64_t now) {
+    if (atomic_load_explicit(&heaps_kept, memory_order_relaxed) == 0 ||
+        now < atomic_load_explicit(&reclaim_due_us, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&reclaim_due_us, now + (uint64_t)hak_knob(IDLE_THRESHOLD_US),
+                          memory_order_relaxed);
     if (!hak_trylock(&heaps_lock)) return;
     for (hak_heap_t *o = heaps_abandoned; o != NULL; o = o->next_abandoned) {
         if (!o->cache_kept || !owner_idle(o, now) || !hak_trylock(&o->lock)) continue;
@@ -323,7 +330,7 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
      * cached, in heaps that no new thread has taken over for longer than
      * the idle threshold, go back to their pages (those that empty go to
      * the OS layer, where the fresh page comes from). */
-    if (atomic_load_explicit(&heaps_kept, memory_order_relaxed) != 0) reclaim_idle(now);
+    reclaim_idle(now);
     /* 5. A fresh page. */
     hak_page_t *pg = hak_page_new(h, cls);
     if (pg != NULL) page_link(h, pg, HAK_LIST_AVAIL, true);
@@ -367,16 +374,9 @@ static void sweep_class(hak_heap_t *h, unsigned c, long pages) {
 
 /* The next class, round robin, that has full pages at all. */
 static void sweep(hak_heap_t *h, uint64_t now) {
-    /* Blocks that exited threads left cached go back once their heaps have
-     * waited past the idle threshold, also in a program whose remaining
-     * threads never need a fresh page (find_page's step 4): whichever slow
-     * path comes first looks, at most once per threshold. */
-    if (atomic_load_explicit(&heaps_kept, memory_order_relaxed) != 0 &&
-        now >= atomic_load_explicit(&reclaim_due_us, memory_order_relaxed)) {
-        atomic_store_explicit(&reclaim_due_us, now + (uint64_t)hak_knob(IDLE_THRESHOLD_US),
-                              memory_order_relaxed);
-        reclaim_idle(now);
-    }
+    /* Also in a program whose remaining threads never need a fresh page
+     * (find_page's step 4), exited threads' cached blocks go back. */
+    reclaim_idle(now);
     for (unsigned i = 0; i < hak_class_count; i++) {
         if (++h->sweep_cls > hak_class_count) h->sweep_cls = 1;
         if (h->full[h->sweep_cls].head != NULL) {
