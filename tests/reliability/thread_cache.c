@@ -13,7 +13,9 @@
  *            to their pages once the heap has been idle past the threshold
  *            and another thread runs short of pages: that thread gets them,
  *            not fresh memory;
- *   reclaim  under memory pressure (hak_heaps_reclaim) they go back too.
+ *   reclaim  under memory pressure (hak_heaps_reclaim) they go back too;
+ *   budget   a thread that exits with empty caches gives their growth back
+ *            to the budget at once.
  *
  * Usage: thread_cache */
 #ifndef _GNU_SOURCE
@@ -236,11 +238,68 @@ static void test_reclaim(void) {
     printf("reclaim ok\n");
 }
 
+/* ---- budget -------------------------------------------------------------- */
+
+typedef struct {
+    void **p; /* blocks the thread left live, for main to free */
+    int n;
+    uint32_t first; /* the grown cache's first limit */
+} budget_run_t;
+
+/* Grows one cache, then hands every cached block out again and exits with
+ * all caches empty: its heap has nothing for a successor, so its growth
+ * must go back to the budget at once. */
+static void *grow_then_empty(void *arg) {
+    enum { N = 300, SIZE = 48 };
+    static void *p[N + 1024];
+    (void)arg;
+    unsigned cls = hak_class_of[(SIZE + 15) >> 4];
+    alloc_all(p, N, SIZE);
+    hak_heap_t *h = heap();
+    uint32_t first = hak_tc_limit(h, cls);
+    for (int r = 0; r < 4; r++) {
+        free_all(p, N);
+        alloc_all(p, N, SIZE);
+    }
+    if (hak_tc_limit(h, cls) <= first) die("the %d-byte cache did not grow from %u", SIZE, first);
+    if (h->grown_bytes == 0) die("the heap's growth was not counted");
+    /* Empty the cache: take out what it holds, keep the blocks live. */
+    int extra = (int)hak_tc_count(h, cls);
+    alloc_all(p + N, extra, SIZE);
+    for (unsigned c = 1; c <= hak_class_count; c++)
+        if (h->tc_head[c] != NULL) die("class %u still caches blocks", c);
+    first_heap = h;
+    static budget_run_t out;
+    out = (budget_run_t){p, N + extra, first};
+    return &out;
+}
+
+static void test_budget(void) {
+    long long pct = hak_knob(TCACHE_GROW_PCT);
+    hak_knob_value[HAK_K_TCACHE_GROW_PCT] = 100;
+    pthread_t t;
+    void *ret;
+    if (pthread_create(&t, NULL, grow_then_empty, NULL) != 0 || pthread_join(t, &ret) != 0)
+        die("pthread_create or pthread_join failed");
+    hak_knob_value[HAK_K_TCACHE_GROW_PCT] = pct;
+    unsigned cls = hak_class_of[(48 + 15) >> 4];
+    if (first_heap->grown_bytes != 0)
+        die("a heap abandoned with empty caches still holds %llu bytes of growth",
+            (unsigned long long)first_heap->grown_bytes);
+    budget_run_t *out = ret;
+    if (hak_tc_limit(first_heap, cls) != out->first)
+        die("its cache kept a limit of %u, not its first %u", hak_tc_limit(first_heap, cls),
+            out->first);
+    free_all(out->p, out->n);
+    printf("budget ok: a heap left with empty caches gave its growth back\n");
+}
+
 int main(void) {
     if (hak_alloc(1) == NULL) die("hakmem did not start");
     if (hak_knob(HARDENED)) die("run without hardened mode: it has no fast-path caches");
     test_grow();
     test_handover_idle();
     test_reclaim();
+    test_budget();
     return 0;
 }
