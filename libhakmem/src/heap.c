@@ -56,35 +56,15 @@ static _Atomic(uint64_t) reclaim_due_us;
 /* ---- owner lists ------------------------------------------------------ */
 
 static void list_push_front(hak_page_list_t *l, hak_page_t *pg) {
-    pg->prev = NULL;
-    pg->next = l->head;
-    if (l->head)
-        l->head->prev = pg;
-    else
-        l->tail = pg;
-    l->head = pg;
+    HAK_DLIST_PUSH_FRONT(l->head, l->tail, pg);
 }
 
 static void list_push_back(hak_page_list_t *l, hak_page_t *pg) {
-    pg->next = NULL;
-    pg->prev = l->tail;
-    if (l->tail)
-        l->tail->next = pg;
-    else
-        l->head = pg;
-    l->tail = pg;
+    HAK_DLIST_PUSH_BACK(l->head, l->tail, pg);
 }
 
 static void list_remove(hak_page_list_t *l, hak_page_t *pg) {
-    if (pg->prev)
-        pg->prev->next = pg->next;
-    else
-        l->head = pg->next;
-    if (pg->next)
-        pg->next->prev = pg->prev;
-    else
-        l->tail = pg->prev;
-    pg->next = pg->prev = NULL;
+    HAK_DLIST_REMOVE(l->head, l->tail, pg);
 }
 
 static hak_page_list_t *list_of(hak_heap_t *h, hak_page_t *pg) {

@@ -260,6 +260,49 @@ static inline void hak_lock_reset(hak_lock_t *l) {
 uint64_t hak_now_us(void);
 
 /* ------------------------------------------------------------------------
+ * Doubly linked lists of any node with `next` and `prev` fields, kept as a
+ * head and a tail: the heaps' page lists (heap.c), the large-span cache
+ * (large.c) and the OS layer's page pool (os.c). The caller holds the lock
+ * that guards the list; head, tail and n must be plain lvalues (each is
+ * evaluated more than once).
+ * ---------------------------------------------------------------------- */
+
+#define HAK_DLIST_PUSH_FRONT(head, tail, n)                                                        \
+    do {                                                                                           \
+        (n)->prev = NULL;                                                                          \
+        (n)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (n);                                                                    \
+        else                                                                                       \
+            (tail) = (n);                                                                          \
+        (head) = (n);                                                                              \
+    } while (0)
+
+#define HAK_DLIST_PUSH_BACK(head, tail, n)                                                         \
+    do {                                                                                           \
+        (n)->next = NULL;                                                                          \
+        (n)->prev = (tail);                                                                        \
+        if (tail)                                                                                  \
+            (tail)->next = (n);                                                                    \
+        else                                                                                       \
+            (head) = (n);                                                                          \
+        (tail) = (n);                                                                              \
+    } while (0)
+
+#define HAK_DLIST_REMOVE(head, tail, n)                                                            \
+    do {                                                                                           \
+        if ((n)->prev)                                                                             \
+            (n)->prev->next = (n)->next;                                                           \
+        else                                                                                       \
+            (head) = (n)->next;                                                                    \
+        if ((n)->next)                                                                             \
+            (n)->next->prev = (n)->prev;                                                           \
+        else                                                                                       \
+            (tail) = (n)->prev;                                                                    \
+        (n)->next = (n)->prev = NULL;                                                              \
+    } while (0)
+
+/* ------------------------------------------------------------------------
  * Size classes (size_class.c)
  * ---------------------------------------------------------------------- */
 

@@ -43,28 +43,14 @@ static void set_cached(hak_span_t *sp, bool v) {
 
 static void cache_link(hak_span_t *sp, uint64_t freed_us) {
     sp->freed_us = freed_us;
-    sp->prev = NULL;
-    sp->next = cache_head;
-    if (cache_head)
-        cache_head->prev = sp;
-    else
-        cache_tail = sp;
-    cache_head = sp;
+    HAK_DLIST_PUSH_FRONT(cache_head, cache_tail, sp);
     cache_count++;
     cache_bytes += sp->map_len;
     set_cached(sp, true);
 }
 
 static void cache_unlink(hak_span_t *sp) {
-    if (sp->prev)
-        sp->prev->next = sp->next;
-    else
-        cache_head = sp->next;
-    if (sp->next)
-        sp->next->prev = sp->prev;
-    else
-        cache_tail = sp->prev;
-    sp->next = sp->prev = NULL;
+    HAK_DLIST_REMOVE(cache_head, cache_tail, sp);
     cache_count--;
     cache_bytes -= sp->map_len;
     set_cached(sp, false);

@@ -128,14 +128,7 @@ static void *reserve_carve(void) {
 
 /* os_lock held for both. */
 static void pool_unlink(pool_node_t *n) {
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        pool_newest = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        pool_oldest = n->prev;
+    HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
     pool_count--;
 }
 
@@ -197,13 +190,7 @@ void hak_os_page_free(void *p) {
     pool_node_t *n = p;
     hak_lock(&os_lock);
     n->freed_us = now;
-    n->prev = NULL;
-    n->next = pool_newest;
-    if (pool_newest)
-        pool_newest->prev = n;
-    else
-        pool_oldest = n;
-    pool_newest = n;
+    HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
     pool_count++;
     /* Pages past the pool's size or age go back: chunk_pool unmaps them,
      * reserve decommits them (a reserved region is never split by munmap). */
