@@ -176,6 +176,7 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
     X(threads_exited, "threads whose heap was released at exit")                                   \
     X(os_page_fresh, "64 KiB pages the OS layer obtained (or got back) from the kernel")           \
     X(os_page_pooled, "64 KiB pages the OS layer reused, still committed, from its pool")          \
+    X(os_page_matched, "pooled pages reused with nothing new to back (same class, or all backed)") \
     X(os_mmap, "mmap calls")                                                                       \
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \
@@ -260,14 +261,15 @@ static inline void hak_lock_reset(hak_lock_t *l) {
 uint64_t hak_now_us(void);
 
 /* ------------------------------------------------------------------------
- * Doubly linked lists of any node with `next` and `prev` fields, kept as a
- * head and a tail: the heaps' page lists (heap.c), the large-span cache
- * (large.c) and the OS layer's page pool (os.c). The caller holds the lock
+ * Doubly linked lists kept as a head and a tail: the heaps' page lists
+ * (heap.c), the large-span cache (large.c) and the OS layer's page pool
+ * (os.c). The _VIA forms name the link fields, for a node on two lists at
+ * once; the plain forms use `next` and `prev`. The caller holds the lock
  * that guards the list; head, tail and n must be plain lvalues (each is
  * evaluated more than once).
  * ---------------------------------------------------------------------- */
 
-#define HAK_DLIST_PUSH_FRONT(head, tail, n)                                                        \
+#define HAK_DLIST_PUSH_FRONT_VIA(head, tail, n, next, prev)                                        \
     do {                                                                                           \
         (n)->prev = NULL;                                                                          \
         (n)->next = (head);                                                                        \
@@ -289,7 +291,7 @@ uint64_t hak_now_us(void);
         (tail) = (n);                                                                              \
     } while (0)
 
-#define HAK_DLIST_REMOVE(head, tail, n)                                                            \
+#define HAK_DLIST_REMOVE_VIA(head, tail, n, next, prev)                                            \
     do {                                                                                           \
         if ((n)->prev)                                                                             \
             (n)->prev->next = (n)->next;                                                           \
@@ -301,6 +303,9 @@ uint64_t hak_now_us(void);
             (tail) = (n)->prev;                                                                    \
         (n)->next = (n)->prev = NULL;                                                              \
     } while (0)
+
+#define HAK_DLIST_PUSH_FRONT(head, tail, n) HAK_DLIST_PUSH_FRONT_VIA(head, tail, n, next, prev)
+#define HAK_DLIST_REMOVE(head, tail, n)     HAK_DLIST_REMOVE_VIA(head, tail, n, next, prev)
 
 /* ------------------------------------------------------------------------
  * Size classes (size_class.c)
@@ -353,7 +358,8 @@ typedef struct hak_page_s {
     uint32_t capacity; /* blocks the page holds */
     uint32_t block_size;
     uint8_t cls;
-    uint8_t list; /* which owner list holds it (HAK_LIST_*) */
+    uint8_t os_tag; /* what the OS layer has backed (hak_os_page_alloc) */
+    uint8_t list;   /* which owner list holds it (HAK_LIST_*) */
     _Atomic(uint8_t) in_pending;
     struct hak_page_s *next, *prev;         /* owner's list */
     struct hak_page_s *pnext;               /* pending queue */
@@ -552,8 +558,14 @@ bool hak_os_resize(void *p, size_t old_len, size_t new_len);
 /* Moves the mapping at p, resized, onto the caller's mapping `to` of
  * new_len bytes, which it replaces; false (nothing changed) if it cannot. */
 bool hak_os_move(void *p, size_t old_len, size_t new_len, void *to);
-void *hak_os_page_alloc(void);
-void hak_os_page_free(void *p);
+/* A pool page's tag: what of it the kernel has backed. HAK_OS_TAG_FULL:
+ * all of it; a class: the 4 KiB pages holding that class's block starts. */
+#define HAK_OS_TAG_FULL 0
+uint8_t hak_os_class_tag(unsigned cls);
+/* A 64 KiB page for blocks of class cls; *tag becomes the page's tag, which
+ * hak_os_page_free takes back. */
+void *hak_os_page_alloc(unsigned cls, uint8_t *tag);
+void hak_os_page_free(void *p, uint8_t tag);
 bool hak_os_reclaim(void);
 void hak_os_lock_all(void);
 void hak_os_unlock_all(bool child);

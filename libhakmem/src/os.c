@@ -20,11 +20,23 @@
  *               every free of its blocks takes the slow path.
  * Freed pages wait in the pool, still committed and linked through their own
  * first words, for at most release_delay_ms and while the pool holds no more
- * than chunk_pool_pages: reuse takes the most recent (warmest) page, expiry
- * the oldest. */
+ * than chunk_pool_pages; expiry takes the oldest.
+ *
+ * Reuse looks at what each pooled page already has backed by the kernel.
+ * Blocks of more than 4 KiB leave most of a page's 4 KiB pages untouched
+ * until the program writes them (a 20 KiB block's owner may touch only its
+ * header), so a page that served 20 KiB blocks and is handed to 6 KiB
+ * blocks gets backed at new offsets; page after page of such hand-overs
+ * backs the whole pool, which is where larson-mid's resident set went
+ * (451 MiB against 246 MiB with every freed page decommitted). So each
+ * pooled page carries a tag, HAK_OS_TAG_FULL or the class whose block
+ * starts it has backed, and a page goes to the newest page of the same
+ * tag, then to a full one (nothing new to back), and only then to the
+ * newest page of any tag. */
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #ifdef HAK_SEED_BUG
@@ -33,15 +45,19 @@
 
 #define RESERVE_REGION ((size_t)64 << 20)
 
-/* A freed page in the pool, written over the page's first bytes. */
+/* A freed page in the pool, written over the page's first bytes: on the
+ * pool's age list and on the list of its tag. */
 typedef struct pool_node_s {
-    struct pool_node_s *next, *prev; /* next: older */
+    struct pool_node_s *next, *prev;   /* age list; next: older */
+    struct pool_node_s *tnext, *tprev; /* its tag's list; tnext: older */
     uint64_t freed_us;
+    uint8_t tag;
 } pool_node_t;
 
 static hak_lock_t os_lock;       /* the pools below */
 static pool_node_t *pool_newest; /* chunk_pool and reserve: committed */
 static pool_node_t *pool_oldest;
+static pool_node_t *tag_newest[HAK_CLASS_MAX], *tag_oldest[HAK_CLASS_MAX];
 static size_t pool_count;
 static void *cold_head; /* reserve: freed pages past the pool, decommitted */
 static uint8_t *reserve_next, *reserve_end;
@@ -126,19 +142,47 @@ static void *reserve_carve(void) {
     return p;
 }
 
-/* os_lock held for both. */
+uint8_t hak_os_class_tag(unsigned cls) {
+    return hak_class_size[cls] <= HAK_GRANULE ? HAK_OS_TAG_FULL : (uint8_t)cls;
+}
+
+/* os_lock held for the three below. */
 static void pool_unlink(pool_node_t *n) {
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
+    HAK_DLIST_REMOVE_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count--;
 }
 
-static void *pool_take_newest(void) {
-    pool_node_t *n = pool_newest;
-    if (n != NULL) pool_unlink(n);
+static void pool_push(pool_node_t *n) {
+    HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
+    HAK_DLIST_PUSH_FRONT_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
+    pool_count++;
+}
+
+/* The pooled page that backs least anew when it serves blocks of tag
+ * `want`, or NULL when a decommitted page should serve instead; *tag
+ * becomes what the page has backed once it has. */
+static void *pool_take(uint8_t want, uint8_t *tag) {
+    pool_node_t *n = tag_newest[want];
+    if (n == NULL) n = tag_newest[HAK_OS_TAG_FULL];
+    /* Any other page would back want's offsets on top of its own, and keep
+     * both for as long as it serves. Blocks of 4 KiB or less back a page
+     * whole whichever page they get, so the warmest serves them; larger
+     * ones take a decommitted page while there is one, and the pages that
+     * matched nobody age out of the pool. Measured on larson-mid: peak RSS
+     * 407 -> 335 MiB, with the same throughput and sys time. */
+    if (n == NULL && (want == HAK_OS_TAG_FULL || cold_head == NULL)) n = pool_newest;
+    if (n == NULL) return NULL;
+    pool_unlink(n);
+    /* Another class's page has backed its own offsets and will back want's:
+     * a superset of want's, so it is want's page from now on. */
+    *tag = n->tag == HAK_OS_TAG_FULL ? HAK_OS_TAG_FULL : want;
+    if (n->tag == want || n->tag == HAK_OS_TAG_FULL) hak_gstat_add(HAK_S_os_page_matched, 1);
     return n;
 }
 
-static void *page_alloc(void) {
+static void *page_alloc(uint8_t want, uint8_t *tag) {
+    *tag = want; /* a fresh page: backed where want's blocks will be */
 #ifdef HAK_SEED_BUG
     /* The seed's bug, kept for the test that must catch it: the pool asks
      * the wrapped posix_memalign, i.e. hakmem itself, for its page. */
@@ -150,7 +194,7 @@ static void *page_alloc(void) {
     if (mode == HAK_ALIGN_CHUNK_POOL || mode == HAK_ALIGN_RESERVE) {
         bool fresh = false;
         hak_lock(&os_lock);
-        p = pool_take_newest();
+        p = pool_take(want, tag);
         if (p == NULL && mode == HAK_ALIGN_RESERVE) {
             /* A decommitted page comes back from the kernel, zeroed, like
              * a fresh one. */
@@ -174,13 +218,14 @@ static void *page_alloc(void) {
     return p;
 }
 
-void *hak_os_page_alloc(void) {
-    void *p = page_alloc();
-    if (p == NULL && hak_os_reclaim()) p = page_alloc();
+void *hak_os_page_alloc(unsigned cls, uint8_t *tag) {
+    uint8_t want = hak_os_class_tag(cls);
+    void *p = page_alloc(want, tag);
+    if (p == NULL && hak_os_reclaim()) p = page_alloc(want, tag);
     return p;
 }
 
-void hak_os_page_free(void *p) {
+void hak_os_page_free(void *p, uint8_t tag) {
     hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
     if (mode == HAK_ALIGN_RELAXED || mode == HAK_ALIGN_OVERALLOC) {
         hak_os_unmap(p, HAK_PAGE_SIZE);
@@ -190,8 +235,8 @@ void hak_os_page_free(void *p) {
     pool_node_t *n = p;
     hak_lock(&os_lock);
     n->freed_us = now;
-    HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
-    pool_count++;
+    n->tag = tag;
+    pool_push(n);
     /* Pages past the pool's size or age go back: chunk_pool unmaps them,
      * reserve decommits them (a reserved region is never split by munmap). */
     pool_node_t *expired = NULL;
@@ -234,6 +279,8 @@ bool hak_os_reclaim(void) {
     hak_lock(&os_lock);
     pool_node_t *warm = pool_newest;
     pool_newest = pool_oldest = NULL;
+    memset(tag_newest, 0, sizeof tag_newest);
+    memset(tag_oldest, 0, sizeof tag_oldest);
     pool_count = 0;
     void *cold = cold_head;
     cold_head = NULL;

@@ -23,11 +23,12 @@ uint64_t hak_pool_bytes_live(void) {
 }
 
 hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
-    uint8_t *mem = hak_os_page_alloc();
+    uint8_t tag;
+    uint8_t *mem = hak_os_page_alloc(cls, &tag);
     if (mem == NULL) return NULL;
     hak_page_t *pg = hak_meta_alloc(HAK_META_PAGE);
     if (pg == NULL) {
-        hak_os_page_free(mem);
+        hak_os_page_free(mem, tag);
         return NULL;
     }
     uint32_t bs = hak_class_size[cls];
@@ -37,12 +38,13 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
     pg->bump = mem;
     pg->end = mem + (size_t)pg->capacity * bs;
     pg->cls = (uint8_t)cls;
+    pg->os_tag = tag;
     atomic_store_explicit(&pg->owner, h, memory_order_relaxed);
     if (!hak_registry_set_page(mem, (uintptr_t)pg | cls)) {
         /* A relaxed page may straddle two leaves, one of them set. */
         hak_registry_set_page(mem, 0);
         hak_meta_free(HAK_META_PAGE, pg);
-        hak_os_page_free(mem);
+        hak_os_page_free(mem, tag);
         return NULL;
     }
     hak_heap_stat(h, HAK_S_page_new, 1);
@@ -54,7 +56,7 @@ void hak_page_release(hak_page_t *pg) {
     /* Unregister first: from here on a stray free of a block of this page
      * is no longer taken for ours. */
     hak_registry_set_page(pg->base, 0);
-    hak_os_page_free(pg->base);
+    hak_os_page_free(pg->base, pg->os_tag);
     hak_meta_free(HAK_META_PAGE, pg);
     atomic_fetch_sub_explicit(&pages_live, 1, memory_order_relaxed);
     hak_gstat_add(HAK_S_page_released, 1);

@@ -1,0 +1,153 @@
+/* os_pool.c — the OS layer's page pool hands a freed page to the blocks it
+ * already has backed, so that pages passing between size classes do not end
+ * up backed whole (larson-mid's resident set), with the OS layer called
+ * directly (hak_os_page_alloc, hak_os_page_free):
+ *
+ *   match    pages freed by two classes of blocks over 4 KiB go back to
+ *            their own class, though the other class's pages are newer;
+ *   full     a page that blocks of 4 KiB or less have backed whole serves
+ *            a larger class when its own class has none left, and stays
+ *            tagged full;
+ *   cold     a larger class with nothing matching takes a decommitted page
+ *            (nothing resident, by mincore) rather than another class's
+ *            warm one, which stays pooled; a small class takes the warm one.
+ *
+ * Usage: HAKMEM_CHUNK_POOL_PAGES=4 HAKMEM_ALIGN_MODE=reserve
+ *        HAKMEM_RELEASE_DELAY_MS=3600000 os_pool */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define die(...) tu_die("os_pool", __VA_ARGS__)
+
+enum { POOL = 4 };
+
+static unsigned class_of(size_t size) {
+    unsigned c = hak_class_of[(size + 15) >> 4];
+    if (c == 0) die("no class serves %zu bytes", size);
+    return c;
+}
+
+static uint64_t matched(void) {
+    return atomic_load(&hak_global_stats[HAK_S_os_page_matched]);
+}
+
+/* Writes each block start of class cls in page p, the way carving does. */
+static void *get(unsigned cls, uint8_t expect_tag) {
+    uint8_t tag;
+    uint8_t *p = hak_os_page_alloc(cls, &tag);
+    if (p == NULL) die("hak_os_page_alloc(class %u) failed", cls);
+    if (tag != expect_tag)
+        die("a page for class %u (%u-byte blocks) came tagged %u, expected %u", cls,
+            hak_class_size[cls], tag, expect_tag);
+    for (size_t off = 0; off + hak_class_size[cls] <= HAK_PAGE_SIZE; off += hak_class_size[cls])
+        p[off] = 1;
+    return p;
+}
+
+static bool in(void *p, void **set, int n) {
+    for (int i = 0; i < n; i++)
+        if (set[i] == p) return true;
+    return false;
+}
+
+/* 4 KiB pages of the page that the kernel backs. */
+static int resident(void *p) {
+    unsigned char v[HAK_PAGE_SIZE / 4096];
+    if (mincore(p, HAK_PAGE_SIZE, v) != 0) die("mincore failed");
+    int n = 0;
+    for (size_t i = 0; i < sizeof v; i++) n += v[i] & 1;
+    return n;
+}
+
+/* 4 KiB pages holding a block start of class cls. */
+static int starts(unsigned cls) {
+    int n = 0;
+    long last = -1;
+    for (size_t off = 0; off + hak_class_size[cls] <= HAK_PAGE_SIZE; off += hak_class_size[cls])
+        if ((long)(off / 4096) != last) last = (long)(off / 4096), n++;
+    return n;
+}
+
+static uint64_t pooled(void) {
+    return atomic_load(&hak_global_stats[HAK_S_os_page_pooled]);
+}
+
+/* Takes every warm page out of the pool (and keeps them), so that the next
+ * step starts from an empty one. */
+static void drain(unsigned small) {
+    for (;;) {
+        uint64_t before = pooled();
+        uint8_t tag;
+        if (hak_os_page_alloc(small, &tag) == NULL) die("hak_os_page_alloc failed");
+        if (pooled() == before) return;
+    }
+}
+
+int main(void) {
+    if (sysconf(_SC_PAGESIZE) != 4096) {
+        printf("os_pool: skipped (kernel pages are not 4 KiB)\n");
+        return 0;
+    }
+    hak_free(hak_alloc(1)); /* start-up */
+    if (hak_knob(CHUNK_POOL_PAGES) != POOL || hak_knob(ALIGN_MODE) != HAK_ALIGN_RESERVE ||
+        hak_knob(RELEASE_DELAY_MS) < 600000)
+        die("run with HAKMEM_CHUNK_POOL_PAGES=%d HAKMEM_ALIGN_MODE=reserve "
+            "HAKMEM_RELEASE_DELAY_MS=3600000 (as ctest does)",
+            POOL);
+
+    unsigned c20 = class_of(20000), c6 = class_of(6000), c10 = class_of(10000),
+             small = class_of(512);
+    if (hak_os_class_tag(small) != HAK_OS_TAG_FULL || hak_os_class_tag(c20) != c20)
+        die("tags: the class of 512 B should be tagged full, that of 20000 B itself");
+    drain(small);
+
+    /* cold: POOL + 2 pages freed; the two oldest go past the pool's size
+     * and are decommitted. */
+    void *x[POOL + 2];
+    for (int i = 0; i < POOL + 2; i++) x[i] = get(c6, c6);
+    for (int i = 0; i < POOL + 2; i++) hak_os_page_free(x[i], c6);
+    void *cold = get(c10, c10);
+    if (in(cold, x + 2, POOL))
+        die("class %u took a warm page of class %u while decommitted ones were there", c10, c6);
+    if (!in(cold, x, 2)) die("class %u got %p, not a decommitted page", c10, cold);
+    int r = resident(cold), want = starts(c10);
+    if (r != want)
+        die("a decommitted page has %d 4 KiB pages resident after class %u used it, expected %d", r,
+            c10, want);
+    void *w = get(small, HAK_OS_TAG_FULL);
+    if (!in(w, x + 2, POOL)) die("small blocks took %p, not a warm pooled page", w);
+    drain(small);
+
+    /* match: a's pages are older, b's newer, and a's class asks first. */
+    void *a[2], *b[2];
+    for (int i = 0; i < 2; i++) a[i] = get(c20, c20);
+    for (int i = 0; i < 2; i++) b[i] = get(c6, c6);
+    for (int i = 0; i < 2; i++) hak_os_page_free(a[i], c20);
+    for (int i = 0; i < 2; i++) hak_os_page_free(b[i], c6);
+    uint64_t m0 = matched();
+    for (int i = 0; i < 2; i++) {
+        void *p = get(c20, c20);
+        if (!in(p, a, 2)) die("class %u got %p, not one of the pages it had freed", c20, p);
+    }
+    if (matched() - m0 != 2)
+        die("os_page_matched rose by %llu, expected 2", (unsigned long long)(matched() - m0));
+
+    /* full: small blocks take the newest warm page (one of b's), which is
+     * then backed whole and serves class c20 once c20 has none of its own,
+     * though a page of c6 is pooled too. */
+    void *s = get(small, HAK_OS_TAG_FULL);
+    if (!in(s, b, 2)) die("small blocks did not get a pooled page (got %p)", s);
+    hak_os_page_free(s, HAK_OS_TAG_FULL);
+    void *f = get(c20, HAK_OS_TAG_FULL);
+    if (f != s) die("class %u got %p, not the full page %p", c20, f, s);
+
+    printf("os_pool: ok\n");
+    return 0;
+}
