@@ -31,7 +31,7 @@
 #define HAK_GRANULE         ((size_t)1 << HAK_GRANULE_SHIFT)
 #define HAK_MIN_ALIGN       16
 #define HAK_SMALL_LIMIT     32768 /* the largest block a page class can hold */
-#define HAK_CLASS_MAX       41    /* classes 1..40; 0 means "not ours to serve" */
+#define HAK_CLASS_MAX       45    /* classes 1..44; 0 means "not ours to serve" */
 #define HAK_MAX_ALIGN_SMALL 4096  /* every page start is at least this aligned */
 /* Requests above this fail with ENOMEM, as glibc refuses sizes beyond
  * PTRDIFF_MAX; leaving headroom keeps the rounding arithmetic from wrapping. */
@@ -499,7 +499,7 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
 /* ------------------------------------------------------------------------
  * Registry (registry.c): address -> descriptor, lock-free to read.
  * An entry is a descriptor pointer (64-byte aligned) with the size class in
- * its low 6 bits: a page's blocks have class 1..40, a large span class 0.
+ * its low 6 bits: a page's blocks have class 1..44, a large span class 0.
  * Pages are found in the page map (one entry per 64 KiB), spans and the
  * unaligned pages of align_mode relaxed in the span table (one entry per
  * 4 KiB granule).
