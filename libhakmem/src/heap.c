@@ -447,9 +447,12 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
         /* Carving writes a link into each block, which makes its first
          * 4 KiB resident: a program that wants one 8 KiB block must not
          * get five of them committed. Fresh blocks come CARVE_BYTES at a
-         * time (at least one). */
+         * time (at least one), and only a granule's worth the first time
+         * a heap serves the class: a small program touches a page of each
+         * of its many classes, and most of them it uses for a few blocks. */
         size_t carved = 0;
-        while (got < want && pg->bump < pg->end && (carved < CARVE_BYTES || got == 0)) {
+        size_t carve_max = hak_counter_get(&h->tc_nrefill[cls]) == 0 ? HAK_GRANULE : CARVE_BYTES;
+        while (got < want && pg->bump < pg->end && (carved < carve_max || got == 0)) {
             hak_block_t *b = (hak_block_t *)pg->bump;
             pg->bump += pg->block_size;
             b->next = head;
@@ -459,7 +462,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
             carved += pg->block_size;
         }
         page_settle(h, pg);
-        if (carved >= CARVE_BYTES) break;
+        if (carved >= carve_max) break;
     }
     sweep(h, now);
     hak_unlock(&h->lock);
