@@ -447,9 +447,9 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
         /* Carving writes a link into each block, which makes its first
          * 4 KiB resident: a program that wants one 8 KiB block must not
          * get five of them committed. Fresh blocks come CARVE_BYTES at a
-         * time (at least one), and only a granule's worth the first time
-         * a heap serves the class: a small program touches a page of each
-         * of its many classes, and most of them it uses for a few blocks. */
+         * time (at least one), and only a granule's worth on a heap's
+         * first refill of the class: a small program touches a page of
+         * each of its many classes, and uses most of them for few blocks. */
         size_t carved = 0;
         size_t carve_max = hak_counter_get(&h->tc_nrefill[cls]) == 0 ? HAK_GRANULE : CARVE_BYTES;
         while (got < want && pg->bump < pg->end && (carved < carve_max || got == 0)) {

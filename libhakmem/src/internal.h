@@ -559,13 +559,19 @@ bool hak_os_resize(void *p, size_t old_len, size_t new_len);
  * new_len bytes, which it replaces; false (nothing changed) if it cannot. */
 bool hak_os_move(void *p, size_t old_len, size_t new_len, void *to);
 /* A pool page's tag: what of it the kernel has backed. HAK_OS_TAG_FULL:
- * all of it; a class: the 4 KiB pages holding that class's block starts. */
+ * all of it; a class: the 4 KiB pages holding that class's block starts;
+ * HAK_OS_TAG_NONE: nothing (a fresh or decommitted page). */
 #define HAK_OS_TAG_FULL 0
+#define HAK_OS_TAG_NONE 0xff
 uint8_t hak_os_class_tag(unsigned cls);
-/* A 64 KiB page for blocks of class cls; *tag becomes the page's tag, which
- * hak_os_page_free takes back. */
-void *hak_os_page_alloc(unsigned cls, uint8_t *tag);
+/* The tag of a page that had tag `had` once blocks of class cls have used
+ * it: what hak_os_page_free takes back. */
+uint8_t hak_os_tag_after(uint8_t had, unsigned cls);
+/* A 64 KiB page for blocks of class cls; *had is its tag as it comes. */
+void *hak_os_page_alloc(unsigned cls, uint8_t *had);
 void hak_os_page_free(void *p, uint8_t tag);
+/* Takes back a page of hak_os_page_alloc that was never used, as it came. */
+void hak_os_page_unused(void *p, uint8_t had);
 bool hak_os_reclaim(void);
 void hak_os_lock_all(void);
 void hak_os_unlock_all(bool child);

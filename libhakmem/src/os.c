@@ -30,9 +30,10 @@
  * backs the whole pool, which is where larson-mid's resident set went
  * (451 MiB against 246 MiB with every freed page decommitted). So each
  * pooled page carries a tag, HAK_OS_TAG_FULL or the class whose block
- * starts it has backed, and a page goes to the newest page of the same
- * tag, then to a full one (nothing new to back), and only then to the
- * newest page of any tag. */
+ * starts it has backed, and a request for blocks of a class takes the
+ * newest pooled page of the class's own tag; else the newest full one
+ * (nothing new to back either way); else, for blocks of more than 4 KiB
+ * and in reserve mode, a decommitted page; else the newest pooled page. */
 #include "internal.h"
 
 #include <errno.h>
@@ -142,8 +143,18 @@ static void *reserve_carve(void) {
     return p;
 }
 
+/* Blocks whose starts leave no 4 KiB page of the page untouched back it
+ * whole: no gap between starts, nor after the last one, exceeds a granule
+ * (3584-byte blocks leave the last 4 KiB page untouched). */
 uint8_t hak_os_class_tag(unsigned cls) {
-    return hak_class_size[cls] <= HAK_GRANULE ? HAK_OS_TAG_FULL : (uint8_t)cls;
+    size_t bs = hak_class_size[cls];
+    return bs + HAK_PAGE_SIZE % bs <= HAK_GRANULE ? HAK_OS_TAG_FULL : (uint8_t)cls;
+}
+
+uint8_t hak_os_tag_after(uint8_t had, unsigned cls) {
+    /* A page another class has backed will back cls's offsets too: a
+     * superset of cls's, so it is cls's page from now on. */
+    return had == HAK_OS_TAG_FULL ? HAK_OS_TAG_FULL : hak_os_class_tag(cls);
 }
 
 /* os_lock held for the three below. */
@@ -160,29 +171,27 @@ static void pool_push(pool_node_t *n) {
 }
 
 /* The pooled page that backs least anew when it serves blocks of tag
- * `want`, or NULL when a decommitted page should serve instead; *tag
- * becomes what the page has backed once it has. */
-static void *pool_take(uint8_t want, uint8_t *tag) {
+ * `want`, or NULL when a decommitted page should serve instead; *had is
+ * the page's tag, *matched whether it has nothing new to back. */
+static void *pool_take(uint8_t want, uint8_t *had, bool *matched) {
     pool_node_t *n = tag_newest[want];
     if (n == NULL) n = tag_newest[HAK_OS_TAG_FULL];
     /* Any other page would back want's offsets on top of its own, and keep
-     * both for as long as it serves. Blocks of 4 KiB or less back a page
-     * whole whichever page they get, so the warmest serves them; larger
-     * ones take a decommitted page while there is one, and the pages that
-     * matched nobody age out of the pool. Measured on larson-mid: peak RSS
-     * 407 -> 335 MiB, with the same throughput and sys time. */
+     * both for as long as it serves. Blocks that back a page whole do so
+     * whichever page they get, so the newest serves them; larger ones take
+     * a decommitted page while there is one, and the pages that matched
+     * nobody age out of the pool. Measured on larson-mid: peak RSS 407 ->
+     * 335 MiB, with the same throughput and sys time. */
     if (n == NULL && (want == HAK_OS_TAG_FULL || cold_head == NULL)) n = pool_newest;
     if (n == NULL) return NULL;
     pool_unlink(n);
-    /* Another class's page has backed its own offsets and will back want's:
-     * a superset of want's, so it is want's page from now on. */
-    *tag = n->tag == HAK_OS_TAG_FULL ? HAK_OS_TAG_FULL : want;
-    if (n->tag == want || n->tag == HAK_OS_TAG_FULL) hak_gstat_add(HAK_S_os_page_matched, 1);
+    *had = n->tag;
+    *matched = n->tag == want || n->tag == HAK_OS_TAG_FULL;
     return n;
 }
 
-static void *page_alloc(uint8_t want, uint8_t *tag) {
-    *tag = want; /* a fresh page: backed where want's blocks will be */
+static void *page_alloc(uint8_t want, uint8_t *had) {
+    *had = HAK_OS_TAG_NONE; /* unless it comes from the pool */
 #ifdef HAK_SEED_BUG
     /* The seed's bug, kept for the test that must catch it: the pool asks
      * the wrapped posix_memalign, i.e. hakmem itself, for its page. */
@@ -192,9 +201,9 @@ static void *page_alloc(uint8_t want, uint8_t *tag) {
     hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
     void *p = NULL;
     if (mode == HAK_ALIGN_CHUNK_POOL || mode == HAK_ALIGN_RESERVE) {
-        bool fresh = false;
+        bool fresh = false, matched = false;
         hak_lock(&os_lock);
-        p = pool_take(want, tag);
+        p = pool_take(want, had, &matched);
         if (p == NULL && mode == HAK_ALIGN_RESERVE) {
             /* A decommitted page comes back from the kernel, zeroed, like
              * a fresh one. */
@@ -208,6 +217,7 @@ static void *page_alloc(uint8_t want, uint8_t *tag) {
         hak_unlock(&os_lock);
         if (p != NULL) {
             hak_gstat_add(fresh ? HAK_S_os_page_fresh : HAK_S_os_page_pooled, 1);
+            if (matched) hak_gstat_add(HAK_S_os_page_matched, 1); /* after pooled */
             return p;
         }
         if (mode == HAK_ALIGN_RESERVE) return NULL;
@@ -218,11 +228,28 @@ static void *page_alloc(uint8_t want, uint8_t *tag) {
     return p;
 }
 
-void *hak_os_page_alloc(unsigned cls, uint8_t *tag) {
+void *hak_os_page_alloc(unsigned cls, uint8_t *had) {
     uint8_t want = hak_os_class_tag(cls);
-    void *p = page_alloc(want, tag);
-    if (p == NULL && hak_os_reclaim()) p = page_alloc(want, tag);
+    void *p = page_alloc(want, had);
+    if (p == NULL && hak_os_reclaim()) p = page_alloc(want, had);
     return p;
+}
+
+void hak_os_page_unused(void *p, uint8_t had) {
+    if (had != HAK_OS_TAG_NONE) {
+        hak_os_page_free(p, had);
+        return;
+    }
+    /* Nothing backed: a reserved page joins the decommitted ones as it is;
+     * a page mapped for the request goes back to the kernel. */
+    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE) {
+        hak_lock(&os_lock);
+        *(void **)p = cold_head;
+        cold_head = p;
+        hak_unlock(&os_lock);
+        return;
+    }
+    hak_os_unmap(p, HAK_PAGE_SIZE);
 }
 
 void hak_os_page_free(void *p, uint8_t tag) {

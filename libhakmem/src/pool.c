@@ -23,12 +23,12 @@ uint64_t hak_pool_bytes_live(void) {
 }
 
 hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
-    uint8_t tag;
-    uint8_t *mem = hak_os_page_alloc(cls, &tag);
+    uint8_t had;
+    uint8_t *mem = hak_os_page_alloc(cls, &had);
     if (mem == NULL) return NULL;
     hak_page_t *pg = hak_meta_alloc(HAK_META_PAGE);
     if (pg == NULL) {
-        hak_os_page_free(mem, tag);
+        hak_os_page_unused(mem, had);
         return NULL;
     }
     uint32_t bs = hak_class_size[cls];
@@ -38,13 +38,13 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
     pg->bump = mem;
     pg->end = mem + (size_t)pg->capacity * bs;
     pg->cls = (uint8_t)cls;
-    pg->os_tag = tag;
+    pg->os_tag = hak_os_tag_after(had, cls);
     atomic_store_explicit(&pg->owner, h, memory_order_relaxed);
     if (!hak_registry_set_page(mem, (uintptr_t)pg | cls)) {
         /* A relaxed page may straddle two leaves, one of them set. */
         hak_registry_set_page(mem, 0);
         hak_meta_free(HAK_META_PAGE, pg);
-        hak_os_page_free(mem, tag);
+        hak_os_page_unused(mem, had);
         return NULL;
     }
     hak_heap_stat(h, HAK_S_page_new, 1);

@@ -10,7 +10,8 @@
  *            tagged full;
  *   cold     a larger class with nothing matching takes a decommitted page
  *            (nothing resident, by mincore) rather than another class's
- *            warm one, which stays pooled; a small class takes the warm one.
+ *            warm one, which stays pooled; a small class takes the warm one;
+ *            a page given back unused goes back as it came.
  *
  * Usage: HAKMEM_CHUNK_POOL_PAGES=4 HAKMEM_ALIGN_MODE=reserve
  *        HAKMEM_RELEASE_DELAY_MS=3600000 os_pool */
@@ -38,17 +39,23 @@ static uint64_t matched(void) {
     return atomic_load(&hak_global_stats[HAK_S_os_page_matched]);
 }
 
-/* Writes each block start of class cls in page p, the way carving does. */
-static void *get(unsigned cls, uint8_t expect_tag) {
-    uint8_t tag;
-    uint8_t *p = hak_os_page_alloc(cls, &tag);
+/* A page for class cls, with each block start written the way carving
+ * does; expect_tag: its tag once used, as pool.c records it. */
+static void *get_had(unsigned cls, uint8_t expect_tag, uint8_t *had) {
+    uint8_t *p = hak_os_page_alloc(cls, had);
     if (p == NULL) die("hak_os_page_alloc(class %u) failed", cls);
+    uint8_t tag = hak_os_tag_after(*had, cls);
     if (tag != expect_tag)
         die("a page for class %u (%u-byte blocks) came tagged %u, expected %u", cls,
             hak_class_size[cls], tag, expect_tag);
     for (size_t off = 0; off + hak_class_size[cls] <= HAK_PAGE_SIZE; off += hak_class_size[cls])
         p[off] = 1;
     return p;
+}
+
+static void *get(unsigned cls, uint8_t expect_tag) {
+    uint8_t had;
+    return get_had(cls, expect_tag, &had);
 }
 
 static bool in(void *p, void **set, int n) {
@@ -106,6 +113,11 @@ int main(void) {
              small = class_of(512);
     if (hak_os_class_tag(small) != HAK_OS_TAG_FULL || hak_os_class_tag(c20) != c20)
         die("tags: the class of 512 B should be tagged full, that of 20000 B itself");
+    /* 3584-byte blocks start no later than 60928: the last 4 KiB page of a
+     * page is untouched, so it is not backed whole. */
+    if (hak_os_class_tag(class_of(3584)) == HAK_OS_TAG_FULL ||
+        hak_os_class_tag(class_of(3072)) != HAK_OS_TAG_FULL)
+        die("tags: 3584-byte blocks do not back a page whole, 3072-byte ones do");
     drain(small);
 
     /* cold: POOL + 2 pages freed; the two oldest go past the pool's size
@@ -123,6 +135,17 @@ int main(void) {
             c10, want);
     void *w = get(small, HAK_OS_TAG_FULL);
     if (!in(w, x + 2, POOL)) die("small blocks took %p, not a warm pooled page", w);
+    /* A page never used goes back as it came: a decommitted one to the
+     * decommitted, where the next request of a larger class finds it. */
+    uint8_t had;
+    void *u = hak_os_page_alloc(c20, &had);
+    if (u == NULL || had != HAK_OS_TAG_NONE || !in(u, x, 2))
+        die("class %u did not get the other decommitted page", c20);
+    uint64_t pooled0 = pooled();
+    hak_os_page_unused(u, had);
+    void *again = get_had(c20, c20, &had);
+    if (again != u || had != HAK_OS_TAG_NONE || pooled() != pooled0)
+        die("a decommitted page given back unused did not stay decommitted");
     drain(small);
 
     /* match: a's pages are older, b's newer, and a's class asks first. */
@@ -141,10 +164,12 @@ int main(void) {
 
     /* full: small blocks take the newest warm page (one of b's), which is
      * then backed whole and serves class c20 once c20 has none of its own,
-     * though a page of c6 is pooled too. */
+     * though a page of c6 is pooled too, and newer. */
     void *s = get(small, HAK_OS_TAG_FULL);
     if (!in(s, b, 2)) die("small blocks did not get a pooled page (got %p)", s);
     hak_os_page_free(s, HAK_OS_TAG_FULL);
+    void *o = get(c6, c6);
+    hak_os_page_free(o, c6);
     void *f = get(c20, HAK_OS_TAG_FULL);
     if (f != s) die("class %u got %p, not the full page %p", c20, f, s);
 
