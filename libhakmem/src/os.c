@@ -235,6 +235,14 @@ void *hak_os_page_alloc(unsigned cls, uint8_t *had) {
     return p;
 }
 
+/* A page the kernel backs nothing of joins the decommitted ones. */
+static void cold_push(void *p) {
+    hak_lock(&os_lock);
+    *(void **)p = cold_head;
+    cold_head = p;
+    hak_unlock(&os_lock);
+}
+
 void hak_os_page_unused(void *p, uint8_t had) {
     if (had != HAK_OS_TAG_NONE) {
         hak_os_page_free(p, had);
@@ -242,14 +250,10 @@ void hak_os_page_unused(void *p, uint8_t had) {
     }
     /* Nothing backed: a reserved page joins the decommitted ones as it is;
      * a page mapped for the request goes back to the kernel. */
-    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE) {
-        hak_lock(&os_lock);
-        *(void **)p = cold_head;
-        cold_head = p;
-        hak_unlock(&os_lock);
-        return;
-    }
-    hak_os_unmap(p, HAK_PAGE_SIZE);
+    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE)
+        cold_push(p);
+    else
+        hak_os_unmap(p, HAK_PAGE_SIZE);
 }
 
 void hak_os_page_free(void *p, uint8_t tag) {
@@ -282,10 +286,7 @@ void hak_os_page_free(void *p, uint8_t tag) {
             hak_os_unmap(expired, HAK_PAGE_SIZE);
         } else {
             hak_os_decommit(expired, HAK_PAGE_SIZE);
-            hak_lock(&os_lock);
-            *(void **)expired = cold_head;
-            cold_head = expired;
-            hak_unlock(&os_lock);
+            cold_push(expired);
         }
         expired = next;
     }
