@@ -79,7 +79,7 @@ typedef enum {
       "most blocks a thread caches per size class at first")                                       \
     X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 65536, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,     \
       "most bytes a thread caches per size class at first")                                        \
-    X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 1048576, 16384, 8388608, HAK_SCALE_LOG, 1, \
+    X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 8388608, 16384, 67108864, HAK_SCALE_LOG, 1, \
       NULL,                                                                                        \
       "most bytes a size class's thread cache grows to: one that overflows and runs empty in "     \
       "turn doubles its limit, up to this or 1024 blocks")                                         \
