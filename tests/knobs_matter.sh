@@ -13,9 +13,11 @@ ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # run NAME ENV... -- CMD...: runs CMD under hakmem with ENV, keeps its stats.
+# The mid tier opens at once unless ENV says otherwise, so that each knob
+# shows its own effect on the mid pool; mid_open_after has its own check.
 run() {
   local name=$1; shift
-  local envs=()
+  local envs=(HAKMEM_MID_OPEN_AFTER=0)
   while [[ $1 != -- ]]; do envs+=("$1"); shift; done
   shift
   if ! env "${envs[@]}" HAKMEM_STATS_FILE="$tmp/$name.json" LD_PRELOAD="$lib" "$@" >"$tmp/$name.out" 2>&1; then
@@ -65,14 +67,21 @@ check "wrap_mid = 0: the mid tier serves nothing, the C library does" \
   "$(stat nomid mid_alloc) == 0 && $(stat nomid libc_alloc) >= 20000"
 run mid HAKMEM_WRAP_MID=1 -- "$pagecycle" 5
 check "wrap_mid = 1: the mid tier serves the workload" "$(stat mid mid_alloc) >= 20000"
+run defer HAKMEM_MID_OPEN_AFTER=1000 -- "$pagecycle" 5 12000
+check "mid_open_after = 1000: the large tier serves the first 1000 requests of 12000 bytes, the mid tier the rest" \
+  "$(stat defer mid_deferred) == 1000 && $(stat defer large_alloc) >= 1000 && $(stat defer mid_alloc) >= 19000 && $(stat defer mid_alloc) < 20000"
+check "mid_open_after = 0: the mid tier serves every request" \
+  "$(stat mid mid_deferred) == 0 && $(stat mid mid_alloc) >= 20000"
 
 if [[ -n $larson ]]; then
   run idle0 HAKMEM_IDLE_THRESHOLD_US=0 -- "$larson" 1 2048 32768 10000 1 12345 4
   run idlemax HAKMEM_IDLE_THRESHOLD_US=60000000 -- "$larson" 1 2048 32768 10000 1 12345 4
   check "idle_threshold_us: 0 adopts pages of idle and exited owners, 60 s adopts none" \
     "$(stat idle0 page_adopted) > 0 && $(stat idlemax page_adopted) == 0"
-  check "idle_threshold_us: without adoption Larson needs more new pages" \
-    "$(stat idlemax page_new) > $(stat idle0 page_new)"
+  # Pages of exited owners that no one adopts wait until the pool has no
+  # other: the kernel must back fresh ones meanwhile.
+  check "idle_threshold_us: without adoption Larson takes more fresh pages from the kernel" \
+    "$(stat idlemax os_page_fresh) > $(stat idle0 os_page_fresh)"
 else
   echo "skip idle threshold (no larson binary)"
 fi

@@ -157,6 +157,12 @@ static void *alloc_large(size_t n, size_t align, bool zero) {
     return p != NULL ? p : enomem();
 }
 
+/* A mid-size request whose class has not opened (size_class.c). */
+static void *alloc_deferred(size_t n, size_t align, bool zero) {
+    hak_mid_deferred();
+    return alloc_large(n, align, zero);
+}
+
 void *hak_alloc_slow(size_t n) {
     if (n > HAK_MAX_REQUEST) return enomem();
     hak_heap_t *h = thread_heap("malloc");
@@ -164,7 +170,9 @@ void *hak_alloc_slow(size_t n) {
     hak_tier_t tier = hak_tier_of_size(n);
     if (!hak_tier_wrapped(tier)) return libc_alloc(n);
     if (tier == HAK_TIER_LARGE) return alloc_large(n, 0, false);
-    return alloc_class(h, hak_class_of[(n + 15) >> 4]);
+    /* The tier is ours and small: no class means a closed one. */
+    unsigned cls = hak_class_of_size(n);
+    return cls != 0 ? alloc_class(h, cls) : alloc_deferred(n, 0, false);
 }
 
 void *hak_alloc_zeroed(size_t n) {
@@ -177,7 +185,9 @@ void *hak_alloc_zeroed(size_t n) {
     }
     /* A fresh large mapping is already zero; only a cached span is not. */
     if (tier == HAK_TIER_LARGE) return alloc_large(n, 0, true);
-    void *p = alloc_class(h, hak_class_of[(n + 15) >> 4]);
+    unsigned cls = hak_class_of_size(n);
+    if (cls == 0) return alloc_deferred(n, 0, true);
+    void *p = alloc_class(h, cls);
     if (p != NULL) memset(p, 0, n);
     return p;
 }
@@ -193,7 +203,8 @@ void *hak_alloc_aligned(size_t n, size_t align) {
         return p != NULL ? p : enomem();
     }
     unsigned cls = tier == HAK_TIER_LARGE ? 0 : hak_class_for_aligned(n, align);
-    if (cls != 0 && hak_tier_wrapped((hak_tier_t)hak_class_tier[cls])) return alloc_class(h, cls);
+    if (cls != 0 && hak_tier_wrapped((hak_tier_t)hak_class_tier[cls]))
+        return hak_class_open(cls) ? alloc_class(h, cls) : alloc_deferred(n, align, false);
     /* Alignments beyond what page classes guarantee get their own mapping,
      * or the C library's when the large tier is not ours. */
     if (hak_tier_wrapped(HAK_TIER_LARGE)) return alloc_large(n, align, false);

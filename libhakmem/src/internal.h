@@ -75,12 +75,15 @@ typedef enum {
       "largest request of the tiny tier, in bytes")                                                \
     X(MID_MAX, "mid_max", HAK_T_SIZE, 32768, 4096, 32768, HAK_SCALE_LOG, 1, NULL,                  \
       "largest request of the mid tier, in bytes; larger ones are large")                          \
+    X(MID_OPEN_AFTER, "mid_open_after", HAK_T_INT, 4096, 0, 10000000, HAK_SCALE_LOG, 1, NULL,      \
+      "requests of more than 8 KiB up to mid_max the large tier serves before the mid tier's "     \
+      "classes above 8 KiB open (0: open from the start)")                                         \
     X(TCACHE_COUNT, "tcache_count", HAK_T_INT, 64, 2, 1024, HAK_SCALE_LOG, 1, NULL,                \
       "most blocks a thread caches per size class at first")                                       \
     X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 65536, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,     \
       "most bytes a thread caches per size class at first")                                        \
-    X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 8388608, 16384, 67108864, HAK_SCALE_LOG, 1, \
-      NULL,                                                                                        \
+    X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 8388608, 16384, 67108864, HAK_SCALE_LOG,   \
+      1, NULL,                                                                                     \
       "most bytes a size class's thread cache grows to: one that overflows and runs empty in "     \
       "turn doubles its limit, up to this or 1024 blocks")                                         \
     X(TCACHE_GROW_PCT, "tcache_grow_pct", HAK_T_INT, 10, 0, 100, HAK_SCALE_LINEAR, 1, NULL,        \
@@ -172,6 +175,7 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
     X(pending_enqueued, "pages put on the pending queue (idle or exited owner)")                   \
     X(pending_drained, "pages taken off the pending queue")                                        \
     X(large_cache_hit, "large allocations served from the span cache")                             \
+    X(mid_deferred, "mid-size requests served by the large tier before the mid tier opened")       \
     X(threads_started, "threads that created a heap")                                              \
     X(threads_exited, "threads whose heap was released at exit")                                   \
     X(os_page_fresh, "64 KiB pages the OS layer obtained (or got back) from the kernel")           \
@@ -314,8 +318,15 @@ uint64_t hak_now_us(void);
 typedef enum { HAK_TIER_NONE, HAK_TIER_TINY, HAK_TIER_MID, HAK_TIER_LARGE } hak_tier_t;
 
 /* class of a request of n <= HAK_SMALL_LIMIT bytes: hak_class_of[(n + 15) >> 4];
- * 0 when the tier of that size is not wrapped or is large. */
+ * 0 when the tier of that size is not wrapped or is large, or when the
+ * class is above 8 KiB and the mid tier has not opened yet
+ * (mid_open_after). Entries change once, at that opening, while other
+ * threads read them: hence the relaxed atomic accesses, as cheap as plain
+ * ones on every target we build for. */
 extern uint8_t hak_class_of[(HAK_SMALL_LIMIT >> 4) + 1];
+static inline unsigned hak_class_of_size(size_t n) {
+    return __atomic_load_n(&hak_class_of[(n + 15) >> 4], __ATOMIC_RELAXED);
+}
 extern uint32_t hak_class_size[HAK_CLASS_MAX];
 extern uint8_t hak_class_tier[HAK_CLASS_MAX];
 extern unsigned hak_class_count;
@@ -325,6 +336,12 @@ void hak_size_class_init(void);
 unsigned hak_class_for_aligned(size_t n, size_t align);
 hak_tier_t hak_tier_of_size(size_t n);
 bool hak_tier_wrapped(hak_tier_t t);
+/* Whether class cls serves requests now: false for a class above 8 KiB
+ * until the mid tier opens. */
+bool hak_class_open(unsigned cls);
+/* Counts a mid-size request the large tier served because its class was
+ * not open; the mid_open_after-th opens the mid tier. */
+void hak_mid_deferred(void);
 
 /* ------------------------------------------------------------------------
  * Blocks, pages (pool.c) and spans (large.c)
@@ -625,7 +642,7 @@ size_t hak_usable_size(const void *p);
 static inline void *hak_alloc(size_t n) {
     if (hak_likely(n <= HAK_SMALL_LIMIT)) {
         hak_heap_t *h = hak_tls_heap;
-        uintptr_t cls = hak_class_of[(n + 15) >> 4];
+        uintptr_t cls = hak_class_of_size(n);
         hak_block_t *b = h->tc_head[cls];
         if (hak_likely(b != NULL)) {
             h->tc_head[cls] = b->next;

@@ -28,8 +28,13 @@ static hak_span_t *cache_head, *cache_tail; /* most recently freed first */
 static size_t cache_count, cache_bytes;
 
 /* A span left over by a split is cached only when worth a slot; a smaller
- * rest stays with the block as slack. */
+ * rest stays with the block as slack. A mid-size block (the mid tier
+ * defers to this one until it opens) keeps no granule of slack: 60 KiB of
+ * it, resident from an earlier use, would follow a 9 KiB block. */
 #define MIN_REST ((size_t)64 << 10)
+static size_t min_rest(size_t len) {
+    return len <= HAK_SMALL_LIMIT ? HAK_GRANULE : MIN_REST;
+}
 
 /* realloc copies a block up to this size into a cached span rather than
  * have the kernel move it (below). */
@@ -145,7 +150,7 @@ static hak_span_t *cache_take(size_t len, size_t align) {
     uint64_t freed_us = best->freed_us;
     cache_unlink(best);
     hak_span_t *front, *back;
-    if (best->map_len - len >= MIN_REST && best->map_len - len >= len / 8 &&
+    if (best->map_len - len >= min_rest(len) && best->map_len - len >= len / 8 &&
         split(best, len, &front, &back)) {
         cache_link(back, freed_us); /* as old as it was */
         return front;
