@@ -34,6 +34,13 @@ run_case() {
   fi
   "$cfgtool" "$file" >/dev/null 2>&1; rc=$?
   if [[ $rc -ne 1 ]]; then bad "$name (hakmem-config)" "expected exit 1, got $rc"; return; fi
+  # --strict prints no values: the library would not start on any.
+  "$cfgtool" --strict "$file" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [[ $rc -ne 1 || -s $tmp/out ]] ||
+    ! grep -q '^hakmem-config: strict mode: the library would refuse to start' "$tmp/err"; then
+    bad "$name (hakmem-config --strict)" "expected exit 1, no values and the refusal; got exit $rc, stdout $(head -c 200 "$tmp/out"), stderr $(cat "$tmp/err")"
+    return
+  fi
   ok "$name"
 }
 

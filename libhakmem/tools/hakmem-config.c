@@ -19,7 +19,9 @@ static void usage(FILE *f) {
           "HAKMEM_<KNOB> variables in the environment override the profile, as in the library.\n"
           "Problems are reported on stderr, one line each, naming the file, line, knob and what\n"
           "is allowed. Exit status: 0 when the profile is clean, 1 when anything was wrong\n"
-          "(the library would run on defaults for what was bad), 2 on bad usage.\n",
+          "(the library would run on defaults for what was bad), 2 on bad usage.\n"
+          "--strict checks as the library does with strict = true (or HAKMEM_STRICT=1): any\n"
+          "problem is an error, and no values are printed, since the library would not start.\n",
           f);
 }
 
@@ -90,7 +92,13 @@ int main(int argc, char **argv) {
         }
     }
     if (file != NULL) setenv("HAKMEM_CONFIG", file, 1);
-    hak_options_init();
+    if (!hak_options_init()) {
+        /* Strict mode stopped at the first problem: the values read so far
+         * are not what any run would use, so none are shown. */
+        fprintf(stderr, "hakmem-config: strict mode: the library would refuse to start (exit "
+                        "status 2) with this profile\n");
+        return 1;
+    }
     bool clean = hak_options_clean;
     char buf[8192];
     size_t n = hak_options_dump(buf, sizeof buf);
