@@ -203,8 +203,13 @@ void *hak_alloc_aligned(size_t n, size_t align) {
         return p != NULL ? p : enomem();
     }
     unsigned cls = tier == HAK_TIER_LARGE ? 0 : hak_class_for_aligned(n, align);
-    if (cls != 0 && hak_tier_wrapped((hak_tier_t)hak_class_tier[cls]))
-        return hak_class_open(cls) ? alloc_class(h, cls) : alloc_deferred(n, align, false);
+    if (cls != 0 && hak_tier_wrapped((hak_tier_t)hak_class_tier[cls])) {
+        /* Only the mid tier defers (a page class can sit in the large tier
+         * when mid_max is below 32 KiB). */
+        if (hak_class_tier[cls] == HAK_TIER_MID && !hak_class_open(cls))
+            return alloc_deferred(n, align, false);
+        return alloc_class(h, cls);
+    }
     /* Alignments beyond what page classes guarantee get their own mapping,
      * or the C library's when the large tier is not ours. */
     if (hak_tier_wrapped(HAK_TIER_LARGE)) return alloc_large(n, align, false);

@@ -342,6 +342,8 @@ bool hak_class_open(unsigned cls);
 /* Counts a mid-size request the large tier served because its class was
  * not open; the mid_open_after-th opens the mid tier. */
 void hak_mid_deferred(void);
+/* In a forked child: completes an opening the fork interrupted. */
+void hak_size_class_fork_child(void);
 
 /* ------------------------------------------------------------------------
  * Blocks, pages (pool.c) and spans (large.c)
@@ -418,6 +420,9 @@ void hak_pool_unlock_all(bool child);
 
 void *hak_large_alloc(size_t n, size_t align, bool zero);
 void hak_large_free(hak_span_t *sp);
+/* Unmaps the cached spans older than release_delay_ms; cheap when there
+ * are none (one relaxed load). now: a recent clock reading. */
+void hak_large_expire(uint64_t now);
 /* Resizes sp's mapping to hold n bytes; NULL (sp unchanged) on failure. */
 void *hak_large_realloc(hak_span_t *sp, size_t n);
 /* Unmaps every cached span (memory pressure); true when there was any. */

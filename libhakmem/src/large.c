@@ -10,10 +10,13 @@
  * request takes the smallest cached span that holds it, splitting off what
  * it does not need. Spans leave the cache, unmapped, once older than
  * release_delay_ms or beyond large_cache_bytes or large_cache_spans (oldest
- * first), and all of them under memory pressure. realloc grows a block into
- * a free neighbour, or copies one of up to COPY_MAX into a cached span, and
- * shrinks it into the cache, all without a syscall; else the kernel
- * resizes or moves its pages.
+ * first), and all of them under memory pressure. The age is checked when a
+ * span is freed and on the thread heaps' slow paths (hak_large_expire), so
+ * that spans wait no longer than their delay in a program that has stopped
+ * freeing large blocks but goes on allocating. realloc grows a block into a
+ * free neighbour, or copies one of up to COPY_MAX into a cached span, and
+ * shrinks it into the cache, all without a syscall; else the kernel resizes
+ * or moves its pages.
  *
  * Every granule of a span is registered (its descriptor): that is how free
  * finds a block, tells a pointer into its middle from its start, and how a
@@ -26,6 +29,9 @@
 static hak_lock_t large_lock;
 static hak_span_t *cache_head, *cache_tail; /* most recently freed first */
 static size_t cache_count, cache_bytes;
+/* When the oldest cached span was freed (0: the cache is empty), for
+ * hak_large_expire's look without the lock. */
+static _Atomic(uint64_t) oldest_us;
 
 /* A span left over by a split is cached only when worth a slot; a smaller
  * rest stays with the block as slack. A mid-size block (the mid tier
@@ -46,12 +52,18 @@ static void set_cached(hak_span_t *sp, bool v) {
 
 /* ---- the cache list (large_lock held) --------------------------------- */
 
+static void note_oldest(void) {
+    atomic_store_explicit(&oldest_us, cache_tail != NULL ? cache_tail->freed_us : 0,
+                          memory_order_relaxed);
+}
+
 static void cache_link(hak_span_t *sp, uint64_t freed_us) {
     sp->freed_us = freed_us;
     HAK_DLIST_PUSH_FRONT(cache_head, cache_tail, sp);
     cache_count++;
     cache_bytes += sp->map_len;
     set_cached(sp, true);
+    note_oldest();
 }
 
 static void cache_unlink(hak_span_t *sp) {
@@ -59,6 +71,7 @@ static void cache_unlink(hak_span_t *sp) {
     cache_count--;
     cache_bytes -= sp->map_len;
     set_cached(sp, false);
+    note_oldest();
 }
 
 /* The cached span whose granule holds addr, if any. */
@@ -165,8 +178,11 @@ static hak_span_t *cache_expire(uint64_t now) {
     size_t max_bytes = (size_t)hak_knob(LARGE_CACHE_BYTES);
     uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
     hak_span_t *out = NULL;
-    while (cache_tail != NULL && (cache_count > max_count || cache_bytes > max_bytes ||
-                                  now - cache_tail->freed_us > max_age)) {
+    /* A span freed by a thread that read the clock after ours is young,
+     * not 2^64 microseconds old. */
+    while (cache_tail != NULL &&
+           (cache_count > max_count || cache_bytes > max_bytes ||
+            (now > cache_tail->freed_us && now - cache_tail->freed_us > max_age))) {
         hak_span_t *old = cache_tail;
         cache_unlink(old);
         hak_registry_set(old->map, old->map_len, 0);
@@ -226,6 +242,16 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     return sp->block;
 }
 
+void hak_large_expire(uint64_t now) {
+    uint64_t oldest = atomic_load_explicit(&oldest_us, memory_order_relaxed);
+    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    if (oldest == 0 || now <= oldest || now - oldest <= max_age) return;
+    hak_lock(&large_lock);
+    hak_span_t *expired = cache_expire(hak_now_us());
+    hak_unlock(&large_lock);
+    release(expired);
+}
+
 void hak_large_free(hak_span_t *sp) {
     uint64_t now = hak_now_us();
     hak_lock(&large_lock);
@@ -270,7 +296,7 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
         size_t need = len - sp->map_len;
         uint64_t freed_us = next->freed_us;
         cache_unlink(next);
-        if (next->map_len - need >= MIN_REST && split(next, need, &front, &back)) {
+        if (next->map_len - need >= min_rest(len) && split(next, need, &front, &back)) {
             cache_link(back, freed_us);
             next = front;
         }

@@ -20,8 +20,10 @@
  * Until mid_open_after such requests have been made, the large tier serves
  * them from spans that coalesce when freed, and the classes' entries in
  * the table read 0; the request that reaches the count fills them in. A
- * program that keeps allocating at these sizes pays the large tier's lock
- * for its first few thousand requests only. */
+ * program that keeps allocating at these sizes pays the large tier's lock,
+ * and on a miss in its cache a mapping, for its first few thousand
+ * requests only. With the large tier left to the C library nothing is
+ * deferred. */
 #include "internal.h"
 
 uint8_t hak_class_of[(HAK_SMALL_LIMIT >> 4) + 1];
@@ -113,8 +115,23 @@ void hak_size_class_init(void) {
     for (unsigned c = 1; c <= n; c++)
         hak_class_tier[c] = (uint8_t)hak_tier_of_size(hak_class_size[c]);
     atomic_store_explicit(&deferred_count, 0, memory_order_relaxed);
-    atomic_store_explicit(&mid_opened, hak_knob(MID_OPEN_AFTER) == 0, memory_order_relaxed);
+    /* The large tier is what serves a closed class: when the C library
+     * has that tier, hakmem has nothing to defer to. */
+    atomic_store_explicit(&mid_opened, hak_knob(MID_OPEN_AFTER) == 0 || !hak_knob(WRAP_LARGE),
+                          memory_order_relaxed);
     fill_class_of();
+}
+
+void hak_size_class_fork_child(void) {
+    /* The fork may have come between the opener's count and its last
+     * store to the table; the child's only thread finishes the job. */
+    long long after = hak_knob(MID_OPEN_AFTER);
+    if (atomic_load_explicit(&mid_opened, memory_order_relaxed) ||
+        (after > 0 &&
+         atomic_load_explicit(&deferred_count, memory_order_relaxed) >= (uint64_t)after)) {
+        atomic_store_explicit(&mid_opened, true, memory_order_relaxed);
+        fill_class_of();
+    }
 }
 
 unsigned hak_class_for_aligned(size_t n, size_t align) {

@@ -93,10 +93,9 @@ int main(int argc, char **argv) {
     }
     if (file != NULL) setenv("HAKMEM_CONFIG", file, 1);
     if (!hak_options_init()) {
-        /* Strict mode stopped at the first problem: the values read so far
-         * are not what any run would use, so none are shown. */
+        /* No run would use these values: the library would not start. */
         fprintf(stderr, "hakmem-config: strict mode: the library would refuse to start (exit "
-                        "status 2) with this profile\n");
+                        "status 2) with these settings\n");
         return 1;
     }
     bool clean = hak_options_clean;

@@ -310,8 +310,37 @@ static void test_deferred(void) {
     hak_free(mid);
 }
 
+/* A cached span older than release_delay_ms is unmapped on the heaps' slow
+ * paths too, not only when another large block is freed: with deferred
+ * mid-size frees filling the span cache, a program that stops freeing
+ * large blocks would otherwise keep them committed for good. */
+static void test_large_expire(void) {
+    long long saved = hak_knob(RELEASE_DELAY_MS);
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
+    uint8_t *p = hak_alloc(200 * KiB);
+    if (p == NULL) die("hak_alloc(200 KiB) failed");
+    memset(p, 1, 200 * KiB);
+    hak_free(p);
+    if (hak_registry_get(p) == 0) die("a freed 200 KiB span was unmapped at once, not cached");
+    usleep(2000);
+    enum { N = 4096 };
+    static void *blk[N];
+    bool gone = false;
+    for (int round = 0; round < 64 && !gone; round++) {
+        for (int i = 0; i < N; i++)
+            if ((blk[i] = hak_alloc(48)) == NULL) die("hak_alloc(48) failed");
+        for (int i = 0; i < N; i++) hak_free(blk[i]);
+        gone = hak_registry_get(p) == 0;
+    }
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = saved;
+    if (!gone)
+        die("a cached span past release_delay_ms = 0 stayed mapped through 64 rounds of "
+            "small allocations and frees");
+}
+
 static void run_single(void) {
     test_deferred();
+    test_large_expire();
     test_sizes();
     test_aligned();
     test_zeroed();

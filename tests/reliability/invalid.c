@@ -7,6 +7,9 @@
  *   misaligned       free() of a pointer 1 byte into a live 64-byte block
  *   interior-tiny    free() of a pointer 16 bytes into a live 64-byte block
  *   interior-mid     free() of a pointer 16 bytes into a live 5000-byte block
+ *   interior-deferred free() of a pointer 16 bytes into a live 12000-byte
+ *                    block, which the large tier serves until the mid tier
+ *                    opens (mid_open_after)
  *   interior-large   free() of a pointer 4 KiB into a live 200 KiB block
  *   realloc-interior realloc() of a pointer 16 bytes into a live 64-byte block
  *   usable-interior  malloc_usable_size() of a pointer 4 KiB into a 200 KiB block
@@ -71,6 +74,8 @@ int main(int argc, char **argv) {
         interior_small(64, 16);
     } else if (strcmp(c, "interior-mid") == 0) {
         interior_small(5000, 16);
+    } else if (strcmp(c, "interior-deferred") == 0) {
+        interior_small(12000, 16);
     } else if (strcmp(c, "realloc-interior") == 0) {
         char *p = malloc(64);
         memset(p, 'a', 64);

@@ -31,6 +31,8 @@ table=(
     "misaligned         -          unnoticed  -"
     "interior-tiny      -          unnoticed  -"
     "interior-mid       -          unnoticed  -"
+    "interior-deferred  -          abort      ^hakmem: free\(\): invalid pointer $hex: 16 bytes into the 12288-byte block at $hex$"
+    "interior-deferred  open       unnoticed  -"
     "misaligned         hardened   abort      ^hakmem: free\(\): invalid pointer $hex: 1 bytes into the 64-byte block at $hex$"
     "interior-tiny      hardened   abort      ^hakmem: free\(\): invalid pointer $hex: 16 bytes into the 64-byte block at $hex$"
     "interior-mid       hardened   abort      ^hakmem: free\(\): invalid pointer $hex: 16 bytes into the 5120-byte block at $hex$"
@@ -47,12 +49,11 @@ trap 'rm -f "$errfile"' EXIT
 pass=0 fail=0
 for row in "${table[@]}"; do
     read -r name settings want msg <<<"$row"
-    # The mid rows are about the mid tier's blocks: it opens at once
-    # instead of after mid_open_after requests.
-    env=(LD_PRELOAD="$lib" HAKMEM_MID_OPEN_AFTER=0)
+    env=(LD_PRELOAD="$lib")
     case $settings in
     hardened) env+=(HAKMEM_HARDENED=1) ;;
     nocache) env+=(HAKMEM_LARGE_CACHE_SPANS=0) ;;
+    open) env+=(HAKMEM_MID_OPEN_AFTER=0) ;;
     esac
     out=$(env "${env[@]}" "$prog" "$name" 2>"$errfile")
     rc=$?
