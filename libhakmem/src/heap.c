@@ -467,6 +467,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     sweep(h, now);
     hak_unlock(&h->lock);
     hak_large_expire(now);
+    hak_os_expire(now);
     if (head == NULL) return NULL;
     h->tc_head[cls] = head->next;
     hak_tc_set_count(h, cls, got - 1);
@@ -569,6 +570,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
         hak_unlock(&h->lock);
     }
     hak_large_expire(now);
+    hak_os_expire(now);
     if (extra != NULL) {
         extra->next = h->tc_head[cls];
         h->tc_head[cls] = extra;

@@ -592,6 +592,9 @@ uint8_t hak_os_tag_after(uint8_t had, unsigned cls);
 /* A 64 KiB page for blocks of class cls; *had is its tag as it comes. */
 void *hak_os_page_alloc(unsigned cls, uint8_t *had);
 void hak_os_page_free(void *p, uint8_t tag);
+/* Gives back the pooled pages older than release_delay_ms; cheap when
+ * there are none (one relaxed load). now: a recent clock reading. */
+void hak_os_expire(uint64_t now);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */
 void hak_os_page_unused(void *p, uint8_t had);
 bool hak_os_reclaim(void);

@@ -20,7 +20,10 @@
  *               every free of its blocks takes the slow path.
  * Freed pages wait in the pool, still committed and linked through their own
  * first words, for at most release_delay_ms and while the pool holds no more
- * than chunk_pool_pages; expiry takes the oldest.
+ * than chunk_pool_pages; expiry takes the oldest. Age is checked when a page
+ * is freed and on the thread heaps' slow paths (hak_os_expire): a program
+ * that freed a burst of pages and then frees none keeps them committed no
+ * longer than the delay, as long as it allocates at all.
  *
  * Reuse looks at what each pooled page already has backed by the kernel.
  * Blocks of more than 4 KiB leave most of a page's 4 KiB pages untouched
@@ -60,6 +63,9 @@ static pool_node_t *pool_newest; /* chunk_pool and reserve: committed */
 static pool_node_t *pool_oldest;
 static pool_node_t *tag_newest[HAK_CLASS_MAX], *tag_oldest[HAK_CLASS_MAX];
 static size_t pool_count;
+/* When the oldest pooled page was freed (0: the pool is empty), for
+ * hak_os_expire's look without the lock. */
+static _Atomic(uint64_t) pool_oldest_us;
 static void *cold_head; /* reserve: freed pages past the pool, decommitted */
 static uint8_t *reserve_next, *reserve_end;
 
@@ -157,17 +163,40 @@ uint8_t hak_os_tag_after(uint8_t had, unsigned cls) {
     return had == HAK_OS_TAG_FULL ? HAK_OS_TAG_FULL : hak_os_class_tag(cls);
 }
 
-/* os_lock held for the three below. */
+/* os_lock held for the four below. */
+static void note_oldest(void) {
+    atomic_store_explicit(&pool_oldest_us, pool_oldest != NULL ? pool_oldest->freed_us : 0,
+                          memory_order_relaxed);
+}
+
 static void pool_unlink(pool_node_t *n) {
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
     HAK_DLIST_REMOVE_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count--;
+    note_oldest();
 }
 
 static void pool_push(pool_node_t *n) {
     HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
     HAK_DLIST_PUSH_FRONT_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count++;
+    note_oldest();
+}
+
+/* Takes out of the pool every page past its size or age. A page freed by
+ * a thread that read the clock after ours is young, not 2^64 us old. */
+static pool_node_t *pool_expire(uint64_t now) {
+    pool_node_t *expired = NULL;
+    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    while (pool_oldest != NULL &&
+           (pool_count > (size_t)hak_knob(CHUNK_POOL_PAGES) ||
+            (now > pool_oldest->freed_us && now - pool_oldest->freed_us > max_age))) {
+        pool_node_t *old = pool_oldest;
+        pool_unlink(old);
+        old->next = expired;
+        expired = old;
+    }
+    return expired;
 }
 
 /* The pooled page that backs least anew when it serves blocks of tag
@@ -256,6 +285,22 @@ void hak_os_page_unused(void *p, uint8_t had) {
         hak_os_unmap(p, HAK_PAGE_SIZE);
 }
 
+/* Expired pages go back: chunk_pool unmaps them, reserve decommits them
+ * (a reserved region is never split by munmap). No lock held. */
+static void release_expired(pool_node_t *expired) {
+    bool unmap = (hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL;
+    while (expired != NULL) {
+        pool_node_t *next = expired->next;
+        if (unmap) {
+            hak_os_unmap(expired, HAK_PAGE_SIZE);
+        } else {
+            hak_os_decommit(expired, HAK_PAGE_SIZE);
+            cold_push(expired);
+        }
+        expired = next;
+    }
+}
+
 void hak_os_page_free(void *p, uint8_t tag) {
     hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
     if (mode == HAK_ALIGN_RELAXED || mode == HAK_ALIGN_OVERALLOC) {
@@ -268,28 +313,19 @@ void hak_os_page_free(void *p, uint8_t tag) {
     n->freed_us = now;
     n->tag = tag;
     pool_push(n);
-    /* Pages past the pool's size or age go back: chunk_pool unmaps them,
-     * reserve decommits them (a reserved region is never split by munmap). */
-    pool_node_t *expired = NULL;
-    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
-    while (pool_oldest != NULL && (pool_count > (size_t)hak_knob(CHUNK_POOL_PAGES) ||
-                                   now - pool_oldest->freed_us > max_age)) {
-        pool_node_t *old = pool_oldest;
-        pool_unlink(old);
-        old->next = expired;
-        expired = old;
-    }
+    pool_node_t *expired = pool_expire(now);
     hak_unlock(&os_lock);
-    while (expired != NULL) {
-        pool_node_t *next = expired->next;
-        if (mode == HAK_ALIGN_CHUNK_POOL) {
-            hak_os_unmap(expired, HAK_PAGE_SIZE);
-        } else {
-            hak_os_decommit(expired, HAK_PAGE_SIZE);
-            cold_push(expired);
-        }
-        expired = next;
-    }
+    release_expired(expired);
+}
+
+void hak_os_expire(uint64_t now) {
+    uint64_t oldest = atomic_load_explicit(&pool_oldest_us, memory_order_relaxed);
+    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    if (oldest == 0 || now <= oldest || now - oldest <= max_age) return;
+    hak_lock(&os_lock);
+    pool_node_t *expired = pool_expire(hak_now_us());
+    hak_unlock(&os_lock);
+    release_expired(expired);
 }
 
 /* Under memory pressure (a mapping failed): returns the blocks cached in
@@ -310,6 +346,7 @@ bool hak_os_reclaim(void) {
     memset(tag_newest, 0, sizeof tag_newest);
     memset(tag_oldest, 0, sizeof tag_oldest);
     pool_count = 0;
+    note_oldest();
     void *cold = cold_head;
     cold_head = NULL;
     uint8_t *rest = reserve_next;

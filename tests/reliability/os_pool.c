@@ -11,7 +11,9 @@
  *   cold     a larger class with nothing matching takes a decommitted page
  *            (nothing resident, by mincore) rather than another class's
  *            warm one, which stays pooled; a small class takes the warm one;
- *            a page given back unused goes back as it came.
+ *            a page given back unused goes back as it came;
+ *   expire   a pooled page past release_delay_ms is decommitted when the
+ *            pool is asked to expire pages, with no page freed meanwhile.
  *
  * Usage: HAKMEM_CHUNK_POOL_PAGES=4 HAKMEM_ALIGN_MODE=reserve
  *        HAKMEM_RELEASE_DELAY_MS=3600000 os_pool */
@@ -172,6 +174,22 @@ int main(void) {
     hak_os_page_free(o, c6);
     void *f = get(c20, HAK_OS_TAG_FULL);
     if (f != s) die("class %u got %p, not the full page %p", c20, f, s);
+
+    /* expire: a pooled page past release_delay_ms goes back when asked
+     * (the heaps' slow paths ask), not only when another page is freed. */
+    void *e = get(c6, c6);
+    hak_os_page_free(e, c6);
+    int before = resident(e);
+    if (before <= 1) die("a page just pooled has %d 4 KiB pages resident", before);
+    hak_os_expire(hak_now_us() + 1000000);
+    if (resident(e) != before) die("a page pooled for 1 s of a 1 h delay was decommitted");
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
+    usleep(2000);
+    hak_os_expire(hak_now_us());
+    /* Decommitted, then linked into the cold list through its first word. */
+    if (resident(e) > 1)
+        die("a page pooled 2 ms with release_delay_ms = 0 still has %d 4 KiB pages resident",
+            resident(e));
 
     printf("os_pool: ok\n");
     return 0;
