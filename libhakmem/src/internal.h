@@ -263,6 +263,12 @@ static inline void hak_lock_reset(hak_lock_t *l) {
 }
 
 uint64_t hak_now_us(void);
+/* Whether what was stamped at `stamp` (hak_now_us; 0: nothing is) has
+ * waited past release_delay_ms at `now`. A stamp later than now, made by a
+ * thread that read the clock after the caller, is young, not 2^64 us old. */
+static inline bool hak_past_delay(uint64_t stamp, uint64_t now) {
+    return stamp != 0 && now > stamp && now - stamp > (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+}
 
 /* ------------------------------------------------------------------------
  * Doubly linked lists kept as a head and a tail: the heaps' page lists

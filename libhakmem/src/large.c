@@ -176,13 +176,9 @@ static hak_span_t *cache_take(size_t len, size_t align) {
 static hak_span_t *cache_expire(uint64_t now) {
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
     size_t max_bytes = (size_t)hak_knob(LARGE_CACHE_BYTES);
-    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
     hak_span_t *out = NULL;
-    /* A span freed by a thread that read the clock after ours is young,
-     * not 2^64 microseconds old. */
-    while (cache_tail != NULL &&
-           (cache_count > max_count || cache_bytes > max_bytes ||
-            (now > cache_tail->freed_us && now - cache_tail->freed_us > max_age))) {
+    while (cache_tail != NULL && (cache_count > max_count || cache_bytes > max_bytes ||
+                                  hak_past_delay(cache_tail->freed_us, now))) {
         hak_span_t *old = cache_tail;
         cache_unlink(old);
         hak_registry_set(old->map, old->map_len, 0);
@@ -243,9 +239,7 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
 }
 
 void hak_large_expire(uint64_t now) {
-    uint64_t oldest = atomic_load_explicit(&oldest_us, memory_order_relaxed);
-    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
-    if (oldest == 0 || now <= oldest || now - oldest <= max_age) return;
+    if (!hak_past_delay(atomic_load_explicit(&oldest_us, memory_order_relaxed), now)) return;
     hak_lock(&large_lock);
     hak_span_t *expired = cache_expire(hak_now_us());
     hak_unlock(&large_lock);

@@ -183,14 +183,11 @@ static void pool_push(pool_node_t *n) {
     note_oldest();
 }
 
-/* Takes out of the pool every page past its size or age. A page freed by
- * a thread that read the clock after ours is young, not 2^64 us old. */
+/* Takes out of the pool every page past its size or age. */
 static pool_node_t *pool_expire(uint64_t now) {
     pool_node_t *expired = NULL;
-    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
-    while (pool_oldest != NULL &&
-           (pool_count > (size_t)hak_knob(CHUNK_POOL_PAGES) ||
-            (now > pool_oldest->freed_us && now - pool_oldest->freed_us > max_age))) {
+    while (pool_oldest != NULL && (pool_count > (size_t)hak_knob(CHUNK_POOL_PAGES) ||
+                                   hak_past_delay(pool_oldest->freed_us, now))) {
         pool_node_t *old = pool_oldest;
         pool_unlink(old);
         old->next = expired;
@@ -319,9 +316,7 @@ void hak_os_page_free(void *p, uint8_t tag) {
 }
 
 void hak_os_expire(uint64_t now) {
-    uint64_t oldest = atomic_load_explicit(&pool_oldest_us, memory_order_relaxed);
-    uint64_t max_age = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
-    if (oldest == 0 || now <= oldest || now - oldest <= max_age) return;
+    if (!hak_past_delay(atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now)) return;
     hak_lock(&os_lock);
     pool_node_t *expired = pool_expire(hak_now_us());
     hak_unlock(&os_lock);
