@@ -32,7 +32,7 @@
 enum { POOL = 4 };
 
 static unsigned class_of(size_t size) {
-    unsigned c = hak_class_of[(size + 15) >> 4];
+    unsigned c = hak_class_of_size(size);
     if (c == 0) die("no class serves %zu bytes", size);
     return c;
 }

@@ -64,7 +64,7 @@ static void alloc_all(void **p, int n, size_t size) {
 
 static void *free_elsewhere(void *arg) {
     void **p = arg;
-    unsigned cls = hak_class_of[(64 + 15) >> 4];
+    unsigned cls = hak_class_of_size(64);
     hak_free(hak_alloc(64)); /* a heap, and one block in this class's cache */
     uint32_t first = hak_tc_limit(heap(), cls);
     if (free_all(p, 1000) == 0) die("a thread freeing 1000 blocks never flushed");
@@ -77,7 +77,7 @@ static void *free_elsewhere(void *arg) {
 static void test_grow(void) {
     enum { N = 1000, SIZE = 64, ROUNDS = 8 };
     static void *p[N];
-    unsigned cls = hak_class_of[(SIZE + 15) >> 4];
+    unsigned cls = hak_class_of_size(SIZE);
     alloc_all(p, N, SIZE);
     hak_heap_t *h = heap();
     uint32_t first = hak_tc_limit(h, cls);
@@ -123,7 +123,7 @@ static void test_grow(void) {
     static void *q[M];
     long long saved = hak_knob(TCACHE_MAX_BYTES);
     hak_knob_value[HAK_K_TCACHE_MAX_BYTES] = 16384;
-    unsigned big = hak_class_of[(BIG + 15) >> 4];
+    unsigned big = hak_class_of_size(BIG);
     alloc_all(q, M, BIG);
     uint32_t limit = hak_tc_limit(h, big);
     if (free_all(q, M) == 0) die("a cache at its bound never flushed");
@@ -153,7 +153,7 @@ static bool in_regions(const void *p) {
 }
 
 static unsigned cls_of_size(void) {
-    return hak_class_of[(SIZE + 15) >> 4];
+    return hak_class_of_size(SIZE);
 }
 
 /* Allocates BLOCKS blocks, frees them (into its cache, as far as it holds
@@ -253,7 +253,7 @@ static void *grow_then_empty(void *arg) {
     enum { N = 300, SIZE = 48 };
     static void *p[N + 1024];
     (void)arg;
-    unsigned cls = hak_class_of[(SIZE + 15) >> 4];
+    unsigned cls = hak_class_of_size(SIZE);
     alloc_all(p, N, SIZE);
     hak_heap_t *h = heap();
     uint32_t first = hak_tc_limit(h, cls);
@@ -282,7 +282,7 @@ static void test_budget(void) {
     if (pthread_create(&t, NULL, grow_then_empty, NULL) != 0 || pthread_join(t, &ret) != 0)
         die("pthread_create or pthread_join failed");
     hak_knob_value[HAK_K_TCACHE_GROW_PCT] = pct;
-    unsigned cls = hak_class_of[(48 + 15) >> 4];
+    unsigned cls = hak_class_of_size(48);
     if (first_heap->grown_bytes != 0)
         die("a heap abandoned with empty caches still holds %llu bytes of growth",
             (unsigned long long)first_heap->grown_bytes);
