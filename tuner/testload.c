@@ -37,7 +37,7 @@
  * --fail makes a region of the space crash, hang, exit or print garbage.
  * --explain prints the noise-free value of a profile against the
  * constrained optimum, for the tests to judge the tuner's answer. */
-#include "internal.h"
+#include "knobs.h"
 
 #include <fcntl.h>
 #include <math.h>

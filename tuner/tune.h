@@ -3,16 +3,18 @@
  * file offers the others.
  *
  * hak-tune links the knob table and the profile loader of libhakmem
- * (hakmem_profile), never the allocator itself: the search space, the
- * profiles it writes and their validation all come from that one table. */
+ * (hakmem_knobs, through knobs.h), never the allocator itself: the search
+ * space, the profiles it writes and their validation all come from that one
+ * table. */
 #ifndef HT_TUNE_H
 #define HT_TUNE_H
 
-#include "internal.h"
+#include "knobs.h"
 
 #include <regex.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define HT_VERSION "0.1.0"

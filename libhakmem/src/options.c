@@ -1,135 +1,14 @@
-/* options.c — the knob table and how settings reach it.
- *
- * Every knob is declared once, in HAK_KNOBS (internal.h); this file expands
- * that list into the table every other part reads, and applies the
- * HAKMEM_<KNOB> environment overrides at start-up. A bad value is reported
- * in one line naming the variable, the knob and what is allowed, and the
- * default is kept; in strict mode start-up ends instead. */
+/* options.c — how settings reach the knob table at start-up: the profile
+ * named by HAKMEM_CONFIG, then the HAKMEM_<KNOB> environment overrides, and
+ * the check that every HAKMEM_ variable means something. A bad value is
+ * reported in one line naming the variable, the knob and what is allowed,
+ * and the default is kept; in strict mode start-up ends instead. */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const hak_align_mode_names[] = {HAK_ALIGN_MODE_NAMES, NULL};
-
-const hak_knob_info_t hak_knob_table[HAK_KNOB_COUNT] = {
-#define HAK_KNOB_ROW(id, name, type, def, min, max, scale, tunable, values, help)                  \
-    [HAK_K_##id] = {name, type, def, min, max, scale, tunable, values, help},
-    HAK_KNOBS(HAK_KNOB_ROW)
-#undef HAK_KNOB_ROW
-};
-
-long long hak_knob_value[HAK_KNOB_COUNT] = {
-#define HAK_KNOB_DEF(id, name, type, def, ...) [HAK_K_##id] = def,
-    HAK_KNOBS(HAK_KNOB_DEF)
-#undef HAK_KNOB_DEF
-};
-
-hak_knob_source_t hak_knob_src[HAK_KNOB_COUNT];
 bool hak_options_clean = true;
-
-static bool word_eq(const char *a, const char *b) {
-    while (*a && *b) {
-        char x = *a++, y = *b++;
-        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return *a == *b;
-}
-
-/* Parses text for knob k; false when it is not a value k accepts. */
-bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out) {
-    const hak_knob_info_t *kn = &hak_knob_table[k];
-    switch (kn->type) {
-    case HAK_T_BOOL:
-        if (word_eq(text, "1") || word_eq(text, "true") || word_eq(text, "yes") ||
-            word_eq(text, "on")) {
-            *out = 1;
-            return true;
-        }
-        if (word_eq(text, "0") || word_eq(text, "false") || word_eq(text, "no") ||
-            word_eq(text, "off")) {
-            *out = 0;
-            return true;
-        }
-        return false;
-    case HAK_T_ENUM:
-        for (long long i = 0; kn->values[i] != NULL; i++)
-            if (word_eq(text, kn->values[i])) {
-                *out = i;
-                return true;
-            }
-        return false;
-    case HAK_T_INT:
-    case HAK_T_SIZE: {
-        const char *s = text;
-        if (*s < '0' || *s > '9') return false;
-        unsigned long long v = 0;
-        for (; *s >= '0' && *s <= '9'; s++) {
-            if (v > (unsigned long long)INT64_MAX / 10) return false;
-            v = v * 10 + (unsigned)(*s - '0');
-        }
-        unsigned shift = 0;
-        if (kn->type == HAK_T_SIZE && *s != '\0' && s[1] == '\0') {
-            switch (*s) {
-            case 'k':
-            case 'K':
-                shift = 10;
-                s++;
-                break;
-            case 'm':
-            case 'M':
-                shift = 20;
-                s++;
-                break;
-            case 'g':
-            case 'G':
-                shift = 30;
-                s++;
-                break;
-            default:
-                break;
-            }
-        }
-        if (*s != '\0' || v > ((unsigned long long)INT64_MAX >> shift)) return false;
-        *out = (long long)(v << shift);
-        return *out >= kn->min && *out <= kn->max;
-    }
-    }
-    return false;
-}
-
-/* "what is allowed" for knob k, for messages. */
-size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap) {
-    const hak_knob_info_t *kn = &hak_knob_table[k];
-    switch (kn->type) {
-    case HAK_T_BOOL:
-        return hak_fmt(buf, cap, "true or false (1 or 0)");
-    case HAK_T_ENUM: {
-        size_t n = 0;
-        buf[0] = '\0';
-        for (unsigned i = 0; kn->values[i] != NULL; i++)
-            n += hak_fmt(buf + (n < cap ? n : cap), n < cap ? cap - n : 0, "%s%s", i ? "|" : "",
-                         kn->values[i]);
-        return n;
-    }
-    case HAK_T_SIZE:
-        return hak_fmt(buf, cap, "a size from %D to %D bytes (k, m, g suffixes allowed)", kn->min,
-                       kn->max);
-    case HAK_T_INT:
-        return hak_fmt(buf, cap, "an integer from %D to %D", kn->min, kn->max);
-    }
-    return 0;
-}
-
-/* Formats knob k's value v as it is written in a profile. */
-size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap) {
-    const hak_knob_info_t *kn = &hak_knob_table[k];
-    if (kn->type == HAK_T_ENUM) return hak_fmt(buf, cap, "\"%s\"", kn->values[v]);
-    if (kn->type == HAK_T_BOOL) return hak_fmt(buf, cap, "%s", v ? "true" : "false");
-    return hak_fmt(buf, cap, "%D", v);
-}
 
 extern char **environ;
 
@@ -222,15 +101,16 @@ bool hak_options_init(void) {
      * The environment beats the profile, for strict as for every knob. */
     bool ok = apply_env(HAK_K_STRICT);
     char resolved[1024];
-    const char *path = hak_profile_resolve(hak_getenv("HAKMEM_CONFIG"), resolved, sizeof resolved);
+    const char *path = hak_profile_resolve(
+        hak_getenv("HAKMEM_CONFIG"), hak_getenv("HAKMEM_PROFILE_PATH"), resolved, sizeof resolved);
     if (path != NULL && path[0] != '\0') {
         if (hak_knob_src[HAK_K_STRICT] == HAK_SRC_ENV) {
             long long strict = hak_knob_value[HAK_K_STRICT];
-            ok &= hak_profile_load(path);
+            ok &= hak_profile_load(path, HAK_SRC_PROFILE);
             hak_knob_value[HAK_K_STRICT] = strict;
             hak_knob_src[HAK_K_STRICT] = HAK_SRC_ENV;
         } else {
-            ok &= hak_profile_load(path);
+            ok &= hak_profile_load(path, HAK_SRC_PROFILE);
         }
     }
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++)
@@ -240,15 +120,13 @@ bool hak_options_init(void) {
     return ok || !hak_knob_value[HAK_K_STRICT];
 }
 
-static const char *const source_name[] = {"default", "profile", "environment"};
-
 size_t hak_options_dump(char *buf, size_t cap) {
     size_t n = 0;
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++) {
         char v[48];
         hak_knob_format((hak_knob_id_t)k, hak_knob_value[k], v, sizeof v);
         n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s = %s;  # %s\n",
-                     hak_knob_table[k].name, v, source_name[hak_knob_src[k]]);
+                     hak_knob_table[k].name, v, hak_knob_source_name[hak_knob_src[k]]);
     }
     return n;
 }

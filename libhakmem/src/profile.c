@@ -42,46 +42,6 @@ static const char *errno_text(int e) {
     }
 }
 
-static unsigned edit_distance(const char *a, const char *b) {
-    unsigned row[64];
-    size_t la = strlen(a), lb = strlen(b);
-    if (la >= 63 || lb >= 63) return 99;
-    for (size_t j = 0; j <= lb; j++) row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            unsigned best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-int hak_knob_find(const char *name) {
-    for (unsigned k = 0; k < HAK_KNOB_COUNT; k++)
-        if (strcmp(hak_knob_table[k].name, name) == 0) return (int)k;
-    return -1;
-}
-
-/* The known knob closest to name, when it is close enough to be a typo. */
-const char *hak_knob_suggest(const char *name) {
-    const char *best = NULL;
-    unsigned best_d = 4;
-    for (unsigned k = 0; k < HAK_KNOB_COUNT; k++) {
-        unsigned d = edit_distance(name, hak_knob_table[k].name);
-        if (d < best_d) {
-            best_d = d;
-            best = hak_knob_table[k].name;
-        }
-    }
-    return best;
-}
-
 /* Converts one setting to knob k's value; false (with the reason in why)
  * when its type or value does not fit. */
 static bool setting_value(hak_knob_id_t k, config_setting_t *s, long long *out) {
@@ -182,11 +142,10 @@ static bool profile_readable(const char *path) {
  * the directories of HAKMEM_PROFILE_PATH (colon-separated), then in the
  * installed profile directory. An unknown name is returned as is, so the
  * loader reports it as a missing file. */
-const char *hak_profile_resolve(const char *value, char *buf, size_t cap) {
+const char *hak_profile_resolve(const char *value, const char *dirs, char *buf, size_t cap) {
     if (value == NULL || value[0] == '\0' || strchr(value, '/') != NULL) return value;
     size_t len = strlen(value);
     if (len > 4 && strcmp(value + len - 4, ".cfg") == 0) return value;
-    const char *dirs = hak_getenv("HAKMEM_PROFILE_PATH");
     for (int pass = 0; pass < 2; pass++) {
         const char *d = pass == 0 ? dirs : HAKMEM_PROFILE_DIR;
         while (d != NULL && *d != '\0') {
@@ -203,7 +162,7 @@ const char *hak_profile_resolve(const char *value, char *buf, size_t cap) {
     return value;
 }
 
-bool hak_profile_load(const char *path) {
+bool hak_profile_load(const char *path, hak_knob_source_t src) {
     if (!profile_readable(path)) return false;
     config_t cfg;
     config_init(&cfg);
@@ -224,7 +183,7 @@ bool hak_profile_load(const char *path) {
     long long v;
     if (strict != NULL && setting_value(HAK_K_STRICT, strict, &v)) {
         hak_knob_value[HAK_K_STRICT] = v;
-        hak_knob_src[HAK_K_STRICT] = HAK_SRC_PROFILE;
+        hak_knob_src[HAK_K_STRICT] = src;
     }
     int n = config_setting_length(root);
     for (int i = 0; i < n; i++) {
@@ -246,7 +205,7 @@ bool hak_profile_load(const char *path) {
         }
         if (setting_value((hak_knob_id_t)k, s, &v)) {
             hak_knob_value[k] = v;
-            hak_knob_src[k] = HAK_SRC_PROFILE;
+            hak_knob_src[k] = src;
             continue;
         }
         char got[96], allowed[160], def[48];

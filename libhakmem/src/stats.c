@@ -1,7 +1,7 @@
 /* stats.c — the counters: collection, the text report, JSON, and the
  * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for.
  *
- * Counters are declared once, in HAK_STATS (internal.h). Threads count in
+ * Counters are declared once, in HAK_STATS (knobs.h). Threads count in
  * their own heap; exited heaps and the OS layer add to global atomics; a
  * report sums both. Output is formatted on the stack and written with
  * write(2): the report runs at exit, when stdio may already be torn down. */
@@ -13,18 +13,6 @@
 #include <unistd.h>
 
 _Atomic(uint64_t) hak_global_stats[HAK_STAT_COUNT];
-
-static const char *const stat_name[HAK_STAT_COUNT] = {
-#define HAK_STAT_NAME(id, help) [HAK_S_##id] = #id,
-    HAK_STATS(HAK_STAT_NAME)
-#undef HAK_STAT_NAME
-};
-
-static const char *const stat_help[HAK_STAT_COUNT] = {
-#define HAK_STAT_HELP(id, help) [HAK_S_##id] = help,
-    HAK_STATS(HAK_STAT_HELP)
-#undef HAK_STAT_HELP
-};
 
 enum { REPORT_NONE, REPORT_TEXT, REPORT_JSON };
 static int report_mode;
@@ -68,9 +56,9 @@ hak_export void hak_stats_print(int fd) {
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
         char num[24];
         size_t w = hak_fmt(num, sizeof num, "%U", (unsigned long long)v[i]);
-        n = hak_fmt(line, sizeof line, "  %s", stat_name[i]);
+        n = hak_fmt(line, sizeof line, "  %s", hak_stat_name[i]);
         while (n < 22 + 14 - w && n < 64) line[n++] = ' ';
-        n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, stat_help[i]);
+        n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, hak_stat_help[i]);
         write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
     }
 }
@@ -81,15 +69,15 @@ hak_export size_t hak_stats_json(char *buf, size_t cap) {
     size_t n =
         hak_fmt(buf, cap, "{\"version\":\"%s\",\"pid\":%d", HAKMEM_VERSION_STRING, (int)getpid());
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
-        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%U", stat_name[i],
-                     (unsigned long long)v[i]);
+        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%U",
+                     hak_stat_name[i], (unsigned long long)v[i]);
     n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
     return n;
 }
 
 hak_export long long hak_stat(const char *name) {
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
-        if (strcmp(name, stat_name[i]) == 0) {
+        if (strcmp(name, hak_stat_name[i]) == 0) {
             uint64_t v[HAK_STAT_COUNT];
             collect(v);
             return (long long)v[i];

@@ -3,7 +3,7 @@
  *
  * It reads a profile with the same loader and table the library uses, so
  * what it reports is exactly what a preloaded program would run on. */
-#include "internal.h"
+#include "knobs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,189 @@
+/* knobs.h — what the tools may see of libhakmem besides its public header:
+ * the knob table (every setting, its type, default, bounds, scale and help),
+ * the helpers that parse, format and look up knob values, the start-up that
+ * fills the table from the system profile, HAKMEM_CONFIG and the
+ * environment, and the names of the stats counters.
+ *
+ * hakmem-config, hak-tune and the bench drivers include this header and
+ * link the hakmem_knobs library; nothing outside libhakmem includes a file
+ * of libhakmem/src. Inside the allocator the same code runs: the helpers
+ * never allocate nor use stdio, and the start-up (whose profile parser
+ * does allocate) runs once, while this thread's requests go to the C
+ * library. */
+#ifndef HAK_KNOBS_H
+#define HAK_KNOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ------------------------------------------------------------------------
+ * Knobs: the one table. Loader, environment overrides, validation, dump,
+ * docs and the tuner's search space all read it.
+ *   X(ID, name, type, default, min, max, scale, tunable, enum values, help)
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HAK_T_INT, HAK_T_SIZE, HAK_T_BOOL, HAK_T_ENUM } hak_knob_type_t;
+typedef enum { HAK_SCALE_LINEAR, HAK_SCALE_LOG } hak_knob_scale_t;
+
+typedef enum {
+    HAK_ALIGN_OVERALLOC,
+    HAK_ALIGN_CHUNK_POOL,
+    HAK_ALIGN_RESERVE,
+    HAK_ALIGN_RELAXED,
+} hak_align_mode_t;
+
+#define HAK_ALIGN_MODE_NAMES "overalloc", "chunk_pool", "reserve", "relaxed"
+
+#define HAK_KNOBS(X)                                                                               \
+    X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 1000, 0, 60000000, HAK_SCALE_LOG, 1,      \
+      NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
+    X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 512, 0, 65536, HAK_SCALE_LOG, 1, NULL,      \
+      "freed 64 KiB pages kept committed for reuse (chunk_pool: 0 behaves as overalloc)")          \
+    X(RELEASE_DELAY_MS, "release_delay_ms", HAK_T_INT, 1000, 0, 3600000, HAK_SCALE_LOG, 1, NULL,   \
+      "milliseconds freed pages and large spans stay mapped for reuse before going back to the "   \
+      "OS")                                                                                        \
+    X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_RESERVE, 0, 3, HAK_SCALE_LINEAR, 1,          \
+      hak_align_mode_names, "how the OS layer obtains 64 KiB pages")                               \
+    X(WRAP_TINY, "wrap_tiny", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                      \
+      "hakmem serves the tiny tier; 0 hands it to the C library")                                  \
+    X(WRAP_MID, "wrap_mid", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                        \
+      "hakmem serves the mid tier (the MF2 pool); 0 hands it to the C library")                    \
+    X(WRAP_LARGE, "wrap_large", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                    \
+      "hakmem serves the large tier; 0 hands it to the C library")                                 \
+    X(TINY_MAX, "tiny_max", HAK_T_SIZE, 1024, 128, 4096, HAK_SCALE_LOG, 1, NULL,                   \
+      "largest request of the tiny tier, in bytes")                                                \
+    X(MID_MAX, "mid_max", HAK_T_SIZE, 32768, 4096, 32768, HAK_SCALE_LOG, 1, NULL,                  \
+      "largest request of the mid tier, in bytes; larger ones are large")                          \
+    X(MID_OPEN_AFTER, "mid_open_after", HAK_T_INT, 4096, 0, 10000000, HAK_SCALE_LOG, 1, NULL,      \
+      "requests of more than 8 KiB up to mid_max the large tier serves before the mid tier's "     \
+      "classes above 8 KiB open (0: open from the start)")                                         \
+    X(TCACHE_COUNT, "tcache_count", HAK_T_INT, 64, 2, 1024, HAK_SCALE_LOG, 1, NULL,                \
+      "most blocks a thread caches per size class at first")                                       \
+    X(TCACHE_BYTES, "tcache_bytes", HAK_T_SIZE, 65536, 16384, 8388608, HAK_SCALE_LOG, 1, NULL,     \
+      "most bytes a thread caches per size class at first")                                        \
+    X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 8388608, 16384, 67108864, HAK_SCALE_LOG,   \
+      1, NULL,                                                                                     \
+      "most bytes a size class's thread cache grows to: one that overflows and runs empty in "     \
+      "turn doubles its limit, up to this or 1024 blocks")                                         \
+    X(TCACHE_GROW_PCT, "tcache_grow_pct", HAK_T_INT, 10, 0, 100, HAK_SCALE_LINEAR, 1, NULL,        \
+      "most the caches of all threads may grow together, in percent of the pool memory in use "    \
+      "(0: caches keep their first limits)")                                                       \
+    X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
+      "full pages checked for remote frees per refill before taking a new page")                   \
+    X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 64, 0, 1024, HAK_SCALE_LINEAR, 1, NULL,   \
+      "freed large spans (runs of free pages, merged when adjacent) kept mapped for reuse")        \
+    X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 67108864, 0, 1073741824, HAK_SCALE_LOG,  \
+      1, NULL, "most bytes the large-span cache keeps mapped")                                     \
+    X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
+      "check every free for a double free (reads the freed block: a cache miss for cold blocks)")  \
+    X(STRICT, "strict", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                            \
+      "refuse to start (exit status 2) on any bad setting instead of using the default")
+
+typedef enum {
+#define HAK_KNOB_ENUM(id, ...) HAK_K_##id,
+    HAK_KNOBS(HAK_KNOB_ENUM)
+#undef HAK_KNOB_ENUM
+        HAK_KNOB_COUNT
+} hak_knob_id_t;
+
+typedef struct {
+    const char *name;
+    hak_knob_type_t type;
+    long long def, min, max;
+    hak_knob_scale_t scale;
+    bool tunable;
+    const char *const *values; /* enum names, NULL-terminated */
+    const char *help;
+} hak_knob_info_t;
+
+/* Where a knob's value came from, in the order they are applied: each
+ * beats the ones before it. */
+typedef enum {
+    HAK_SRC_DEFAULT,
+    HAK_SRC_SYSTEM, /* the administrator's system-wide profile */
+    HAK_SRC_PROFILE,
+    HAK_SRC_ENV,
+} hak_knob_source_t;
+
+extern const hak_knob_info_t hak_knob_table[HAK_KNOB_COUNT];
+extern long long hak_knob_value[HAK_KNOB_COUNT]; /* written only during start-up */
+extern hak_knob_source_t hak_knob_src[HAK_KNOB_COUNT];
+extern const char *const hak_knob_source_name[]; /* "default", "system", ... */
+#define hak_knob(id) (hak_knob_value[HAK_K_##id])
+
+/* The knob called name, or -1. */
+int hak_knob_find(const char *name);
+/* The known knob closest to name, when it is close enough to be a typo. */
+const char *hak_knob_suggest(const char *name);
+/* Parses text (a profile string or an environment value) for knob k; false
+ * when it is not a value k accepts. */
+bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out);
+/* "what is allowed" for knob k, for messages; as snprintf sizes it. */
+size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap);
+/* Knob k's value v as it is written in a profile; as snprintf sizes it. */
+size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
+
+/* Fills the table: built-in defaults, then the system profile, then the
+ * profile named by HAKMEM_CONFIG, then the HAKMEM_<KNOB> variables (none of
+ * which a secure-execution process obeys). Reports every bad value on
+ * stderr; false when strict mode refuses to start. hak_options_clean tells
+ * afterwards whether anything at all was wrong. Runs once. */
+bool hak_options_init(void);
+extern bool hak_options_clean;
+/* Every knob as a profile line with its source; as snprintf sizes it. */
+size_t hak_options_dump(char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------
+ * Stats: the one counter list. The report, the JSON, hak_stat() and the
+ * tools that read a run's JSON back all take the names from here.
+ * ---------------------------------------------------------------------- */
+
+#define HAK_STATS(X)                                                                               \
+    X(tiny_alloc, "allocations served by the tiny tier")                                           \
+    X(tiny_free, "frees of tiny blocks")                                                           \
+    X(mid_alloc, "allocations served by the mid tier (MF2 pool)")                                  \
+    X(mid_free, "frees of mid blocks")                                                             \
+    X(large_alloc, "allocations served by the large tier")                                         \
+    X(large_free, "frees of large blocks")                                                         \
+    X(libc_alloc, "requests handed to the C library (unwrapped tier or start-up)")                 \
+    X(libc_free, "frees of blocks the C library owns")                                             \
+    X(fast_alloc, "small allocations served from the thread cache")                                \
+    X(slow_alloc, "small allocations that refilled the thread cache")                              \
+    X(fast_free, "small frees absorbed by the thread cache")                                       \
+    X(slow_free, "small frees that flushed the thread cache")                                      \
+    X(cache_grown, "thread caches that doubled their limit after overflowing")                     \
+    X(owner_free, "blocks returned to a page by its owner thread")                                 \
+    X(remote_free, "blocks pushed onto another owner's remote list")                               \
+    X(drain, "remote lists collected by an owner in one exchange")                                 \
+    X(drained_blocks, "blocks collected by drains")                                                \
+    X(page_new, "pages carved fresh from the OS layer")                                            \
+    X(page_reused, "pages reused after being refilled by frees")                                   \
+    X(page_adopted, "pages adopted from the pending queue")                                        \
+    X(page_released, "empty pages given back to the OS layer")                                     \
+    X(pending_enqueued, "pages put on the pending queue (idle or exited owner)")                   \
+    X(pending_drained, "pages taken off the pending queue")                                        \
+    X(large_cache_hit, "large allocations served from the span cache")                             \
+    X(mid_deferred, "mid-size requests served by the large tier before the mid tier opened")       \
+    X(threads_started, "threads that created a heap")                                              \
+    X(threads_exited, "threads whose heap was released at exit")                                   \
+    X(os_page_fresh, "64 KiB pages the OS layer obtained (or got back) from the kernel")           \
+    X(os_page_pooled, "64 KiB pages the OS layer reused, still committed, from its pool")          \
+    X(os_page_matched, "pooled pages reused with nothing new to back (same class, or all backed)") \
+    X(os_mmap, "mmap calls")                                                                       \
+    X(os_munmap, "munmap calls")                                                                   \
+    X(os_madvise, "madvise calls")                                                                 \
+    X(os_mremap, "mremap calls (large blocks resized by realloc)")                                 \
+    X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \
+    X(bytes_mapped_peak, "most bytes mapped at once")
+
+typedef enum {
+#define HAK_STAT_ENUM(id, help) HAK_S_##id,
+    HAK_STATS(HAK_STAT_ENUM)
+#undef HAK_STAT_ENUM
+        HAK_STAT_COUNT
+} hak_stat_id_t;
+
+extern const char *const hak_stat_name[HAK_STAT_COUNT];
+extern const char *const hak_stat_help[HAK_STAT_COUNT];
+
+#endif /* HAK_KNOBS_H */
