@@ -43,7 +43,8 @@
  * tools share; what only start-up needs of them is here.
  * ---------------------------------------------------------------------- */
 
-/* getenv without the C library; start-up only. */
+/* getenv without the C library, and NULL for everything in a secure
+ * process; start-up only. */
 const char *hak_getenv(const char *name);
 /* Reads a libconfig profile into the table as source src (profile.c);
  * false on any error, each reported on stderr. */
@@ -90,6 +91,8 @@ void hak_stats_init(void); /* start-up: reads HAKMEM_STATS, HAKMEM_STATS_FILE */
 void hak_msg(const char *fmt, ...);
 _Noreturn void hak_fatal(const char *fmt, ...);
 size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...);
+/* What errno e means, in words of our own: strerror may allocate. */
+const char *hak_errno_text(int e);
 
 /* ------------------------------------------------------------------------
  * Locks: a spinlock that yields; held only on slow paths and never across a

@@ -117,6 +117,35 @@ static void vfmt(out_t *o, const char *fmt, va_list ap) {
     }
 }
 
+/* strerror may translate, and translating may allocate: name the errors a
+ * path can meet ourselves. */
+const char *hak_errno_text(int e) {
+    switch (e) {
+    case ENOENT:
+        return "no such file";
+    case EACCES:
+        return "permission denied";
+    case EISDIR:
+        return "is a directory";
+    case ENOTDIR:
+        return "a path component is not a directory";
+    case ELOOP:
+        return "too many symbolic links";
+    case ENAMETOOLONG:
+        return "name too long";
+    case EROFS:
+        return "read-only file system";
+    case ENOSPC:
+        return "no space left on device";
+    case ENOMEM:
+        return "out of memory";
+    case EIO:
+        return "input/output error";
+    default:
+        return "cannot be opened";
+    }
+}
+
 size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) {
     out_t o = {buf, cap, 0, false};
     va_list ap;
