@@ -516,7 +516,7 @@ static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, 
         hak_unlock(&owner->lock);
         if (ours) return;
     }
-    /* Route P: an owner idle too long gets its page offered to threads that
+    /* An owner idle too long gets its page offered to threads that
      * need one. Decided before the push: until our blocks are on the page,
      * the page cannot become empty and be released under us. */
     if (owner != NULL && owner != h &&

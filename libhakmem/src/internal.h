@@ -87,10 +87,13 @@ void hak_stats_init(void); /* start-up: reads HAKMEM_STATS, HAKMEM_STATS_FILE */
  * Messages: formatted on the stack, written with write(2).
  * ---------------------------------------------------------------------- */
 
-/* A tiny formatter: %s, %d (long long via %D), %u, %z (size_t), %p, %x. */
-void hak_msg(const char *fmt, ...);
-_Noreturn void hak_fatal(const char *fmt, ...);
-size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...);
+/* printf's format strings, checked by the compiler, but only %s %c %d %i
+ * %u %x %p %% with the l, ll and z modifiers (msg.c): no widths, no
+ * floating point. hak_msg writes "hakmem: " + one line to stderr. */
+#define hak_printf_like(f, a) __attribute__((format(printf, f, a)))
+void hak_msg(const char *fmt, ...) hak_printf_like(1, 2);
+_Noreturn void hak_fatal(const char *fmt, ...) hak_printf_like(1, 2);
+size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) hak_printf_like(3, 4);
 /* What errno e means, in words of our own: strerror may allocate. */
 const char *hak_errno_text(int e);
 
@@ -354,7 +357,7 @@ enum { HAK_HEAP_REAL, HAK_HEAP_NONE, HAK_HEAP_BUSY, HAK_HEAP_LIBC, HAK_HEAP_DEAD
 /* Sentinels: all with empty caches of limit 0, so the fast paths fail into
  * the slow path, which reads `kind`:
  *  none: the thread has no heap yet;  busy: the thread is inside a slow path
- *  (any call now is a re-entry: the seed's bug);  libc: the thread is
+ *  (any call now is a re-entry);  libc: the thread is
  *  reading its profile, its requests go to the C library;  dead: the thread
  *  released its heap at exit. */
 extern hak_heap_t hak_heap_none, hak_heap_busy, hak_heap_libc, hak_heap_dead;

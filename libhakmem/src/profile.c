@@ -55,7 +55,7 @@ static void setting_text(config_setting_t *s, char *buf, size_t cap) {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_INT:
     case CONFIG_TYPE_INT64:
-        hak_fmt(buf, cap, "%D", (long long)config_setting_get_int64(s));
+        hak_fmt(buf, cap, "%lld", (long long)config_setting_get_int64(s));
         break;
     case CONFIG_TYPE_BOOL:
         hak_fmt(buf, cap, "%s", config_setting_get_bool(s) ? "true" : "false");
@@ -130,7 +130,7 @@ static int profile_open(const char *path, bool system, size_t *size) {
             bad, (unsigned)(st.st_mode >> 6) & 7, (unsigned)(st.st_mode >> 3) & 7,
             (unsigned)st.st_mode & 7);
     } else if (st.st_size > PROFILE_MAX_BYTES) {
-        say("%s %s: %D bytes, but a profile is at most %D bytes; %s", kind, path,
+        say("%s %s: %lld bytes, but a profile is at most %lld bytes; %s", kind, path,
             (long long)st.st_size, (long long)PROFILE_MAX_BYTES, consequence());
     } else if (st.st_size == 0) {
         say("%s %s: empty file; %s", kind, path, consequence());

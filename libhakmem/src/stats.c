@@ -57,7 +57,7 @@ hak_export void hak_stats_print(int fd) {
     write_all(fd, line, n);
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
         char num[24];
-        size_t w = hak_fmt(num, sizeof num, "%U", (unsigned long long)v[i]);
+        size_t w = hak_fmt(num, sizeof num, "%llu", (unsigned long long)v[i]);
         n = hak_fmt(line, sizeof line, "  %s", hak_stat_name[i]);
         while (n < 22 + 14 - w && n < 64) line[n++] = ' ';
         n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, hak_stat_help[i]);
@@ -71,7 +71,7 @@ hak_export size_t hak_stats_json(char *buf, size_t cap) {
     size_t n =
         hak_fmt(buf, cap, "{\"version\":\"%s\",\"pid\":%d", HAKMEM_VERSION_STRING, (int)getpid());
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
-        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%U",
+        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%llu",
                      hak_stat_name[i], (unsigned long long)v[i]);
     n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
     return n;
@@ -95,7 +95,7 @@ void hak_stats_init(void) {
     const char *file = hak_getenv("HAKMEM_STATS_FILE");
     if (file != NULL && file[0] != '\0') {
         if (strlen(file) >= sizeof report_file)
-            hak_msg("HAKMEM_STATS_FILE is longer than %z bytes; ignored", sizeof report_file - 1);
+            hak_msg("HAKMEM_STATS_FILE is longer than %zu bytes; ignored", sizeof report_file - 1);
         else
             memcpy(report_file, file, strlen(file) + 1);
     }
