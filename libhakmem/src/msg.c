@@ -200,3 +200,8 @@ void hak_fatal(const char *fmt, ...) {
     va_end(ap);
     abort();
 }
+
+void hak_assert_fail(const char *cond, const char *file, int line, const char *func) {
+    hak_fatal("internal error: assertion `%s' failed in %s() at %s:%d; this is a bug in hakmem",
+              cond, func, file, line);
+}

@@ -170,6 +170,8 @@ static void note_oldest(void) {
 }
 
 static void pool_unlink(pool_node_t *n) {
+    hak_assert_locked(&os_lock);
+    hak_assert(pool_count > 0);
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
     HAK_DLIST_REMOVE_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count--;
@@ -177,6 +179,7 @@ static void pool_unlink(pool_node_t *n) {
 }
 
 static void pool_push(pool_node_t *n) {
+    hak_assert_locked(&os_lock);
     HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
     HAK_DLIST_PUSH_FRONT_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count++;

@@ -82,6 +82,7 @@ unsigned hak_page_drain(hak_page_t *pg) {
         while (tail->next != NULL) tail = tail->next;
         tail->next = pg->free;
     }
+    hak_assert(n <= pg->used);
     pg->free = list;
     pg->nfree += n;
     pg->used -= n;
