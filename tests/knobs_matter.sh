@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/knobs_matter.sh — the design card's knobs change what the allocator
 # does, and the counters show it: each alignment mode's syscall pattern, the
-# chunk pool's bound (0 behaves as overalloc), the release delay, the idle
+# chunk pool's bound (0 behaves as overalloc when retention is off too),
+# retention, the release delay, the idle
 # threshold under Larson's thread churn, and wrap levels.
 #   knobs_matter.sh LIBHAKMEM_SO PAGECYCLE_BIN [LARSON_BIN]
 set -u
@@ -33,8 +34,11 @@ check() { if (($2)); then ok "$1"; else bad "$1 ($2)"; fi; }
 for m in overalloc chunk_pool reserve relaxed; do
   run "$m" HAKMEM_ALIGN_MODE=$m -- "$pagecycle" 20 || exit 1
 done
-run chunk0 HAKMEM_ALIGN_MODE=chunk_pool HAKMEM_CHUNK_POOL_PAGES=0 -- "$pagecycle" 20
-run reserve0 HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=0 -- "$pagecycle" 20
+# A pool of 0 pages with retention off keeps nothing; with retention on, it
+# keeps what brings the pages in use back to their recent peak.
+run chunk0 HAKMEM_ALIGN_MODE=chunk_pool HAKMEM_CHUNK_POOL_PAGES=0 HAKMEM_RETAIN_PCT=0 -- "$pagecycle" 20
+run reserve0 HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=0 HAKMEM_RETAIN_PCT=0 -- "$pagecycle" 20
+run retain HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=0 HAKMEM_RETAIN_PCT=100 -- "$pagecycle" 20
 
 fresh=$(stat overalloc os_page_fresh) rel=$(stat overalloc page_released) unm=$(stat overalloc os_munmap)
 check "overalloc: at least one trim per new page plus one unmap per release" \
@@ -43,7 +47,7 @@ check "overalloc: at least one trim per new page plus one unmap per release" \
 check "chunk_pool: pages come back from the pool, fewer munmaps than overalloc" \
   "$(stat chunk_pool os_page_pooled) > 0 && $(stat chunk_pool os_munmap) < $unm"
 
-check "chunk_pool with chunk_pool_pages = 0 behaves as overalloc" \
+check "chunk_pool with chunk_pool_pages = 0 and retain_pct = 0 behaves as overalloc" \
   "$(stat chunk0 os_page_pooled) == 0 && $(stat chunk0 os_munmap) >= $(stat chunk0 os_page_fresh) + $(stat chunk0 page_released)"
 
 # The only munmaps are the trims of each 64 MiB region (1024 pages) when it
@@ -51,8 +55,10 @@ check "chunk_pool with chunk_pool_pages = 0 behaves as overalloc" \
 regions() { echo $((($(stat "$1" os_page_fresh) + 1023) / 1024)); }
 check "reserve: no munmap on the page path, only region trims" \
   "$(stat reserve os_munmap) <= 2 * $(regions reserve) && $(stat reserve0 os_munmap) <= 2 * $(regions reserve0)"
-check "reserve with chunk_pool_pages = 0: every released page goes back with madvise" \
+check "reserve with chunk_pool_pages = 0 and retain_pct = 0: every released page goes back with madvise" \
   "$(stat reserve0 os_madvise) == $(stat reserve0 page_released) && $(stat reserve0 page_released) > 0"
+check "retain_pct = 100 with chunk_pool_pages = 0: released pages come back from the pool" \
+  "$(stat retain os_page_pooled) > 0 && $(stat retain os_madvise) < $(stat reserve0 os_madvise)"
 
 check "relaxed: no alignment work, one munmap per released page" \
   "$(stat relaxed os_munmap) == $(stat relaxed page_released) && $(stat relaxed page_released) > 0"

@@ -38,10 +38,17 @@ typedef enum {
     X(IDLE_THRESHOLD_US, "idle_threshold_us", HAK_T_INT, 1000, 0, 60000000, HAK_SCALE_LOG, 1,      \
       NULL, "microseconds a page owner may stay idle before other threads may adopt its pages")    \
     X(CHUNK_POOL_PAGES, "chunk_pool_pages", HAK_T_INT, 512, 0, 65536, HAK_SCALE_LOG, 1, NULL,      \
-      "freed 64 KiB pages kept committed for reuse (chunk_pool: 0 behaves as overalloc)")          \
+      "freed 64 KiB pages the pool keeps committed whatever the program did before (a floor: "     \
+      "retain_pct may keep more; chunk_pool: 0 with retain_pct 0 behaves as overalloc)")           \
     X(RELEASE_DELAY_MS, "release_delay_ms", HAK_T_INT, 1000, 0, 3600000, HAK_SCALE_LOG, 1, NULL,   \
       "milliseconds freed pages and large spans stay mapped for reuse before going back to the "   \
       "OS")                                                                                        \
+    X(RETAIN_PCT, "retain_pct", HAK_T_INT, 100, 0, 400, HAK_SCALE_LINEAR, 1, NULL,                 \
+      "beyond those floors, the page pool and the span cache keep freed memory while it brings "   \
+      "their memory in use back to at most this percent of its recent peak (0: the floors alone)") \
+    X(PURGE_THREAD, "purge_thread", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                \
+      "a background thread returns memory past release_delay_ms when the program stops calling; "  \
+      "started only once more than the floors is kept (0: only the program's own calls do)")       \
     X(ALIGN_MODE, "align_mode", HAK_T_ENUM, HAK_ALIGN_RESERVE, 0, 3, HAK_SCALE_LINEAR, 1,          \
       hak_align_mode_names, "how the OS layer obtains 64 KiB pages")                               \
     X(WRAP_TINY, "wrap_tiny", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 1, NULL,                      \
@@ -70,10 +77,15 @@ typedef enum {
       "(0: caches keep their first limits)")                                                       \
     X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
       "full pages checked for remote frees per refill before taking a new page")                   \
-    X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 64, 0, 1024, HAK_SCALE_LINEAR, 1, NULL,   \
-      "freed large spans (runs of free pages, merged when adjacent) kept mapped for reuse")        \
+    X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 4096, 0, 65536, HAK_SCALE_LOG, 1, NULL,   \
+      "most freed large spans (runs of free granules, merged when adjacent) the cache holds")      \
     X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 67108864, 0, 1073741824, HAK_SCALE_LOG,  \
-      1, NULL, "most bytes the large-span cache keeps mapped")                                     \
+      1, NULL,                                                                                     \
+      "bytes of freed large spans the cache keeps mapped whatever the program did before (a "      \
+      "floor: retain_pct may keep more)")                                                          \
+    X(LARGE_THP_MIN, "large_thp_min", HAK_T_SIZE, 2097152, 0, 1073741824, HAK_SCALE_LOG, 1, NULL,  \
+      "large blocks of at least this many bytes are 2 MiB aligned and asked for transparent "      \
+      "huge pages: one page fault per 2 MiB instead of 512 (0: never)")                            \
     X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
       "check every free for a double free (reads the freed block: a cache miss for cold blocks)")  \
     X(STRICT, "strict", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                            \
@@ -181,6 +193,8 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \
     X(os_mremap, "mremap calls (large blocks resized by realloc)")                                 \
+    X(churn_bytes, "bytes taken fresh from the kernel within a second of giving memory back")      \
+    X(purged, "times the purge thread gave memory back while the program made no call")            \
     X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \
     X(bytes_mapped_peak, "most bytes mapped at once")
 

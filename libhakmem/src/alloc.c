@@ -110,11 +110,14 @@ static void check_foreign(const void *p, const char *what) {
                   what, p);
     if (a >= hak_brk_start && a < (uintptr_t)sbrk(0)) return; /* sbrk(0) reads a variable */
     if (foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region) return;
-    /* The header lies in the 16 bytes before p, all in p - 16's page. */
-    unsigned char vec;
+    /* The header lies in the 16 bytes before p, all in p - 16's page, and
+     * the block at p: both pages must be mapped (mincore fails if any page
+     * of the range is not). */
+    unsigned char vec[2];
     uintptr_t page = (a - 16) & ~(uintptr_t)(HAK_GRANULE - 1);
+    uintptr_t end = (a & ~(uintptr_t)(HAK_GRANULE - 1)) + HAK_GRANULE;
     int saved = errno;
-    int rc = a < 16 ? -1 : mincore((void *)page, HAK_GRANULE, &vec);
+    int rc = a < 16 ? -1 : mincore((void *)page, end - page, vec);
     errno = saved;
     if (rc != 0)
         hak_fatal("%s(): invalid pointer %p: not allocated by hakmem nor the C library (no "

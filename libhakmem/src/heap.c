@@ -487,6 +487,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     hak_unlock(&h->lock);
     hak_large_expire(now);
     hak_os_expire(now);
+    hak_purge_start();
     hak_assert(got <= limit && (head == NULL) == (got == 0));
     if (head == NULL) return NULL;
     h->tc_head[cls] = head->next;
@@ -596,6 +597,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     }
     hak_large_expire(now);
     hak_os_expire(now);
+    hak_purge_start();
     if (extra != NULL) {
         extra->next = h->tc_head[cls];
         h->tc_head[cls] = extra;

@@ -62,6 +62,7 @@ static void fork_child(void) {
     hak_pool_unlock_all(true);
     hak_heaps_unlock_all(true);
     hak_size_class_fork_child();
+    hak_purge_fork_child();
 }
 
 bool hak_init(void) {

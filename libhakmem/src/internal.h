@@ -312,16 +312,18 @@ typedef struct {
     hak_page_t *head, *tail;
 } hak_page_list_t;
 
-/* A large allocation: one mapping. */
+/* A large block, or a free run of granules waiting in the span cache: a
+ * span of whole granules, part or all of a mapping. */
 typedef struct hak_span_s {
-    uint8_t *map;            /* mapping start */
-    size_t map_len;          /* mapping length */
-    uint8_t *block;          /* what the user got */
-    size_t usable;           /* bytes usable from block */
-    struct hak_span_s *next; /* large-span cache, newest first */
-    struct hak_span_s *prev;
-    uint64_t freed_us; /* when it entered the cache */
-    bool cached;       /* free, waiting in the cache */
+    uint8_t *map;                     /* span start */
+    size_t map_len;                   /* span length */
+    uint8_t *block;                   /* what the user got */
+    size_t usable;                    /* bytes usable from block */
+    struct hak_span_s *next, *prev;   /* cache age list, newest first */
+    struct hak_span_s *bnext, *bprev; /* cache size bin, newest first */
+    uint64_t freed_us;                /* when it entered the cache */
+    bool cached;                      /* free, waiting in the cache */
+    bool clean;                       /* never handed out since the kernel mapped it: zero */
 } hak_span_t;
 
 void hak_pool_init(void);
@@ -337,11 +339,64 @@ hak_page_t *hak_pending_pop(unsigned cls);
 void hak_pool_lock_all(void);
 void hak_pool_unlock_all(bool child);
 
+/* ------------------------------------------------------------------------
+ * Retention (os.c's page pool and large.c's span cache): what freed memory
+ * each keeps for reuse follows the program. A tier may keep free whatever
+ * brings its memory in use back to retain_pct percent of its recent peak,
+ * and never less than its fixed floor; whatever is kept goes back once
+ * older than release_delay_ms, on the slow paths or from the purge thread.
+ * ---------------------------------------------------------------------- */
+
+/* The most a tier had in use recently: the larger of this window's maximum
+ * and the last one's, a window being release_delay_ms long (at least
+ * 10 ms), so that a peak is remembered between one and two windows. The
+ * caller holds the lock of the tier it tracks. */
+typedef struct {
+    uint64_t cur, prev, window_us;
+} hak_peak_t;
+
+static inline void hak_peak_note(hak_peak_t *p, uint64_t in_use, uint64_t now) {
+    uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    if (len < 10000) len = 10000;
+    if (now >= p->window_us + len) {
+        p->prev = now >= p->window_us + 2 * len ? in_use : p->cur;
+        p->cur = in_use;
+        p->window_us = now;
+    }
+    if (in_use > p->cur) p->cur = in_use;
+}
+
+/* How much free memory a tier may keep, in_use being what it has in use. */
+static inline uint64_t hak_retain_cap(uint64_t floor, const hak_peak_t *p, uint64_t in_use) {
+    uint64_t peak = p->cur > p->prev ? p->cur : p->prev;
+    uint64_t want = peak / 100 * (uint64_t)hak_knob(RETAIN_PCT);
+    uint64_t room = want > in_use ? want - in_use : 0;
+    return room > floor ? room : floor;
+}
+
+/* Memory given back to the kernel, and taken fresh from it: taking bytes
+ * within a second of a give-back counts them as churn (churn_bytes), the
+ * price of retention that was too short. */
+void hak_os_note_giveback(void);
+void hak_os_note_fresh(size_t bytes);
+
+/* The purge thread (purge.c): once a tier keeps more than its floor, a
+ * thread started on a slow path returns what waited past release_delay_ms
+ * even when the program makes no more calls. hak_purge_wanted asks for it
+ * from wherever memory is kept (any lock held); hak_purge_start, called on
+ * slow paths with no hakmem lock held, starts it when it was asked for. */
+void hak_purge_wanted(void);
+void hak_purge_start(void);
+void hak_purge_fork_child(void);
+
 void *hak_large_alloc(size_t n, size_t align, bool zero);
 void hak_large_free(hak_span_t *sp);
 /* Unmaps the cached spans older than release_delay_ms; cheap when there
- * are none (one relaxed load). now: a recent clock reading. */
-void hak_large_expire(uint64_t now);
+ * are none (one relaxed load). now: a recent clock reading. true when it
+ * gave anything back. */
+bool hak_large_expire(uint64_t now);
+/* Whether the span cache keeps anything (one relaxed load). */
+bool hak_large_kept(void);
 /* Resizes sp's mapping to hold n bytes; NULL (sp unchanged) on failure. */
 void *hak_large_realloc(hak_span_t *sp, size_t n);
 /* Unmaps every cached span (memory pressure); true when there was any. */
@@ -492,6 +547,10 @@ bool hak_registry_reserve(const void *p, size_t len);
 
 void *hak_os_map(size_t len);
 void *hak_os_map_aligned(size_t len, size_t align);
+/* A mapping for a large block: as hak_os_map_aligned, but one of at least
+ * large_thp_min bytes is 2 MiB aligned and asked for transparent huge
+ * pages. */
+void *hak_os_map_large(size_t len, size_t align);
 void hak_os_unmap(void *p, size_t len);
 void hak_os_decommit(void *p, size_t len);
 /* Grows or shrinks the mapping at p where it is; false if it cannot. */
@@ -512,8 +571,11 @@ uint8_t hak_os_tag_after(uint8_t had, unsigned cls);
 void *hak_os_page_alloc(unsigned cls, uint8_t *had);
 void hak_os_page_free(void *p, uint8_t tag);
 /* Gives back the pooled pages older than release_delay_ms; cheap when
- * there are none (one relaxed load). now: a recent clock reading. */
-void hak_os_expire(uint64_t now);
+ * there are none (one relaxed load). now: a recent clock reading. true
+ * when it gave anything back. */
+bool hak_os_expire(uint64_t now);
+/* Whether the page pool keeps anything (one relaxed load). */
+bool hak_os_kept(void);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */
 void hak_os_page_unused(void *p, uint8_t had);
 bool hak_os_reclaim(void);

@@ -1,34 +1,59 @@
 /* large.c — the large tier: blocks beyond the mid tier's largest class, each
- * a run of whole 4 KiB granules (a span) from the OS layer, and the cache of
- * freed spans, kept mapped and committed.
+ * a run of whole 4 KiB granules (a span), and the cache of freed spans,
+ * kept mapped for reuse.
  *
  * A fresh mapping costs a syscall and then a page fault for every 4 KiB the
- * program touches; a program that allocates and frees big buffers of
- * varying sizes would pay both on every allocation if a freed span were
- * unmapped, or reused only for a request of its own size. So a freed span
- * waits in the cache, merged with free neighbours into longer runs, and a
- * request takes the smallest cached span that holds it, splitting off what
- * it does not need. Spans leave the cache, unmapped, once older than
- * release_delay_ms or beyond large_cache_bytes or large_cache_spans (oldest
- * first), and all of them under memory pressure. The age is checked when a
- * span is freed and on the thread heaps' slow paths (hak_large_expire), so
- * that spans wait no longer than their delay in a program that has stopped
- * freeing large blocks but goes on allocating. realloc grows a block into a
- * free neighbour, or copies one of up to COPY_MAX into a cached span, and
- * shrinks it into the cache, all without a syscall; else the kernel resizes
- * or moves its pages.
+ * program touches, which in a VM costs more than the program's own writes:
+ * a program that replaces big buffers would spend most of its time in the
+ * kernel if a freed span were unmapped, or reused only for a request of
+ * its own size. So a freed span waits in the cache, merged with free
+ * neighbours into longer runs, and a request takes the smallest cached span
+ * that holds it, splitting off what it does not need. A request of up to
+ * CHUNK_FROM that finds nothing carves its span from a CHUNK-sized mapping
+ * and caches the rest, untouched, so that blocks of 32 KiB to a megabyte
+ * do not cost a syscall each; a block of megabytes gets huge pages
+ * (large_thp_min, os.c), so that filling it costs a page fault per 2 MiB
+ * rather than per 4 KiB.
+ *
+ * What the cache keeps follows the program (internal.h, "Retention"):
+ * freed spans while they bring the bytes in use back to retain_pct of their
+ * recent peak, and never fewer than large_cache_bytes; within
+ * large_cache_spans spans; none older than release_delay_ms. Spans leave
+ * oldest first, unmapped; all of them under memory pressure. The age is
+ * checked when a span is freed, on the thread heaps' slow paths and by the
+ * purge thread (hak_large_expire).
+ *
+ * The cache is kept twice: on an age list, for expiry, and in size bins,
+ * for the search: one bin per granule count up to BIN_EXACT granules, then
+ * BIN_SUBS bins per doubling, with a bitmap of the bins that hold any.
  *
  * Every granule of a span is registered (its descriptor): that is how free
  * finds a block, tells a pointer into its middle from its start, and how a
- * freed span finds its neighbours in O(1). The cache, the `cached` marks
- * and every registration of a span change under large_lock. */
+ * freed span finds its neighbours in O(1). The cache, the `cached` marks,
+ * the bytes in use and every registration of a span change under
+ * large_lock. realloc grows a block into a free neighbour, or copies one of
+ * up to COPY_MAX into a cached span, and shrinks it into the cache, all
+ * without a syscall; else the kernel resizes or moves its pages. */
 #include "internal.h"
 
 #include <string.h>
 
+#define BIN_EXACT 256 /* spans of 1..256 granules (up to 1 MiB): a bin each */
+#define BIN_SUBS  8
+#define BIN_COUNT (BIN_EXACT + (HAK_ADDR_BITS - HAK_GRANULE_SHIFT - 8) * BIN_SUBS)
+#define BIN_WORDS ((BIN_COUNT + 63) / 64)
+
+/* A request of up to CHUNK_FROM that misses carves from a CHUNK mapping. */
+#define CHUNK_FROM ((size_t)1 << 20)
+#define CHUNK      ((size_t)4 << 20)
+
 static hak_lock_t large_lock;
-static hak_span_t *cache_head, *cache_tail; /* most recently freed first */
+static hak_span_t *age_newest, *age_oldest; /* the cache, most recently freed first */
 static size_t cache_count, cache_bytes;
+static hak_span_t *bin_head[BIN_COUNT], *bin_tail[BIN_COUNT];
+static uint64_t bin_map[BIN_WORDS];
+static size_t live_bytes; /* spans handed to the program */
+static hak_peak_t live_peak;
 /* When the oldest cached span was freed (0: the cache is empty), for
  * hak_large_expire's look without the lock. */
 static _Atomic(uint64_t) oldest_us;
@@ -50,17 +75,30 @@ static void set_cached(hak_span_t *sp, bool v) {
     __atomic_store_n(&sp->cached, v, __ATOMIC_RELAXED); /* peeked unlocked */
 }
 
-/* ---- the cache list (large_lock held) --------------------------------- */
+/* ---- the cache (large_lock held) -------------------------------------- */
 
-static void note_oldest(void) {
-    atomic_store_explicit(&oldest_us, cache_tail != NULL ? cache_tail->freed_us : 0,
-                          memory_order_relaxed);
+static unsigned bin_of(size_t len) {
+    size_t g = len >> HAK_GRANULE_SHIFT;
+    if (g <= BIN_EXACT) return (unsigned)g - 1;
+    unsigned lg = 63u - (unsigned)__builtin_clzll(g);
+    unsigned sub = (unsigned)(g >> (lg - 3)) & (BIN_SUBS - 1);
+    unsigned b = BIN_EXACT + (lg - 8) * BIN_SUBS + sub;
+    return b < BIN_COUNT ? b : BIN_COUNT - 1; /* only requests no mapping can meet */
+}
+
+/* The first non-empty bin at or after b, or BIN_COUNT. */
+static unsigned bin_next(unsigned b) {
+    for (unsigned w = b / 64; w < BIN_WORDS; w++) {
+        uint64_t bits = bin_map[w] & (w == b / 64 ? ~0ull << (b % 64) : ~0ull);
+        if (bits != 0) return w * 64 + (unsigned)__builtin_ctzll(bits);
+    }
+    return BIN_COUNT;
 }
 
 /* The cache's counts, recounted. */
 static bool cache_counts_hold(void) {
     size_t n = 0, bytes = 0;
-    for (const hak_span_t *sp = cache_head; sp != NULL; sp = sp->next) {
+    for (const hak_span_t *sp = age_newest; sp != NULL; sp = sp->next) {
         if (!sp->cached) return false;
         n++;
         bytes += sp->map_len;
@@ -68,11 +106,33 @@ static bool cache_counts_hold(void) {
     return n == cache_count && bytes == cache_bytes;
 }
 
+static void note_oldest(void) {
+    atomic_store_explicit(&oldest_us, age_oldest != NULL ? age_oldest->freed_us : 0,
+                          memory_order_relaxed);
+}
+
 static void cache_link(hak_span_t *sp, uint64_t freed_us) {
     hak_assert_locked(&large_lock);
     hak_assert(!sp->cached);
     sp->freed_us = freed_us;
-    HAK_DLIST_PUSH_FRONT(cache_head, cache_tail, sp);
+    /* Oldest last on the age list, even when a split's rest keeps an older
+     * stamp: expiry looks at the tail only. */
+    hak_span_t *after = NULL;
+    for (hak_span_t *s = age_newest; s != NULL && s->freed_us > freed_us; s = s->next) after = s;
+    if (after == NULL) {
+        HAK_DLIST_PUSH_FRONT(age_newest, age_oldest, sp);
+    } else {
+        sp->prev = after;
+        sp->next = after->next;
+        if (after->next)
+            after->next->prev = sp;
+        else
+            age_oldest = sp;
+        after->next = sp;
+    }
+    unsigned b = bin_of(sp->map_len);
+    HAK_DLIST_PUSH_FRONT_VIA(bin_head[b], bin_tail[b], sp, bnext, bprev);
+    bin_map[b / 64] |= 1ull << (b % 64);
     cache_count++;
     cache_bytes += sp->map_len;
     set_cached(sp, true);
@@ -82,7 +142,10 @@ static void cache_link(hak_span_t *sp, uint64_t freed_us) {
 static void cache_unlink(hak_span_t *sp) {
     hak_assert_locked(&large_lock);
     hak_assert(sp->cached && cache_count > 0 && cache_bytes >= sp->map_len);
-    HAK_DLIST_REMOVE(cache_head, cache_tail, sp);
+    HAK_DLIST_REMOVE(age_newest, age_oldest, sp);
+    unsigned b = bin_of(sp->map_len);
+    HAK_DLIST_REMOVE_VIA(bin_head[b], bin_tail[b], sp, bnext, bprev);
+    if (bin_head[b] == NULL) bin_map[b / 64] &= ~(1ull << (b % 64));
     cache_count--;
     cache_bytes -= sp->map_len;
     set_cached(sp, false);
@@ -110,8 +173,7 @@ static bool split(hak_span_t *sp, size_t len, hak_span_t **front, hak_span_t **b
     hak_span_t *fresh = hak_meta_alloc(HAK_META_SPAN);
     if (fresh == NULL) return false;
     size_t rest = sp->map_len - len;
-    fresh->next = fresh->prev = NULL;
-    set_cached(fresh, false);
+    fresh->clean = sp->clean;
     /* The range was registered, so its leaves exist: this cannot fail. */
     if (len <= rest) {
         fresh->map = sp->map;
@@ -136,6 +198,7 @@ static bool split(hak_span_t *sp, size_t len, hak_span_t **front, hak_span_t **b
  * its descriptor and registration, and is returned. */
 static hak_span_t *merge(hak_span_t *a, hak_span_t *b) {
     size_t len = a->map_len + b->map_len;
+    bool clean = a->clean && b->clean;
     hak_span_t *keep = a, *drop = b;
     if (b->map_len > a->map_len) {
         keep = b;
@@ -144,6 +207,7 @@ static hak_span_t *merge(hak_span_t *a, hak_span_t *b) {
     }
     hak_registry_set(drop->map, drop->map_len, (uintptr_t)keep);
     set_len(keep, len);
+    keep->clean = clean;
     hak_meta_free(HAK_META_SPAN, drop);
     return keep;
 }
@@ -165,16 +229,8 @@ static void cache_put(hak_span_t *sp, uint64_t now) {
     cache_link(sp, now);
 }
 
-/* The smallest cached span of at least len bytes at an address aligned to
- * align, taken out of the cache and cut to size. */
-static hak_span_t *cache_take(size_t len, size_t align) {
-    hak_span_t *best = NULL;
-    for (hak_span_t *sp = cache_head; sp != NULL; sp = sp->next) {
-        if (sp->map_len < len || ((uintptr_t)sp->map & (align - 1)) != 0) continue;
-        if (best == NULL || sp->map_len < best->map_len) best = sp;
-        if (best->map_len == len) break;
-    }
-    if (best == NULL) return NULL;
+/* Takes best out of the cache, cut to len, with what is left cached. */
+static hak_span_t *cache_cut(hak_span_t *best, size_t len) {
     uint64_t freed_us = best->freed_us;
     cache_unlink(best);
     hak_span_t *front, *back;
@@ -186,25 +242,49 @@ static hak_span_t *cache_take(size_t len, size_t align) {
     return best;
 }
 
+/* The smallest cached span of at least len bytes at an address aligned to
+ * align (the first that fits in the first bin that has one), taken out of
+ * the cache and cut to size; the newest of a bin, whose pages are most
+ * likely still in the CPU's caches. */
+static hak_span_t *cache_take(size_t len, size_t align) {
+    hak_span_t *best = NULL;
+    if (align > HAK_GRANULE) {
+        /* Rare (posix_memalign beyond 4 KiB): any span that fits, aligned. */
+        for (hak_span_t *sp = age_newest; sp != NULL; sp = sp->next) {
+            if (sp->map_len < len || ((uintptr_t)sp->map & (align - 1)) != 0) continue;
+            if (best == NULL || sp->map_len < best->map_len) best = sp;
+        }
+    } else {
+        for (unsigned b = bin_next(bin_of(len)); b < BIN_COUNT && best == NULL; b = bin_next(b + 1))
+            for (hak_span_t *sp = bin_head[b]; sp != NULL && best == NULL; sp = sp->bnext)
+                if (sp->map_len >= len) best = sp;
+    }
+    return best != NULL ? cache_cut(best, len) : NULL;
+}
+
 /* Takes out of the cache, unregistered, every span past a bound: older than
- * the release delay, or beyond the count or byte limit. */
+ * the release delay, beyond the span count, or beyond what retention keeps
+ * (internal.h). */
 static hak_span_t *cache_expire(uint64_t now) {
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
-    size_t max_bytes = (size_t)hak_knob(LARGE_CACHE_BYTES);
+    size_t floor = (size_t)hak_knob(LARGE_CACHE_BYTES);
+    size_t max_bytes = (size_t)hak_retain_cap(floor, &live_peak, live_bytes);
     hak_span_t *out = NULL;
-    while (cache_tail != NULL && (cache_count > max_count || cache_bytes > max_bytes ||
-                                  hak_past_delay(cache_tail->freed_us, now))) {
-        hak_span_t *old = cache_tail;
+    while (age_oldest != NULL && (cache_count > max_count || cache_bytes > max_bytes ||
+                                  hak_past_delay(age_oldest->freed_us, now))) {
+        hak_span_t *old = age_oldest;
         cache_unlink(old);
         hak_registry_set(old->map, old->map_len, 0);
         old->next = out;
         out = old;
     }
     hak_assert_deep(cache_counts_hold());
+    if (cache_bytes > floor) hak_purge_wanted();
     return out;
 }
 
 static void release(hak_span_t *list) {
+    if (list != NULL) hak_os_note_giveback();
     while (list != NULL) {
         hak_span_t *next = list->next;
         hak_os_unmap(list->map, list->map_len);
@@ -213,122 +293,60 @@ static void release(hak_span_t *list) {
     }
 }
 
-/* ---- the tier --------------------------------------------------------- */
-
-void *hak_large_alloc(size_t n, size_t align, bool zero) {
-    if (align < HAK_GRANULE) align = HAK_GRANULE;
-    size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
-    if (len < n) return NULL;
-    if (len == 0) len = HAK_GRANULE;
-    hak_lock(&large_lock);
-    hak_span_t *sp = cache_take(len, align);
-    hak_unlock(&large_lock);
-    if (sp != NULL) {
-        hak_gstat_add(HAK_S_large_cache_hit, 1);
-        /* A cached span holds old contents; a fresh mapping is zero. */
-        if (zero) memset(sp->map, 0, n);
-    } else {
-        uint8_t *map = hak_os_map_aligned(len, align);
-        if (map == NULL && hak_os_reclaim()) map = hak_os_map_aligned(len, align);
-        if (map == NULL) return NULL;
-        sp = hak_meta_alloc(HAK_META_SPAN);
-        if (sp == NULL) {
-            hak_os_unmap(map, len);
-            return NULL;
-        }
-        sp->map = map;
-        set_len(sp, len);
-        sp->next = sp->prev = NULL;
-        set_cached(sp, false);
-        hak_lock(&large_lock);
-        bool ok = hak_registry_set(map, len, (uintptr_t)sp);
-        if (!ok) hak_registry_set(map, len, 0);
-        hak_unlock(&large_lock);
-        if (!ok) {
-            hak_os_unmap(map, len);
-            hak_meta_free(HAK_META_SPAN, sp);
-            return NULL;
-        }
-    }
-    hak_gstat_add(HAK_S_large_alloc, 1);
-    return sp->block;
+/* Counts len bytes handed to (delta > 0) or back from the program. */
+static void live_add(long long delta, uint64_t now) {
+    hak_assert_locked(&large_lock);
+    hak_assert(delta >= 0 || live_bytes >= (size_t)-delta);
+    live_bytes += (size_t)delta;
+    hak_peak_note(&live_peak, live_bytes, now);
 }
 
-void hak_large_expire(uint64_t now) {
-    if (!hak_past_delay(atomic_load_explicit(&oldest_us, memory_order_relaxed), now)) return;
+/* ---- the kernel -------------------------------------------------------- */
+
+/* A new span of len bytes, aligned, registered: a mapping of its own, or
+ * for a request of up to CHUNK_FROM the front of a CHUNK mapping whose rest
+ * joins the cache untouched. NULL when the kernel has no memory. */
+static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
+    size_t map_len = len <= CHUNK_FROM && align <= HAK_GRANULE ? CHUNK : len;
+    /* A chunk serves small blocks: huge pages would commit 2 MiB for each. */
+    uint8_t *map =
+        map_len > len ? hak_os_map_aligned(map_len, align) : hak_os_map_large(len, align);
+    if (map == NULL && map_len > len) map = hak_os_map_large(map_len = len, align);
+    if (map == NULL && hak_os_reclaim()) map = hak_os_map_large(map_len = len, align);
+    if (map == NULL) return NULL;
+    hak_span_t *sp = hak_meta_alloc(HAK_META_SPAN);
+    if (sp == NULL) {
+        hak_os_unmap(map, map_len);
+        return NULL;
+    }
+    sp->map = map;
+    set_len(sp, map_len);
+    sp->clean = true;
     hak_lock(&large_lock);
-    hak_span_t *expired = cache_expire(hak_now_us());
+    bool ok = hak_registry_set(map, map_len, (uintptr_t)sp);
+    hak_span_t *front = sp, *back = NULL;
+    if (!ok)
+        hak_registry_set(map, map_len, 0);
+    else if (map_len > len && split(sp, len, &front, &back))
+        cache_put(back, now);
+    if (ok) live_add((long long)front->map_len, now);
     hak_unlock(&large_lock);
-    release(expired);
+    if (!ok) {
+        hak_os_unmap(map, map_len);
+        hak_meta_free(HAK_META_SPAN, sp);
+        return NULL;
+    }
+    hak_os_note_fresh(len);
+    return front;
 }
 
-void hak_large_free(hak_span_t *sp) {
-    uint64_t now = hak_now_us();
-    hak_lock(&large_lock);
-    if (sp->cached) {
-        hak_unlock(&large_lock);
-        hak_fatal("double free of %p", sp->block);
-    }
-    cache_put(sp, now);
-    hak_span_t *expired = cache_expire(now);
-    hak_unlock(&large_lock);
-    hak_gstat_add(HAK_S_large_free, 1);
-    release(expired);
-}
-
-/* Resizes sp's block to hold n bytes without copying; NULL when it cannot,
- * sp untouched. Inside the cache first: a shrink gives its tail to the
- * cache, a growth takes a free neighbour. Then the kernel: it grows the
- * mapping in place or moves its pages. Every registry leaf a new range
- * needs is mapped before the kernel is asked, so that once the pages have
- * moved, registering them cannot fail (memory may be short: that is often
- * why a program is reallocating). */
-void *hak_large_realloc(hak_span_t *sp, size_t n) {
-    size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
-    if (len < n) return NULL;
-    if (len == 0) len = HAK_GRANULE;
-    uint64_t now = hak_now_us();
-    hak_span_t *expired = NULL;
-    hak_lock(&large_lock);
-    hak_span_t *front, *back;
-    if (len <= sp->map_len) {
-        if (sp->map_len - len >= HAK_GRANULE && split(sp, len, &front, &back)) {
-            sp = front;
-            cache_put(back, now);
-            expired = cache_expire(now);
-        }
-        hak_unlock(&large_lock);
-        release(expired);
-        return sp->block;
-    }
-    hak_span_t *next = cached_at(sp->map + sp->map_len);
-    if (next != NULL && sp->map_len + next->map_len >= len) {
-        size_t need = len - sp->map_len;
-        uint64_t freed_us = next->freed_us;
-        cache_unlink(next);
-        if (next->map_len - need >= min_rest(len) && split(next, need, &front, &back)) {
-            cache_link(back, freed_us);
-            next = front;
-        }
-        sp = merge(sp, next);
-        hak_unlock(&large_lock);
-        hak_gstat_add(HAK_S_large_cache_hit, 1);
-        return sp->block;
-    }
-    /* A block no bigger than COPY_MAX is copied into a cached span: its
-     * pages are committed already, while a kernel move leaves the new part
-     * to fault in page by page, for a syscall or two besides. */
-    hak_span_t *dst = sp->map_len <= COPY_MAX ? cache_take(len, HAK_GRANULE) : NULL;
-    hak_unlock(&large_lock);
-    if (dst != NULL) {
-        memcpy(dst->block, sp->block, sp->map_len);
-        /* A new block and the old one's free, as the counters see it. */
-        hak_gstat_add(HAK_S_large_cache_hit, 1);
-        hak_gstat_add(HAK_S_large_alloc, 1);
-        hak_large_free(sp);
-        return dst->block;
-    }
-
+/* Resizes sp (neither cached nor counted in use by the caller's change)
+ * to len bytes through the kernel: in place when the addresses after it
+ * are free, else moved. Every registry leaf the new range needs is mapped
+ * before the kernel is asked, so that once the pages have moved,
+ * registering them cannot fail (memory may be short: that is often why a
+ * program is reallocating). false, sp as it was, when it cannot. */
+static bool span_resize(hak_span_t *sp, size_t len) {
     uint8_t *map = sp->map;
     size_t old = sp->map_len;
     if (hak_registry_reserve(map, len) && hak_os_resize(map, old, len)) {
@@ -336,15 +354,15 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
         hak_registry_set(map + old, len - old, (uintptr_t)sp);
         set_len(sp, len);
         hak_unlock(&large_lock);
-        return map;
+        return true;
     }
     /* The destination is ours before the move: a mapping of its own, with
      * its leaves, which the kernel replaces with the block's pages. */
     uint8_t *to = hak_os_map(len);
-    if (to == NULL) return NULL;
+    if (to == NULL) return false;
     if (!hak_registry_reserve(to, len)) {
         hak_os_unmap(to, len);
-        return NULL;
+        return false;
     }
     /* Unregistered before the move: once moved, the old range may hold
      * anyone's next mapping. */
@@ -361,18 +379,129 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
         hak_registry_set(map, old, (uintptr_t)sp);
     }
     hak_unlock(&large_lock);
-    if (!moved) {
-        hak_os_unmap(to, len);
+    if (!moved) hak_os_unmap(to, len);
+    return moved;
+}
+
+/* ---- the tier --------------------------------------------------------- */
+
+void *hak_large_alloc(size_t n, size_t align, bool zero) {
+    if (align < HAK_GRANULE) align = HAK_GRANULE;
+    size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
+    if (len < n) return NULL;
+    if (len == 0) len = HAK_GRANULE;
+    uint64_t now = hak_now_us();
+    hak_lock(&large_lock);
+    hak_span_t *sp = cache_take(len, align);
+    if (sp != NULL) live_add((long long)sp->map_len, now);
+    hak_unlock(&large_lock);
+    if (sp != NULL) {
+        hak_gstat_add(HAK_S_large_cache_hit, 1);
+        /* A cached span holds old contents, unless it never served. */
+        if (zero && !sp->clean) memset(sp->map, 0, n);
+    } else if ((sp = span_map(len, align, now)) == NULL) {
         return NULL;
     }
-    return to;
+    sp->clean = false;
+    hak_gstat_add(HAK_S_large_alloc, 1);
+    return sp->block;
+}
+
+bool hak_large_expire(uint64_t now) {
+    if (!hak_past_delay(atomic_load_explicit(&oldest_us, memory_order_relaxed), now)) return false;
+    hak_lock(&large_lock);
+    hak_span_t *expired = cache_expire(hak_now_us());
+    hak_unlock(&large_lock);
+    release(expired);
+    return expired != NULL;
+}
+
+bool hak_large_kept(void) {
+    return atomic_load_explicit(&oldest_us, memory_order_relaxed) != 0;
+}
+
+void hak_large_free(hak_span_t *sp) {
+    uint64_t now = hak_now_us();
+    hak_lock(&large_lock);
+    if (sp->cached) {
+        hak_unlock(&large_lock);
+        hak_fatal("double free of %p", (void *)sp->block);
+    }
+    live_add(-(long long)sp->map_len, now);
+    cache_put(sp, now);
+    hak_span_t *expired = cache_expire(now);
+    hak_unlock(&large_lock);
+    hak_gstat_add(HAK_S_large_free, 1);
+    release(expired);
+    hak_purge_start();
+}
+
+/* Resizes sp's block to hold n bytes without copying; NULL when it cannot,
+ * sp untouched. Inside the cache first: a shrink gives its tail to the
+ * cache, a growth takes a free neighbour. Then the kernel. */
+void *hak_large_realloc(hak_span_t *sp, size_t n) {
+    size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
+    if (len < n) return NULL;
+    if (len == 0) len = HAK_GRANULE;
+    uint64_t now = hak_now_us();
+    hak_span_t *expired = NULL;
+    hak_lock(&large_lock);
+    hak_span_t *front, *back;
+    if (len <= sp->map_len) {
+        if (sp->map_len - len >= HAK_GRANULE && split(sp, len, &front, &back)) {
+            sp = front;
+            live_add(-(long long)back->map_len, now);
+            cache_put(back, now);
+            expired = cache_expire(now);
+        }
+        hak_unlock(&large_lock);
+        release(expired);
+        return sp->block;
+    }
+    hak_span_t *next = cached_at(sp->map + sp->map_len);
+    if (next != NULL && sp->map_len + next->map_len >= len) {
+        size_t need = len - sp->map_len;
+        uint64_t freed_us = next->freed_us;
+        cache_unlink(next);
+        if (next->map_len - need >= min_rest(len) && split(next, need, &front, &back)) {
+            cache_link(back, freed_us);
+            next = front;
+        }
+        live_add((long long)next->map_len, now);
+        sp = merge(sp, next);
+        sp->clean = false;
+        hak_unlock(&large_lock);
+        hak_gstat_add(HAK_S_large_cache_hit, 1);
+        return sp->block;
+    }
+    /* A block no bigger than COPY_MAX is copied into a cached span: its
+     * pages are committed already, while a kernel move leaves the new part
+     * to fault in page by page, for a syscall or two besides. */
+    hak_span_t *dst = sp->map_len <= COPY_MAX ? cache_take(len, HAK_GRANULE) : NULL;
+    if (dst != NULL) live_add((long long)dst->map_len, now);
+    hak_unlock(&large_lock);
+    if (dst != NULL) {
+        dst->clean = false;
+        memcpy(dst->block, sp->block, sp->map_len);
+        /* A new block and the old one's free, as the counters see it. */
+        hak_gstat_add(HAK_S_large_cache_hit, 1);
+        hak_gstat_add(HAK_S_large_alloc, 1);
+        hak_large_free(sp);
+        return dst->block;
+    }
+    size_t old = sp->map_len;
+    if (!span_resize(sp, len)) return NULL;
+    hak_lock(&large_lock);
+    live_add((long long)(len - old), now);
+    hak_unlock(&large_lock);
+    return sp->block;
 }
 
 bool hak_large_reclaim(void) {
     hak_lock(&large_lock);
     hak_span_t *all = NULL;
-    while (cache_tail != NULL) {
-        hak_span_t *sp = cache_tail;
+    while (age_oldest != NULL) {
+        hak_span_t *sp = age_oldest;
         cache_unlink(sp);
         hak_registry_set(sp->map, sp->map_len, 0);
         sp->next = all;

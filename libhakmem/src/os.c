@@ -19,11 +19,15 @@
  *               such a page is not in free's page map (registry.c), so
  *               every free of its blocks takes the slow path.
  * Freed pages wait in the pool, still committed and linked through their own
- * first words, for at most release_delay_ms and while the pool holds no more
- * than chunk_pool_pages; expiry takes the oldest. Age is checked when a page
- * is freed and on the thread heaps' slow paths (hak_os_expire): a program
- * that freed a burst of pages and then frees none keeps them committed no
- * longer than the delay, as long as it allocates at all.
+ * first words, for at most release_delay_ms, and while the pool holds no
+ * more than retention allows (internal.h, "Retention"): what brings the
+ * pages in use back to retain_pct of their recent peak, and never fewer
+ * than chunk_pool_pages. A server whose replies come and go in bursts of
+ * thousands of pages keeps them, instead of giving each back to the kernel
+ * and faulting it in again within the second. Expiry takes the oldest. Age
+ * is checked when a page is freed, on the thread heaps' slow paths and by
+ * the purge thread (hak_os_expire), so a program that freed a burst of
+ * pages and then calls nothing still gets its RSS back.
  *
  * Reuse looks at what each pooled page already has backed by the kernel.
  * Blocks of more than 4 KiB leave most of a page's 4 KiB pages untouched
@@ -68,6 +72,21 @@ static size_t pool_count;
 static _Atomic(uint64_t) pool_oldest_us;
 static void *cold_head; /* reserve: freed pages past the pool, decommitted */
 static uint8_t *reserve_next, *reserve_end;
+/* Pool pages handed out and not given back, and their recent peak (the
+ * peak is sampled under os_lock, whenever the pool is touched). */
+static _Atomic(size_t) pages_out;
+static hak_peak_t pages_peak;
+/* When memory last went back to the kernel, for churn_bytes. */
+static _Atomic(uint64_t) last_giveback_us;
+
+void hak_os_note_giveback(void) {
+    atomic_store_explicit(&last_giveback_us, hak_now_us(), memory_order_relaxed);
+}
+
+void hak_os_note_fresh(size_t bytes) {
+    uint64_t last = atomic_load_explicit(&last_giveback_us, memory_order_relaxed);
+    if (last != 0 && hak_now_us() - last < 1000000) hak_gstat_add(HAK_S_churn_bytes, bytes);
+}
 
 static void count_map(size_t len) {
     hak_gstat_add(HAK_S_os_mmap, 1);
@@ -132,6 +151,26 @@ void *hak_os_map_aligned(size_t len, size_t align) {
     return (void *)a;
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *hak_os_map_large(size_t len, size_t align) {
+    size_t thp = (size_t)hak_knob(LARGE_THP_MIN);
+    if (thp == 0 || len < thp || len < HUGE_PAGE || align > HUGE_PAGE)
+        return hak_os_map_aligned(len, align);
+    /* A fault costs as much as writing a few hundred kilobytes (tens of
+     * microseconds in a VM that shadows page tables): a buffer of
+     * megabytes that the program fills is mostly page faults unless its
+     * pages are huge. Only whole huge pages inside the block are asked
+     * for, so the tail never holds more than the program touches. */
+    uint8_t *p = hak_os_map_aligned(len, HUGE_PAGE);
+    if (p == NULL) return hak_os_map_aligned(len, align);
+    int saved = errno;
+    (void)madvise(p, len & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+    errno = saved;
+    hak_gstat_add(HAK_S_os_madvise, 1);
+    return p;
+}
+
 static void *reserve_carve(void) {
     if (reserve_next == reserve_end) {
         /* Short of address space (RLIMIT_AS, overcommit limits), smaller
@@ -186,16 +225,22 @@ static void pool_push(pool_node_t *n) {
     note_oldest();
 }
 
-/* Takes out of the pool every page past its size or age. */
+/* Takes out of the pool every page past its age or beyond what retention
+ * keeps. */
 static pool_node_t *pool_expire(uint64_t now) {
+    size_t out = atomic_load_explicit(&pages_out, memory_order_relaxed);
+    hak_peak_note(&pages_peak, out, now);
+    size_t floor = (size_t)hak_knob(CHUNK_POOL_PAGES);
+    size_t keep = (size_t)hak_retain_cap(floor, &pages_peak, out);
     pool_node_t *expired = NULL;
-    while (pool_oldest != NULL && (pool_count > (size_t)hak_knob(CHUNK_POOL_PAGES) ||
-                                   hak_past_delay(pool_oldest->freed_us, now))) {
+    while (pool_oldest != NULL &&
+           (pool_count > keep || hak_past_delay(pool_oldest->freed_us, now))) {
         pool_node_t *old = pool_oldest;
         pool_unlink(old);
         old->next = expired;
         expired = old;
     }
+    if (pool_count > floor) hak_purge_wanted();
     return expired;
 }
 
@@ -247,13 +292,17 @@ static void *page_alloc(uint8_t want, uint8_t *had) {
         if (p != NULL) {
             hak_gstat_add(fresh ? HAK_S_os_page_fresh : HAK_S_os_page_pooled, 1);
             if (matched) hak_gstat_add(HAK_S_os_page_matched, 1); /* after pooled */
+            if (fresh) hak_os_note_fresh(HAK_PAGE_SIZE);
             return p;
         }
         if (mode == HAK_ALIGN_RESERVE) return NULL;
     }
     p = mode == HAK_ALIGN_RELAXED ? hak_os_map(HAK_PAGE_SIZE)
                                   : hak_os_map_aligned(HAK_PAGE_SIZE, HAK_PAGE_SIZE);
-    if (p != NULL) hak_gstat_add(HAK_S_os_page_fresh, 1);
+    if (p != NULL) {
+        hak_gstat_add(HAK_S_os_page_fresh, 1);
+        hak_os_note_fresh(HAK_PAGE_SIZE);
+    }
     return p;
 }
 
@@ -261,7 +310,12 @@ void *hak_os_page_alloc(unsigned cls, uint8_t *had) {
     uint8_t want = hak_os_class_tag(cls);
     void *p = page_alloc(want, had);
     if (p == NULL && hak_os_reclaim()) p = page_alloc(want, had);
+    if (p != NULL) atomic_fetch_add_explicit(&pages_out, 1, memory_order_relaxed);
     return p;
+}
+
+static void page_back(void) {
+    atomic_fetch_sub_explicit(&pages_out, 1, memory_order_relaxed);
 }
 
 /* A page the kernel backs nothing of joins the decommitted ones. */
@@ -277,6 +331,7 @@ void hak_os_page_unused(void *p, uint8_t had) {
         hak_os_page_free(p, had);
         return;
     }
+    page_back();
     /* Nothing backed: a reserved page joins the decommitted ones as it is;
      * a page mapped for the request goes back to the kernel. */
     if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE)
@@ -289,6 +344,7 @@ void hak_os_page_unused(void *p, uint8_t had) {
  * (a reserved region is never split by munmap). No lock held. */
 static void release_expired(pool_node_t *expired) {
     bool unmap = (hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL;
+    if (expired != NULL) hak_os_note_giveback();
     while (expired != NULL) {
         pool_node_t *next = expired->next;
         if (unmap) {
@@ -302,8 +358,10 @@ static void release_expired(pool_node_t *expired) {
 }
 
 void hak_os_page_free(void *p, uint8_t tag) {
+    page_back();
     hak_align_mode_t mode = (hak_align_mode_t)hak_knob(ALIGN_MODE);
     if (mode == HAK_ALIGN_RELAXED || mode == HAK_ALIGN_OVERALLOC) {
+        hak_os_note_giveback();
         hak_os_unmap(p, HAK_PAGE_SIZE);
         return;
     }
@@ -318,12 +376,18 @@ void hak_os_page_free(void *p, uint8_t tag) {
     release_expired(expired);
 }
 
-void hak_os_expire(uint64_t now) {
-    if (!hak_past_delay(atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now)) return;
+bool hak_os_kept(void) {
+    return atomic_load_explicit(&pool_oldest_us, memory_order_relaxed) != 0;
+}
+
+bool hak_os_expire(uint64_t now) {
+    if (!hak_past_delay(atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
+        return false;
     hak_lock(&os_lock);
     pool_node_t *expired = pool_expire(hak_now_us());
     hak_unlock(&os_lock);
     release_expired(expired);
+    return expired != NULL;
 }
 
 /* Under memory pressure (a mapping failed): returns the blocks cached in
