@@ -60,7 +60,7 @@ static void usage(FILE *f) {
           "\n"
           "Examples:\n"
           "  hakmem --stats python3 -c 'print(len(list(range(10**6))))'\n"
-          "  hakmem -p larson-mid -- ./server --port 8080\n"
+          "  hakmem -p larson-mid -- ./server\n"
           "  hakmem -p my.cfg -s chunk_pool_pages=2048 --strict -- make -j2\n"
           "See hakmem(1) and, for the knobs and the profile format, hakmem(3).\n",
           f);
