@@ -168,9 +168,20 @@ static void set_preload(const char *lib) {
     free(value);
 }
 
-/* `hakmem config ...` is hakmem-config, which lies next to hakmem. */
+/* `hakmem config ...` is hakmem-config, which lies next to hakmem. It
+ * resolves a profile name as the library does; the launcher's own profile
+ * directory joins the search, so that names work wherever hakmem is (a
+ * build tree, an unpacked package) as they do for -p. */
 static int run_config(const hl_self_t *self, char **argv) {
     char tool[PATH_MAX + 32];
+    const char *path = getenv("HAKMEM_PROFILE_PATH");
+    size_t cap = (path ? strlen(path) : 0) + strlen(self->profiles) + 2;
+    char *dirs = malloc(cap);
+    if (dirs != NULL) {
+        snprintf(dirs, cap, "%s%s%s", path ? path : "", path && *path ? ":" : "", self->profiles);
+        setenv("HAKMEM_PROFILE_PATH", dirs, 1);
+        free(dirs);
+    }
     snprintf(tool, sizeof tool, "%s/hakmem-config", self->dir);
     argv[0] = tool;
     execv(tool, argv);
