@@ -125,7 +125,7 @@ static void usage(FILE *f) {
         "  --svg FILE            convergence and trade-off plot (default: FILE without .cfg + "
         ".svg)\n"
         "  --lib PATH            libhakmem.so (default: ../libhakmem/libhakmem.so next to\n"
-        "                        hak-tune, else ../" HT_REL_LIBDIR "/libhakmem.so, else\n"
+        "                        hak-tune, else ../" HT_REL_LIBDIR "/libhakmem.so(.0), else\n"
         "                        " HT_INSTALL_LIBDIR "/libhakmem.so)\n"
         "  --quiet               no progress lines (the summary is still printed)\n"
         "  --help, --version\n"
@@ -202,7 +202,7 @@ static void self_dir(char *dir, size_t cap) {
 /* The build tree first, then an installed tree wherever it was moved,
  * then where it was meant to be installed. */
 static bool find_lib(const char *given, char *out, size_t cap) {
-    char dir[PATH_MAX], tried[3][PATH_MAX + 64];
+    char dir[PATH_MAX], tried[4][PATH_MAX + 64];
     int n = 0;
     self_dir(dir, sizeof dir);
     if (given) {
@@ -210,6 +210,9 @@ static bool find_lib(const char *given, char *out, size_t cap) {
     } else {
         snprintf(tried[n++], sizeof tried[0], "%s/../libhakmem/libhakmem.so", dir);
         snprintf(tried[n++], sizeof tried[0], "%s/../%s/libhakmem.so", dir, HT_REL_LIBDIR);
+        /* A Debian install has the bare .so link only with libhakmem-dev. */
+        snprintf(tried[n++], sizeof tried[0], "%s/../%s/libhakmem.so.%d", dir, HT_REL_LIBDIR,
+                 HAKMEM_VERSION_MAJOR);
         snprintf(tried[n++], sizeof tried[0], "%s/libhakmem.so", HT_INSTALL_LIBDIR);
     }
     for (int i = 0; i < n; i++) {
@@ -219,10 +222,9 @@ static bool find_lib(const char *given, char *out, size_t cap) {
             return true;
         }
     }
-    fprintf(stderr,
-            "hak-tune: libhakmem.so not found: tried %s%s%s%s%s; build it or pass --lib PATH\n",
-            tried[0], n > 1 ? ", " : "", n > 1 ? tried[1] : "", n > 2 ? ", " : "",
-            n > 2 ? tried[2] : "");
+    fprintf(stderr, "hak-tune: libhakmem.so not found: tried");
+    for (int i = 0; i < n; i++) fprintf(stderr, "%s %s", i ? "," : "", tried[i]);
+    fprintf(stderr, "; build it or pass --lib PATH\n");
     return false;
 }
 

@@ -17,7 +17,9 @@ static void usage(FILE *f) {
             "                                         effective value and its source\n"
             "       hakmem-config --system [--strict] check the system profile alone\n"
             "       hakmem-config --defaults          print the default profile\n"
-            "       hakmem-config --knobs             print the knob table (markdown)\n"
+            "       hakmem-config --knobs[=man]       print the knob table (markdown, or roff\n"
+            "                                         for the KNOBS section of hakmem(3))\n"
+            "       hakmem-config --counters[=man]    print the counters hak_stat() reads\n"
             "\n"
             "Every process reads, in this order: the built-in defaults, the system profile\n"
             "%s (only when it is a regular file owned by root that no one else may\n"
@@ -76,6 +78,60 @@ static void print_knobs(void) {
     }
 }
 
+/* Text from the tables inside a roff line: a backslash is the escape
+ * character, and a leading dot or quote would start a request. */
+static void roff(const char *text) {
+    if (text[0] == '.' || text[0] == '\'') fputs("\\&", stdout);
+    for (const char *c = text; *c; c++) {
+        if (*c == '\\')
+            fputs("\\e", stdout);
+        else if (*c == '-')
+            fputs("\\-", stdout); /* ranges and values, never a hyphenation point */
+        else
+            putchar(*c);
+    }
+}
+
+/* The KNOBS section of hakmem(3), generated at build time: the page can
+ * only list the table's knobs, with the table's defaults and limits. */
+static void print_knobs_man(void) {
+    for (unsigned k = 0; k < HAK_KNOB_COUNT; k++) {
+        const hak_knob_info_t *kn = &hak_knob_table[k];
+        char v[48], allowed[160], var[64];
+        hak_knob_format((hak_knob_id_t)k, kn->def, v, sizeof v);
+        hak_knob_allowed((hak_knob_id_t)k, allowed, sizeof allowed);
+        snprintf(var, sizeof var, "HAKMEM_%s", kn->name);
+        for (char *c = var; *c; c++)
+            if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
+        printf(".TP\n\\fB%s\\fR = ", kn->name);
+        roff(v);
+        printf(" (%s)\n", type_name(kn->type));
+        roff(kn->help);
+        puts(".");
+        fputs("Allowed: ", stdout);
+        roff(allowed);
+        printf("; environment \\fB");
+        roff(var);
+        printf("\\fR; %s.\n", !kn->tunable                 ? "hak\\-tune leaves it alone"
+                              : kn->scale == HAK_SCALE_LOG ? "hak\\-tune searches it on a log scale"
+                                                           : "hak\\-tune searches it");
+    }
+}
+
+static void print_counters(bool man) {
+    for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
+        if (!man) {
+            printf("%-18s %s\n", hak_stat_name[i], hak_stat_help[i]);
+            continue;
+        }
+        fputs(".TP\n.B ", stdout);
+        roff(hak_stat_name[i]);
+        putchar('\n');
+        roff(hak_stat_help[i]);
+        puts(".");
+    }
+}
+
 extern char **environ;
 
 /* --system: what the system profile alone makes of the defaults, as a
@@ -110,8 +166,14 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--defaults") == 0) {
             print_defaults();
             return 0;
-        } else if (strcmp(a, "--knobs") == 0) {
+        } else if (strcmp(a, "--knobs") == 0 || strcmp(a, "--knobs=markdown") == 0) {
             print_knobs();
+            return 0;
+        } else if (strcmp(a, "--knobs=man") == 0) {
+            print_knobs_man();
+            return 0;
+        } else if (strcmp(a, "--counters") == 0 || strcmp(a, "--counters=man") == 0) {
+            print_counters(a[10] == '=');
             return 0;
         } else if (strcmp(a, "--system") == 0) {
             system = true;
