@@ -87,7 +87,8 @@ typedef enum {
       "large blocks of at least this many bytes are 2 MiB aligned and asked for transparent "      \
       "huge pages: one page fault per 2 MiB instead of 512 (0: never)")                            \
     X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
-      "check every free for a double free (reads the freed block: a cache miss for cold blocks)")  \
+      "every free takes the slow path, which also refuses blocks never handed out (the default "   \
+      "already catches double frees and interior pointers)")                                       \
     X(STRICT, "strict", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                            \
       "refuse to start (exit status 2) on any bad setting instead of using the default")
 

@@ -109,6 +109,17 @@ static void check_foreign(const void *p, const char *what) {
                   "(misaligned)",
                   what, p);
     if (a >= hak_brk_start && a < (uintptr_t)sbrk(0)) return; /* sbrk(0) reads a variable */
+    /* A stack is mapped memory glibc would take for a heap, read a header
+     * from and maybe crash in: say what it is instead. The calling
+     * thread's own costs two loads once it has a heap (which learns its
+     * stack); the others' a walk of the heaps, so it waits until the
+     * region is not known to be glibc's. */
+    const char *stack = hak_stack_owner(p, false);
+    if (stack == NULL && !(foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region))
+        stack = hak_stack_owner(p, true);
+    if (stack != NULL)
+        hak_fatal("%s(): invalid pointer %p: on the stack of %s, not allocated by anyone", what, p,
+                  stack);
     if (foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region) return;
     /* The header lies in the 16 bytes before p, all in p - 16's page, and
      * the block at p: both pages must be mapped (mincore fails if any page
@@ -133,11 +144,18 @@ static void check_block_start(const hak_page_t *pg, const void *p, const char *w
     if (b >= pg->end || (size_t)(b - pg->base) % pg->block_size != 0) {
         const uint8_t *start = b < pg->end ? b - (size_t)(b - pg->base) % pg->block_size : NULL;
         if (start != NULL)
-            hak_fatal("%s(): invalid pointer %p: %zu bytes into the %u-byte block at %p", what, p,
-                      (size_t)(b - start), pg->block_size, (const void *)start);
+            hak_fatal("%s(): invalid pointer %p: %zu byte%s into the %u-byte block at %p", what, p,
+                      (size_t)(b - start), b - start == 1 ? "" : "s", pg->block_size,
+                      (const void *)start);
         hak_fatal("%s(): invalid pointer %p: in the unused tail of a page of %u-byte blocks", what,
                   p, pg->block_size);
     }
+    /* Blocks are carved in address order, before any of them is handed
+     * out: one at or past the bump pointer never was (the owner only moves
+     * it up, so a stale read errs on the safe side). */
+    if (b >= __atomic_load_n(&((hak_page_t *)pg)->bump, __ATOMIC_RELAXED))
+        hak_fatal("%s(): invalid pointer %p: a %u-byte block that was never allocated", what, p,
+                  pg->block_size);
 }
 
 /* A pointer the registry places in a large span must be its block. */
@@ -149,9 +167,11 @@ static const hak_span_t *check_span_start(uintptr_t e, const void *p, const char
         if (strcmp(what, "free") == 0) hak_fatal("double free of %p", p);
         hak_fatal("%s(): pointer %p was already freed", what, p);
     }
-    if (sp->block != (const uint8_t *)p)
-        hak_fatal("%s(): invalid pointer %p: %zu bytes into the %zu-byte block at %p", what, p,
-                  (size_t)((const uint8_t *)p - sp->block), sp->usable, (const void *)sp->block);
+    if (sp->block != (const uint8_t *)p) {
+        size_t into = (size_t)((const uint8_t *)p - sp->block);
+        hak_fatal("%s(): invalid pointer %p: %zu byte%s into the %zu-byte block at %p", what, p,
+                  into, into == 1 ? "" : "s", sp->usable, (const void *)sp->block);
+    }
     return sp;
 }
 
@@ -263,6 +283,11 @@ void hak_free_slow(void *p, uintptr_t e) {
         __libc_free(p);
     }
     errno = saved;
+}
+
+void hak_free_full(void *p, uintptr_t e) {
+    hak_tls_heap->tc_room[e & HAK_REG_CLASS_MASK]++;
+    hak_free_slow(p, e);
 }
 
 /* The usable size of the block at p, which must be one: `what` names the

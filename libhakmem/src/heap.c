@@ -20,6 +20,7 @@
  * re-checked under that heap's lock. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <string.h>
 
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_none;
@@ -123,6 +124,9 @@ static void set_limit(hak_heap_t *h, unsigned c, uint32_t limit) {
 
 static void heap_setup(hak_heap_t *h) {
     h->kind = HAK_HEAP_REAL;
+    /* The sentinels keep zeros here: no offset passes, every free of
+     * theirs takes the slow path. */
+    memcpy(h->tc_recip, hak_class_recip, sizeof h->tc_recip);
     for (unsigned c = 1; c <= hak_class_count; c++) set_limit(h, c, first_limit(c));
     atomic_store_explicit(&h->last_active_us, hak_now_us(), memory_order_relaxed);
 }
@@ -133,6 +137,61 @@ static void shrink_caches(hak_heap_t *h) {
     for (unsigned c = 1; c <= hak_class_count; c++) set_limit(h, c, first_limit(c));
     atomic_fetch_sub_explicit(&grown_bytes, h->grown_bytes, memory_order_relaxed);
     h->grown_bytes = 0;
+}
+
+/* The calling thread's stack, exactly, as glibc knows it (0, 0: unknown):
+ * a range made from the stack pointer alone would be wrong on a
+ * coroutine's stack, and could cover glibc's own blocks. pthread_getattr_np
+ * may allocate (and for the main thread reads /proc/self/maps): the C
+ * library serves it, as at start-up. About a microsecond a thread. */
+static void stack_of_self(uintptr_t *lo, uintptr_t *hi) {
+    *lo = *hi = 0;
+    hak_heap_t *saved = hak_tls_heap;
+    hak_tls_heap = &hak_heap_libc;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            *lo = (uintptr_t)addr;
+            *hi = *lo + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    hak_tls_heap = saved;
+}
+
+static void stack_learn(hak_heap_t *h) {
+    uintptr_t lo, hi;
+    stack_of_self(&lo, &hi);
+    __atomic_store_n(&h->stack_low, lo, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->stack_top, hi, __ATOMIC_RELAXED);
+}
+
+static bool on_stack_of(const hak_heap_t *h, uintptr_t a) {
+    return a >= __atomic_load_n(&h->stack_low, __ATOMIC_RELAXED) &&
+           a < __atomic_load_n(&h->stack_top, __ATOMIC_RELAXED);
+}
+
+const char *hak_stack_owner(const void *p, bool others) {
+    uintptr_t a = (uintptr_t)p;
+    hak_heap_t *self = hak_tls_heap;
+    if (self->kind == HAK_HEAP_REAL) {
+        if (on_stack_of(self, a)) return "this thread";
+    } else if (self->kind == HAK_HEAP_NONE) {
+        /* A thread that has not allocated yet: asked now (rare), without
+         * taking a heap, which would map memory as it looks. */
+        uintptr_t lo, hi;
+        stack_of_self(&lo, &hi);
+        if (a >= lo && a < hi) return "this thread";
+    }
+    if (!others) return NULL;
+    /* Heaps are never unmapped and only ever added at the head: a walk
+     * without the lock sees a consistent list. */
+    for (hak_heap_t *h = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); h != NULL; h = h->next_all)
+        if (h != self && !__atomic_load_n(&h->abandoned, __ATOMIC_RELAXED) && on_stack_of(h, a))
+            return "another thread";
+    return NULL;
 }
 
 hak_heap_t *hak_heap_acquire(void) {
@@ -153,9 +212,10 @@ hak_heap_t *hak_heap_acquire(void) {
         heap_setup(h);
         hak_lock(&heaps_lock);
         h->next_all = heaps_all;
-        heaps_all = h;
+        __atomic_store_n(&heaps_all, h, __ATOMIC_RELEASE); /* walked unlocked */
         hak_unlock(&heaps_lock);
     }
+    stack_learn(h);
     h->stamped_us = hak_now_us();
     atomic_store_explicit(&h->last_active_us, h->stamped_us, memory_order_relaxed);
     hak_heap_stat(h, HAK_S_threads_started, 1);
@@ -473,7 +533,8 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
         size_t carve_max = hak_counter_get(&h->tc_nrefill[cls]) == 0 ? HAK_GRANULE : CARVE_BYTES;
         while (got < want && pg->bump < pg->end && (carved < carve_max || got == 0)) {
             hak_block_t *b = (hak_block_t *)pg->bump;
-            pg->bump += pg->block_size;
+            /* Read unlocked by other threads' frees (check_block_start). */
+            __atomic_store_n(&pg->bump, pg->bump + pg->block_size, __ATOMIC_RELAXED);
             b->next = head;
             head = b;
             got++;

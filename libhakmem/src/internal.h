@@ -16,6 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Everything declared below lives in this library: hidden, so that the
+ * fast paths reach a table or the free key with one RIP-relative load
+ * rather than through the GOT. What the C library defines says so. */
+#pragma GCC visibility push(hidden)
+
 #define hak_likely(x)   __builtin_expect(!!(x), 1)
 #define hak_unlikely(x) __builtin_expect(!!(x), 0)
 #define hak_noinline    __attribute__((noinline))
@@ -247,6 +252,14 @@ static inline unsigned hak_class_of_size(size_t n) {
     return __atomic_load_n(&hak_class_of[(n + 15) >> 4], __ATOMIC_RELAXED);
 }
 extern uint32_t hak_class_size[HAK_CLASS_MAX];
+/* ceil(2^32 / hak_class_size[c]): an offset n < 2^16 into a page is a
+ * multiple of the class's block size exactly when (uint32_t)(n * recip) <
+ * recip (Lemire, Kaser and Kurz's divisibility test; sizes and offsets are
+ * below 2^16, so 32 bits suffice). One multiply instead of a division. */
+extern uint32_t hak_class_recip[HAK_CLASS_MAX];
+static inline bool hak_class_starts_block(uintptr_t cls, uint32_t offset) {
+    return offset * hak_class_recip[cls] < hak_class_recip[cls];
+}
 extern uint8_t hak_class_tier[HAK_CLASS_MAX];
 extern unsigned hak_class_count;
 void hak_size_class_init(void);
@@ -289,7 +302,7 @@ struct hak_heap_s;
  * write, and it sits on its own cache line. */
 typedef struct hak_page_s {
     hak_block_t *free; /* blocks the owner returned */
-    uint8_t *bump;     /* next never-used block */
+    uint8_t *bump;     /* next never-used block; only grows (atomic stores) */
     uint8_t *end;      /* end of the carvable area */
     uint8_t *base;     /* page start */
     uint32_t used;     /* blocks out of the page: in caches or in use */
@@ -422,6 +435,9 @@ typedef struct hak_heap_s {
     int32_t tc_room[HAK_CLASS_MAX];
     hak_counter_t tc_nalloc[HAK_CLASS_MAX];
     uint32_t tc_limit[HAK_CLASS_MAX];
+    /* hak_class_recip, copied where the free fast path already has a
+     * register pointing: the multiply reads it in place. */
+    uint32_t tc_recip[HAK_CLASS_MAX];
     hak_counter_t tc_nrefill[HAK_CLASS_MAX]; /* blocks in by refills */
     hak_counter_t tc_nflush[HAK_CLASS_MAX];  /* blocks out by flushes */
     hak_counter_t stats[HAK_STAT_COUNT];
@@ -442,6 +458,8 @@ typedef struct hak_heap_s {
      * threshold, so those reads do not keep stealing the lock's line. */
     _Alignas(64) _Atomic(uint64_t) last_active_us;
     char pad_after_stamp_[56];
+    /* The owner thread's stack, as glibc knows it (0, 0: unknown). */
+    uintptr_t stack_low, stack_top;
     struct hak_heap_s *next_all;       /* every heap */
     struct hak_heap_s *next_abandoned; /* heaps of exited threads */
     bool abandoned;
@@ -467,6 +485,10 @@ static inline void hak_heap_stat(hak_heap_t *h, hak_stat_id_t id, uint64_t n) {
 }
 
 hak_heap_t *hak_heap_acquire(void);
+/* Whose stack p lies on: "this thread", "another thread" (looked for only
+ * when `others`), or NULL when it is on no stack of a thread with a heap
+ * (heap.c). */
+const char *hak_stack_owner(const void *p, bool others);
 void *hak_heap_refill(hak_heap_t *h, unsigned cls);
 /* The cache limit of class cls, whichever mode. */
 static inline uint32_t hak_tc_limit(const hak_heap_t *h, uintptr_t cls) {
@@ -606,11 +628,13 @@ static inline bool hak_ready(void) {
 bool hak_init(void);
 void hak_thread_register(hak_heap_t *h);
 
+#pragma GCC visibility push(default)
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
+#pragma GCC visibility pop
 size_t hak_libc_usable_size(void *p);
 /* The program break when hakmem started: the C library's main heap lies
  * between it and the current break (UINTPTR_MAX: unknown). */
@@ -623,6 +647,9 @@ extern uintptr_t hak_brk_start;
 void *hak_alloc_slow(size_t n);
 /* entry: p's page-map entry as the fast path read it (0: not in a page). */
 void hak_free_slow(void *p, uintptr_t entry);
+/* hak_free_slow for a free whose cache was full: the fast path took a
+ * room it did not have, and this gives it back before going on. */
+void hak_free_full(void *p, uintptr_t entry);
 void *hak_alloc_aligned(size_t n, size_t align);
 void *hak_alloc_zeroed(size_t n);
 void *hak_realloc(void *p, size_t n);
@@ -644,20 +671,44 @@ static inline void *hak_alloc(size_t n) {
     return hak_alloc_slow(n);
 }
 
+/* The free fast path: a block of a page this thread's cache takes. Every
+ * check it makes is one a wrong free must fail (internal.h's callers of
+ * hak_free_slow repeat them with a message): the address is within the page
+ * map (an address beyond 47 bits takes the slow path), the page's class
+ * says where blocks start, and a freed block carries the process's random
+ * key in its second word, so a block that already carries it is either
+ * free already or holds that word by chance, which the slow path tells
+ * apart. The cache's room is decremented first and given back on the rare
+ * way out: a sign test, no compare with a limit. */
 static inline void hak_free(void *p) {
-    uintptr_t e = hak_pagemap_get(p);
+    uintptr_t a = (uintptr_t)p, e = 0;
+    uintptr_t i = a >> (HAK_PAGE_SHIFT + HAK_PAGEMAP_L2_BITS);
+    if (hak_likely(i < ((uintptr_t)1 << HAK_PAGEMAP_L1_BITS))) {
+        _Atomic(uintptr_t) *leaf = atomic_load_explicit(&hak_pagemap_l1[i], memory_order_acquire);
+        if (hak_likely(leaf != NULL))
+            e = atomic_load_explicit(
+                &leaf[(a >> HAK_PAGE_SHIFT) & (((uintptr_t)1 << HAK_PAGEMAP_L2_BITS) - 1)],
+                memory_order_acquire);
+    }
     uintptr_t cls = e & HAK_REG_CLASS_MASK;
-    if (hak_likely(cls != 0)) {
-        hak_heap_t *h = hak_tls_heap;
-        if (hak_likely(h->tc_room[cls] > 0)) {
-            hak_block_t *b = (hak_block_t *)p;
-            h->tc_room[cls]--;
+    hak_block_t *b = (hak_block_t *)p;
+    hak_heap_t *h = hak_tls_heap;
+    uint32_t offset = (uint32_t)(a & (HAK_PAGE_SIZE - 1));
+    /* tc_recip[0] is 0, so an address in no page (class 0) fails the
+     * offset test too, and needs no test of its own. */
+    if (hak_likely(offset * h->tc_recip[cls] < h->tc_recip[cls] && b->key != hak_free_key)) {
+        if (hak_likely(--h->tc_room[cls] >= 0)) {
+            b->key = hak_free_key;
             b->next = h->tc_head[cls];
             h->tc_head[cls] = b;
             return;
         }
+        hak_free_full(p, e); /* gives the room back first */
+        return;
     }
     hak_free_slow(p, e);
 }
+
+#pragma GCC visibility pop
 
 #endif /* HAK_INTERNAL_H */

@@ -28,6 +28,7 @@
 
 uint8_t hak_class_of[(HAK_SMALL_LIMIT >> 4) + 1];
 uint32_t hak_class_size[HAK_CLASS_MAX];
+uint32_t hak_class_recip[HAK_CLASS_MAX];
 uint8_t hak_class_tier[HAK_CLASS_MAX];
 unsigned hak_class_count;
 
@@ -112,8 +113,11 @@ void hak_size_class_init(void) {
     tiny_max_eff = round_to_class((size_t)hak_knob(TINY_MAX));
     if (tiny_max_eff > mid_max_eff) tiny_max_eff = mid_max_eff;
 
-    for (unsigned c = 1; c <= n; c++)
+    for (unsigned c = 1; c <= n; c++) {
         hak_class_tier[c] = (uint8_t)hak_tier_of_size(hak_class_size[c]);
+        /* ceil(2^32 / size), which the free fast path multiplies by. */
+        hak_class_recip[c] = UINT32_MAX / hak_class_size[c] + 1;
+    }
     atomic_store_explicit(&deferred_count, 0, memory_order_relaxed);
     /* The large tier is what serves a closed class: when the C library
      * has that tier, hakmem has nothing to defer to. */

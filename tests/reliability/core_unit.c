@@ -338,7 +338,18 @@ static void test_large_expire(void) {
             "small allocations and frees");
 }
 
+/* The free fast path's block-start test (one multiply by a reciprocal)
+ * agrees with a division for every class and every offset in a page. */
+static void test_block_start(void) {
+    for (unsigned c = 1; c <= hak_class_count; c++)
+        for (uint32_t n = 0; n < HAK_PAGE_SIZE; n++)
+            if (hak_class_starts_block(c, n) != (n % hak_class_size[c] == 0))
+                die("class %u (%u bytes): offset %u taken for %s", c, hak_class_size[c], n,
+                    n % hak_class_size[c] == 0 ? "an interior pointer" : "a block start");
+}
+
 static void run_single(void) {
+    test_block_start();
     test_deferred();
     test_large_expire();
     test_sizes();

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/misuse.sh — every wrong free of tests/misuse.c, in hakmem's default
+# mode: seven shapes (three kinds of double free, a pointer one byte into a
+# block, an array on the thread's stack, an address where nothing is mapped,
+# the address 1) for blocks of 8 B, 4 KiB and 256 KiB, plus an array on
+# another thread's stack. Each must end the program with abort() and one
+# line on stderr, matched here exactly up to the addresses. A program whose
+# live blocks hold the free key in their second word must run to its end.
+#   misuse.sh MODE PROGRAM [LIBHAKMEM_SO]   MODE: preload (needs the library) or linked
+set -u
+mode=$1 prog=$2 lib=${3:-}
+pass=0 fail=0
+hex='0x[0-9a-f]+'
+ulimit -c 0 # the aborts are expected
+errfile=$(mktemp "${TMPDIR:-/tmp}/hakmem-misuse.XXXXXX")
+trap 'rm -f "$errfile"' EXIT
+
+run() {
+  if [[ $mode == preload ]]; then
+    LD_PRELOAD=$lib "$prog" "$@" --expect-hakmem
+  else
+    "$prog" "$@" --expect-hakmem
+  fi
+}
+
+# check SHAPE SIZE PATTERN: abort, and the first stderr line matches.
+check() {
+  local shape=$1 size=$2 pattern=$3 out rc first
+  out=$(run "$shape" "$size" 2>"$errfile"); rc=$?
+  first=$(head -n 1 "$errfile")
+  if [[ $rc -ne 134 ]]; then
+    fail=$((fail + 1)); echo "FAIL $shape $size: exit $rc (expected abort), stdout: $out, stderr: $(head -c 300 "$errfile")"
+  elif [[ $(grep -c . "$errfile") -ne 1 ]] || ! grep -Eq -- "^$pattern\$" <<<"$first"; then
+    fail=$((fail + 1)); echo "FAIL $shape $size: stderr: $(head -c 300 "$errfile"); expected one line /^$pattern\$/"
+  else
+    pass=$((pass + 1)); echo "ok   $shape $size: $first"
+  fi
+}
+
+for size in 8 4096 262144; do
+  case $size in 8) block=16 ;; *) block=$size ;; esac
+  for shape in double-now double-later double-interleaved; do
+    check $shape $size "hakmem: double free of $hex"
+  done
+  check interior $size "hakmem: free\(\): invalid pointer $hex: 1 byte into the $block-byte block at $hex"
+  check stack $size "hakmem: free\(\): invalid pointer $hex: on the stack of this thread, not allocated by anyone"
+  check unmapped $size "hakmem: free\(\): invalid pointer $hex: not allocated by hakmem nor the C library \(no memory is mapped there\)"
+  check one $size "hakmem: free\(\): invalid pointer 0x1: not allocated by hakmem nor the C library \(misaligned\)"
+done
+check stack-other 8 "hakmem: free\(\): invalid pointer $hex: on the stack of another thread, not allocated by anyone"
+
+for size in 8 4096 262144; do
+  out=$(run key-in-data $size 2>"$errfile"); rc=$?
+  if [[ $rc -eq 0 && ! -s $errfile ]]; then
+    pass=$((pass + 1)); echo "ok   key-in-data $size: $out"
+  else
+    fail=$((fail + 1)); echo "FAIL key-in-data $size: exit $rc, stderr: $(head -c 300 "$errfile") (a live block holding the key was taken for a freed one)"
+  fi
+done
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
