@@ -166,7 +166,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
         if (c->eval > maxeval) maxeval = c->eval;
-        if (c->st != HT_OK) continue;
+        if (c->st != HR_OK) continue;
         double r = c->metric / dm, s = ht_cap_value(t, c->sysfrac, c->sys), m = c->rss_kb / 1024;
         double o = ht_obj_ratio(t, c->obj, dobj);
         if (r < ylo) ylo = r;
@@ -206,14 +206,14 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     /* failures sit on the floor of the plot, so they are seen and counted */
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
-        if (c->st == HT_OK)
+        if (c->st == HR_OK)
             dot(&conv, c->eval, ht_obj_ratio(t, c->obj, dobj), c);
         else
             fprintf(f,
                     "<text x='%.1f' y='%.1f' font-size='11' fill='#d62728' "
                     "text-anchor='middle'>x<title>eval %d: %s</title></text>\n",
                     px(&conv, c->eval), py(&conv, up ? olo : ohi) + (up ? -3 : 12), c->eval,
-                    ht_status_name(c->st));
+                    hr_status_name(c->st));
     }
     /* best so far: a step line over the evaluations in order */
     fprintf(f, "<polyline fill='none' stroke='#2ca02c' stroke-width='2' points='");
@@ -241,15 +241,15 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     if (floor_on) limit_line(&rss, false, t->min_tput_frac, "floor");
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
-        if (c->st != HT_OK) continue;
+        if (c->st != HR_OK) continue;
         dot(&sys, ht_cap_value(t, c->sysfrac, c->sys), c->metric / dm, c);
         dot(&rss, c->rss_kb / 1024, c->metric / dm, c);
     }
-    if (t->def && t->def->st == HT_OK) {
+    if (t->def && t->def->st == HR_OK) {
         mark(&sys, ht_cap_value(t, t->def->sysfrac, t->def->sys), 1, "#000", "default");
         mark(&rss, t->def->rss_kb / 1024, 1, "#000", "default");
     }
-    if (chosen && chosen != t->def && chosen->st == HT_OK) {
+    if (chosen && chosen != t->def && chosen->st == HR_OK) {
         mark(&sys, ht_cap_value(t, chosen->sysfrac, chosen->sys), chosen->metric / dm, "#2ca02c",
              "chosen");
         mark(&rss, chosen->rss_kb / 1024, chosen->metric / dm, "#2ca02c", "chosen");
