@@ -460,16 +460,7 @@ static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
             "to glibc (median of %d runs; whiskers: min–max)</text>\n"
             "<text x=\"%.0f\" y=\"44\" fill=\"#555\">",
             width, height, width, height, left, opt.repeats, left);
-    for (const char *c = subtitle; *c; c++) { /* host names are not ours to trust */
-        if (*c == '<')
-            fputs("&lt;", f);
-        else if (*c == '>')
-            fputs("&gt;", f);
-        else if (*c == '&')
-            fputs("&amp;", f);
-        else
-            fputc(*c, f);
-    }
+    hr_xml_text(f, subtitle);
     fputs("</text>\n", f);
 
     for (int t = (int)lo; t <= (int)hi; t++) {

@@ -24,11 +24,20 @@
 #define HT_REL_LIBDIR "lib"
 #endif
 
-static volatile sig_atomic_t stop_flag;
+volatile sig_atomic_t ht_stop;
 
 static void on_signal(int sig) {
     (void)sig;
-    stop_flag = 1;
+    ht_stop = 1;
+}
+
+void ht_trap_interrupts(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends hak-tune at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void usage(FILE *f) {
@@ -231,7 +240,7 @@ int main(int argc, char **argv) {
     t.min_gain = 0.02;
     t.seed = 1;
     snprintf(t.algorithm, sizeof t.algorithm, "LN_COBYLA");
-    t.stop = &stop_flag;
+    t.stop = &ht_stop;
     const char *bench = NULL, *bench_args = NULL, *bench_dir = NULL, *cmd = NULL, *metric = NULL,
                *output = "tuned.cfg", *log_path = NULL, *svg_path = NULL, *lib = NULL,
                *space_file = NULL;
@@ -412,7 +421,7 @@ int main(int argc, char **argv) {
     const char *tmpdir = getenv("TMPDIR");
     int rc = ht_runner_init(&t.runner, metric, tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (rc) return rc;
-    t.runner.stop = &stop_flag;
+    t.runner.stop = &ht_stop;
     t.runner.timeout_s = timeout > 0 ? timeout : 600;
 
     char log_buf[4200], svg_buf[4200];
@@ -434,12 +443,7 @@ int main(int argc, char **argv) {
                     "knob)\n",
                     (int)(strcspn(*e, "=")), *e);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends hak-tune at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    ht_trap_interrupts();
 
     char invocation[8192];
     ht_command_text(argv, argc, invocation, sizeof invocation);

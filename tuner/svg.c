@@ -36,19 +36,6 @@ static double nice_step(double range) {
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
-static void text_escaped(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else
-            fputc(*s, f);
-    }
-}
-
 /* Pads a range and snaps it to ticks. */
 static void set_range(double *lo, double *hi) {
     if (!isfinite(*lo) || !isfinite(*hi)) *lo = 0, *hi = 1;
@@ -84,15 +71,15 @@ static void axes(panel_t *p, const char *title, const char *xlabel, const char *
     }
     fprintf(f, "<text x='%.1f' y='%.1f' font-size='13' font-weight='bold' text-anchor='middle'>",
             p->x0 + p->w / 2, p->y0 - 10);
-    text_escaped(f, title);
+    hr_xml_text(f, title);
     fprintf(f, "</text>\n<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle'>",
             p->x0 + p->w / 2, p->y0 + p->h + 34);
-    text_escaped(f, xlabel);
+    hr_xml_text(f, xlabel);
     fprintf(f,
             "</text>\n<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle' "
             "transform='rotate(-90 %.1f %.1f)'>",
             p->x0 - 42, p->y0 + p->h / 2, p->x0 - 42, p->y0 + p->h / 2);
-    text_escaped(f, ylabel);
+    hr_xml_text(f, ylabel);
     fprintf(f, "</text>\n");
     /* the default's level */
     if (1 >= p->ylo && 1 <= p->yhi)
@@ -155,7 +142,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
             "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
             W, H);
     fprintf(f, "<text x='10' y='18' font-size='14'>");
-    text_escaped(f, title);
+    hr_xml_text(f, title);
     fprintf(f, "</text>\n");
 
     /* the ranges: every candidate that ran */

@@ -311,6 +311,10 @@ typedef struct {
 bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
                       const ht_cand_t *winner, const ht_confirm_t *cf, const ht_origin_t *o);
 
+/* main.c: Ctrl-C (or SIGTERM) sets ht_stop once ht_trap_interrupts ran;
+ * a second one ends hak-tune at once. */
+extern volatile sig_atomic_t ht_stop;
+void ht_trap_interrupts(void);
 /* main.c: options, as every mode of hak-tune reads them. A bad one ends
  * hak-tune with a message naming it and exit status 2. */
 _Noreturn void ht_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

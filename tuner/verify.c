@@ -49,13 +49,6 @@ static struct {
     char invocation[8192];
 } opt = {.pairs = 5, .timeout_s = 120, .min_gain = 0.02, .bench_workloads = true};
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
 static void usage(FILE *f) {
     fputs("usage: hak-tune --verify [options] [PROFILE...]\n"
           "       hak-tune --verify --cross [options] [PROFILE...]\n"
@@ -328,9 +321,9 @@ static bool verify_one(ht_runner_t *run, const vprof_t *pr, bool *beats, char *t
         const char *first = i % 2 ? pr->path : opt.default_path;
         const char *second = i % 2 ? opt.default_path : pr->path;
         ht_run_with(run, argv, &pr->metric, first, i % 2 ? &p : &d);
-        if (interrupted) return false;
+        if (ht_stop) return false;
         ht_run_with(run, argv, &pr->metric, second, i % 2 ? &d : &p);
-        if (interrupted) return false;
+        if (ht_stop) return false;
         if (d.st == HR_OK) dsf[nd++] = sysfrac(&d);
         if (p.st == HR_OK) psf[np++] = sysfrac(&p);
         if (d.st != HR_OK || p.st != HR_OK) {
@@ -474,7 +467,7 @@ static int cross(ht_runner_t *run, vprof_t **profs, int nprofs) {
                 int c = (rnd + j) % ncols;
                 ht_run_t *r = &runs[c * rounds + rnd];
                 ht_run_with(run, argv, w->metric, col_path[c], r);
-                if (interrupted) return 130;
+                if (ht_stop) return 130;
                 done++;
                 char m[32];
                 ht_fmt_metric(r->metric, m, sizeof m);
@@ -743,13 +736,8 @@ int ht_verify_main(int argc, char **argv) {
     if (rc) return rc;
     snprintf(run.lib, sizeof run.lib, "%s", opt.lib);
     run.timeout_s = opt.timeout_s;
-    run.stop = &interrupted;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends hak-tune at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    run.stop = &ht_stop;
+    ht_trap_interrupts();
 
     int status = 0;
     if (opt.cross) {

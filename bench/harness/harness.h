@@ -2,8 +2,8 @@
  * does (compare, sweep, hak-tune): the workload table, one process run in
  * its own group under a timeout with its output and rusage, the statuses a
  * run ends in, the metric read from its output, hakmem's stats read back
- * (the proof that hakmem served the run), medians, and where a report was
- * made.
+ * (the proof that hakmem served the run), medians, where a report was
+ * made, and text for the charts.
  *
  * The library never prints and never exits: a failure is a status with a
  * reason, and what to say about it is the tool's business. The tools are
@@ -255,5 +255,8 @@ void hr_self_dir(char *dir, size_t cap);
  * child's cwd and ignores a missing one without a word. False when none
  * is there: TRIED then lists what was looked at. */
 bool hr_find_lib(const char *given, char *abs, size_t cap, char *tried, size_t tried_cap);
+
+/* TEXT written into an SVG (or any XML) element, escaped (xml.c). */
+void hr_xml_text(FILE *f, const char *text);
 
 #endif /* HR_HARNESS_H */
