@@ -2,7 +2,7 @@
 # symbols.sh — the library's surface and its no-recursion rule, read from the
 # built binary. Exports: exactly the allocator entry points and hak_*, nothing
 # else. References: no call into the allocator's own exported entry points
-# (the seed's bug: the pool called the wrapped posix_memalign), nor into
+# (a re-entry: a pool calling the wrapped posix_memalign), nor into
 # stdio, dlsym, getenv or anything else that may allocate; the C library's
 # __libc_malloc family is what hakmem is meant to call.
 #
@@ -13,7 +13,7 @@
 #
 # Usage: symbols.sh LIB.so
 #        symbols.sh --expect-violation NAME LIB.so   passes only if the check
-#        flags a reference to NAME (proves the check sees the seed's bug)
+#        flags a reference to NAME (proves the check sees a re-entry)
 set -u
 
 expect=""

@@ -9,6 +9,7 @@
 #ifndef HT_TUNE_H
 #define HT_TUNE_H
 
+#include "hakmem.h"
 #include "harness.h"
 #include "knobs.h"
 
@@ -17,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HT_VERSION "0.1.0"
+#define HT_VERSION HAKMEM_VERSION_STRING
 
 /* ------------------------------------------------------------------------
  * Profiles: one value per knob of the table, as the loader stores them.

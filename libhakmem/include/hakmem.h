@@ -16,9 +16,15 @@
 extern "C" {
 #endif
 
-#define HAKMEM_VERSION_MAJOR 0
-#define HAKMEM_VERSION_MINOR 1
-#define HAKMEM_VERSION_PATCH 0
+/* The project's one statement of its version: the build reads these lines. */
+#define HAKMEM_VERSION_MAJOR         0
+#define HAKMEM_VERSION_MINOR         1
+#define HAKMEM_VERSION_PATCH         0
+#define HAKMEM_VERSION_STR_(a, b, c) #a "." #b "." #c
+#define HAKMEM_VERSION_STR(a, b, c)  HAKMEM_VERSION_STR_(a, b, c)
+/* "MAJOR.MINOR.PATCH" of this header; hak_version() gives the library's. */
+#define HAKMEM_VERSION_STRING                                                                      \
+    HAKMEM_VERSION_STR(HAKMEM_VERSION_MAJOR, HAKMEM_VERSION_MINOR, HAKMEM_VERSION_PATCH)
 
 #if defined(__GNUC__)
 #define HAK_API __attribute__((visibility("default")))

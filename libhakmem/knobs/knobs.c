@@ -167,10 +167,10 @@ size_t hak_knob_allowed(hak_knob_id_t k, char *buf, size_t cap) {
         return n;
     }
     case HAK_T_SIZE:
-        return hak_fmt(buf, cap, "a size from %D to %D bytes (k, m, g suffixes allowed)", kn->min,
-                       kn->max);
+        return hak_fmt(buf, cap, "a size from %lld to %lld bytes (k, m, g suffixes allowed)",
+                       kn->min, kn->max);
     case HAK_T_INT:
-        return hak_fmt(buf, cap, "an integer from %D to %D", kn->min, kn->max);
+        return hak_fmt(buf, cap, "an integer from %lld to %lld", kn->min, kn->max);
     }
     return 0;
 }
@@ -179,5 +179,5 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap) {
     const hak_knob_info_t *kn = &hak_knob_table[k];
     if (kn->type == HAK_T_ENUM) return hak_fmt(buf, cap, "\"%s\"", kn->values[v]);
     if (kn->type == HAK_T_BOOL) return hak_fmt(buf, cap, "%s", v ? "true" : "false");
-    return hak_fmt(buf, cap, "%D", v);
+    return hak_fmt(buf, cap, "%lld", v);
 }

@@ -130,6 +130,14 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
  * afterwards whether anything at all was wrong. Runs once. */
 bool hak_options_init(void);
 extern bool hak_options_clean;
+/* Set by hak_options_init before it reads anything: the process runs with
+ * more privilege than its caller (getauxval(AT_SECURE): setuid, setgid,
+ * file capabilities), so it reads the system profile alone, obeys no
+ * HAKMEM_ variable and says nothing about its settings. */
+extern bool hak_secure;
+/* The administrator's profile, read in every process: a build setting
+ * (HAKMEM_SYSTEM_PROFILE, /etc/hakmem.cfg by default), never a variable. */
+extern const char hak_system_profile_path[];
 /* Every knob as a profile line with its source; as snprintf sizes it. */
 size_t hak_options_dump(char *buf, size_t cap);
 

@@ -4,8 +4,8 @@
  *
  * The fast paths are inline in internal.h. Whenever this file works on a
  * thread's heap it first swaps the thread's heap pointer for the busy
- * sentinel, so that any allocation made from inside (the seed's bug: a pool
- * calling the wrapped posix_memalign) lands in the slow path again and is
+ * sentinel, so that any allocation made from inside (a pool calling the
+ * wrapped posix_memalign, say) lands in the slow path again and is
  * reported instead of recursing or corrupting the heap. */
 #include "internal.h"
 
@@ -16,7 +16,7 @@
 
 hak_cold static _Noreturn void reentered(const char *what) {
     hak_fatal("re-entered %s() from inside the allocator: an allocation path called a wrapped "
-              "function (the seed's recursion bug); aborting",
+              "function, which would recurse or corrupt the heap; aborting",
               what);
 }
 
@@ -130,7 +130,7 @@ static void check_block_start(const hak_page_t *pg, const void *p, const char *w
     if (b >= pg->end || (size_t)(b - pg->base) % pg->block_size != 0) {
         const uint8_t *start = b < pg->end ? b - (size_t)(b - pg->base) % pg->block_size : NULL;
         if (start != NULL)
-            hak_fatal("%s(): invalid pointer %p: %z bytes into the %u-byte block at %p", what, p,
+            hak_fatal("%s(): invalid pointer %p: %zu bytes into the %u-byte block at %p", what, p,
                       (size_t)(b - start), pg->block_size, (const void *)start);
         hak_fatal("%s(): invalid pointer %p: in the unused tail of a page of %u-byte blocks", what,
                   p, pg->block_size);
@@ -147,7 +147,7 @@ static const hak_span_t *check_span_start(uintptr_t e, const void *p, const char
         hak_fatal("%s(): pointer %p was already freed", what, p);
     }
     if (sp->block != (const uint8_t *)p)
-        hak_fatal("%s(): invalid pointer %p: %z bytes into the %z-byte block at %p", what, p,
+        hak_fatal("%s(): invalid pointer %p: %zu bytes into the %zu-byte block at %p", what, p,
                   (size_t)((const uint8_t *)p - sp->block), sp->usable, (const void *)sp->block);
     return sp;
 }

@@ -77,6 +77,8 @@ static void page_unlink(hak_heap_t *h, hak_page_t *pg) {
 }
 
 static void page_link(hak_heap_t *h, hak_page_t *pg, int which, bool front) {
+    hak_assert(pg->list == HAK_LIST_NONE && pg->next == NULL && pg->prev == NULL);
+    hak_assert(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h);
     pg->list = (uint8_t)which;
     if (front)
         list_push_front(list_of(h, pg), pg);
@@ -86,6 +88,17 @@ static void page_link(hak_heap_t *h, hak_page_t *pg, int which, bool front) {
 
 static bool page_has_room(const hak_page_t *pg) {
     return pg->free != NULL || pg->bump < pg->end;
+}
+
+/* A page's counts, under its owner's lock: every carved block is in use
+ * (or cached, or on the remote list) or on the local free list. */
+static bool page_counts_hold(const hak_page_t *pg) {
+    uint32_t carved = (uint32_t)((size_t)(pg->bump - pg->base) / pg->block_size);
+    uint32_t listed = 0;
+    for (const hak_block_t *b = pg->free; b != NULL && listed <= pg->capacity; b = b->next)
+        listed++;
+    return pg->bump <= pg->end && carved <= pg->capacity && pg->used + pg->nfree == carved &&
+           listed == pg->nfree;
 }
 
 /* ---- creation --------------------------------------------------------- */
@@ -195,6 +208,7 @@ static bool owner_idle(hak_heap_t *owner, uint64_t now) {
  * page under that owner's lock, tried and never waited for (h holds its own
  * lock). A page whose owner is busy goes back on the queue. */
 static bool adopt(hak_heap_t *h, hak_page_t *pg, uint64_t now) {
+    hak_assert_locked(&h->lock);
     hak_heap_t *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
     if (owner == h) {
         atomic_store_explicit(&pg->in_pending, 0, memory_order_release);
@@ -219,6 +233,7 @@ static bool adopt(hak_heap_t *h, hak_page_t *pg, uint64_t now) {
         if (!ok) return false;
     }
     hak_page_drain(pg);
+    hak_assert_deep(page_counts_hold(pg));
     hak_heap_stat(h, HAK_S_page_adopted, 1);
     return true;
 }
@@ -233,6 +248,7 @@ static bool page_releasable(const hak_page_t *pg) {
  * been idle past the threshold. h's lock is held, so every other lock is
  * only tried: a fork handler takes heaps_lock and then each heap's lock. */
 static hak_page_t *steal_abandoned(hak_heap_t *h, unsigned cls, uint64_t now) {
+    hak_assert_locked(&h->lock);
     if (__atomic_load_n(&heaps_abandoned, __ATOMIC_RELAXED) == NULL || !hak_trylock(&heaps_lock))
         return NULL;
     hak_page_t *got = NULL;
@@ -279,6 +295,7 @@ static void reclaim_idle(uint64_t now) {
 
 /* A page of class cls with room, for a refill; h's lock is held. */
 static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
+    hak_assert_locked(&h->lock);
     /* 1. Full pages whose blocks came back through remote frees. */
     hak_page_list_t *full = &h->full[cls];
     for (long n = hak_knob(DRAIN_SCAN); n > 0 && full->head != NULL; n--) {
@@ -286,13 +303,13 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
         unsigned got = hak_page_drain(pg);
         hak_heap_stat(h, HAK_S_drain, got ? 1 : 0);
         hak_heap_stat(h, HAK_S_drained_blocks, got);
-        list_remove(full, pg);
+        page_unlink(h, pg);
         if (got) {
             page_link(h, pg, HAK_LIST_AVAIL, true);
             hak_heap_stat(h, HAK_S_page_reused, 1);
             return pg;
         }
-        list_push_back(full, pg); /* rotate: look at others next time */
+        page_link(h, pg, HAK_LIST_FULL, false); /* rotate: look at others next time */
     }
     /* 2. Pages of idle or exited owners. */
     for (int tries = 0; tries < 8; tries++) {
@@ -325,6 +342,7 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls, uint64_t now) {
  * gives empty pages back to the OS layer (which can reuse them for any
  * class) and puts pages with room back on the avail list. h's lock is held. */
 static void sweep_class(hak_heap_t *h, unsigned c, long pages) {
+    hak_assert_locked(&h->lock);
     hak_page_list_t *full = &h->full[c];
     for (; pages > 0 && full->head != NULL; pages--) {
         hak_page_t *pg = full->head;
@@ -369,6 +387,7 @@ static void sweep(hak_heap_t *h, uint64_t now) {
 /* After a refill took blocks from pg: a page with nothing left collects its
  * remote frees, or else waits on the full list. */
 static void page_settle(hak_heap_t *h, hak_page_t *pg) {
+    hak_assert_deep(page_counts_hold(pg));
     if (page_has_room(pg)) return;
     unsigned drained = hak_page_drain(pg);
     if (drained) {
@@ -468,6 +487,7 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     hak_unlock(&h->lock);
     hak_large_expire(now);
     hak_os_expire(now);
+    hak_assert(got <= limit && (head == NULL) == (got == 0));
     if (head == NULL) return NULL;
     h->tc_head[cls] = head->next;
     hak_tc_set_count(h, cls, got - 1);
@@ -479,10 +499,13 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
 /* Returns a chain of blocks of pg that h owns to the page; h's lock is held. */
 static void give_back_local(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, hak_block_t *last,
                             unsigned n) {
+    hak_assert_locked(&h->lock);
+    hak_assert(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h && n <= pg->used);
     last->next = pg->free;
     pg->free = first;
     pg->nfree += n;
     pg->used -= n;
+    hak_assert_deep(page_counts_hold(pg));
     if (page_releasable(pg) && h->avail[pg->cls].head != pg) {
         /* Empty and not the page being carved: back to the OS layer, which
          * pools it for any class. */
@@ -516,7 +539,7 @@ static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, 
         hak_unlock(&owner->lock);
         if (ours) return;
     }
-    /* Route P: an owner idle too long gets its page offered to threads that
+    /* An owner idle too long gets its page offered to threads that
      * need one. Decided before the push: until our blocks are on the page,
      * the page cannot become empty and be released under us. */
     if (owner != NULL && owner != h &&
@@ -530,6 +553,7 @@ static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, 
  * the same page. h may be NULL (a thread without a heap); if not, its lock
  * is held. */
 static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
+    if (h != NULL) hak_assert_locked(&h->lock);
     while (list != NULL) {
         hak_page_t *pg = (hak_page_t *)(hak_registry_get(list) & ~HAK_REG_CLASS_MASK);
         hak_block_t *first = list, *last = list;
@@ -551,6 +575,7 @@ static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     unsigned count = hak_tc_count(h, cls);
+    hak_assert(count <= hak_tc_limit(h, cls));
     unsigned n = count / 2 + 1;
     if (n > count) n = count;
     hak_block_t *list = h->tc_head[cls], *last = NULL;
@@ -591,6 +616,7 @@ void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b) {
  * a thread holding heaps_lock over an abandoned h, which no new thread can
  * then take over. */
 static bool cache_return_all(hak_heap_t *h, uint64_t now) {
+    hak_assert_locked(&h->lock);
     bool any = false;
     for (unsigned c = 1; c <= hak_class_count; c++) {
         hak_block_t *list = h->tc_head[c];
@@ -654,6 +680,8 @@ void hak_heap_thread_exit(void *arg) {
 /* Returns the blocks an exited thread left cached in o; heaps_lock and
  * o's lock are held. */
 static void return_kept(hak_heap_t *o, uint64_t now) {
+    hak_assert_locked(&heaps_lock);
+    hak_assert_locked(&o->lock);
     if (!o->cache_kept) return;
     cache_return_all(o, now);
     shrink_caches(o); /* a stale heap gives its growth back */

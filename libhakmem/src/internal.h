@@ -23,6 +23,41 @@
 #define hak_export      __attribute__((visibility("default")))
 
 /* ------------------------------------------------------------------------
+ * Assertions: the invariants comments used to state, checked.
+ *   hak_assert(c)       debug builds (HAK_DEBUG >= 1): O(1) checks anywhere
+ *   hak_assert_deep(c)  HAK_DEBUG >= 2: walks and recounts, slow paths only
+ *   hak_check(c, ...)   every build: cheap checks on slow paths where going
+ *                       on would corrupt memory; the message says what broke
+ * HAK_DEBUG is 0 where NDEBUG is defined (Release, RelWithDebInfo), else 2.
+ * A failed assertion is a bug in hakmem, not in the program: it names the
+ * condition and where it sits, and aborts.
+ * ---------------------------------------------------------------------- */
+
+#ifndef HAK_DEBUG
+#ifdef NDEBUG
+#define HAK_DEBUG 0
+#else
+#define HAK_DEBUG 2
+#endif
+#endif
+
+_Noreturn void hak_assert_fail(const char *cond, const char *file, int line, const char *func);
+#if HAK_DEBUG >= 1
+#define hak_assert(c) (hak_likely(c) ? (void)0 : hak_assert_fail(#c, __FILE__, __LINE__, __func__))
+#else
+#define hak_assert(c) ((void)sizeof(!(c))) /* names stay used, nothing runs */
+#endif
+#if HAK_DEBUG >= 2
+#define hak_assert_deep(c) hak_assert(c)
+#else
+#define hak_assert_deep(c) ((void)sizeof(!(c)))
+#endif
+#define hak_check(c, ...)                                                                          \
+    do {                                                                                           \
+        if (hak_unlikely(!(c))) hak_fatal(__VA_ARGS__);                                            \
+    } while (0)
+
+/* ------------------------------------------------------------------------
  * Geometry
  * ---------------------------------------------------------------------- */
 
@@ -43,7 +78,8 @@
  * tools share; what only start-up needs of them is here.
  * ---------------------------------------------------------------------- */
 
-/* getenv without the C library; start-up only. */
+/* getenv without the C library, and NULL for everything in a secure
+ * process; start-up only. */
 const char *hak_getenv(const char *name);
 /* Reads a libconfig profile into the table as source src (profile.c);
  * false on any error, each reported on stderr. */
@@ -86,10 +122,15 @@ void hak_stats_init(void); /* start-up: reads HAKMEM_STATS, HAKMEM_STATS_FILE */
  * Messages: formatted on the stack, written with write(2).
  * ---------------------------------------------------------------------- */
 
-/* A tiny formatter: %s, %d (long long via %D), %u, %z (size_t), %p, %x. */
-void hak_msg(const char *fmt, ...);
-_Noreturn void hak_fatal(const char *fmt, ...);
-size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...);
+/* printf's format strings, checked by the compiler, but only %s %c %d %i
+ * %u %x %p %% with the l, ll and z modifiers (msg.c): no widths, no
+ * floating point. hak_msg writes "hakmem: " + one line to stderr. */
+#define hak_printf_like(f, a) __attribute__((format(printf, f, a)))
+void hak_msg(const char *fmt, ...) hak_printf_like(1, 2);
+_Noreturn void hak_fatal(const char *fmt, ...) hak_printf_like(1, 2);
+size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) hak_printf_like(3, 4);
+/* What errno e means, in words of our own: strerror may allocate. */
+const char *hak_errno_text(int e);
 
 /* ------------------------------------------------------------------------
  * Locks: a spinlock that yields; held only on slow paths and never across a
@@ -124,6 +165,8 @@ static inline void hak_unlock(hak_lock_t *l) {
 static inline void hak_lock_reset(hak_lock_t *l) {
     atomic_store_explicit(&l->v, 0, memory_order_relaxed);
 }
+/* Held by some thread, which the caller knows to be itself. */
+#define hak_assert_locked(l) hak_assert(atomic_load_explicit(&(l)->v, memory_order_relaxed) != 0)
 
 uint64_t hak_now_us(void);
 /* Whether what was stamped at `stamp` (hak_now_us; 0: nothing is) has
@@ -164,8 +207,15 @@ static inline bool hak_past_delay(uint64_t stamp, uint64_t now) {
         (tail) = (n);                                                                              \
     } while (0)
 
+/* Whether n sits on the list of head and tail, judged by its neighbours
+ * (O(1)): what every removal asserts. */
+#define HAK_DLIST_LINKED_VIA(head, tail, n, next, prev)                                            \
+    (((n)->prev != NULL ? (n)->prev->next == (n) : (head) == (n)) &&                               \
+     ((n)->next != NULL ? (n)->next->prev == (n) : (tail) == (n)))
+
 #define HAK_DLIST_REMOVE_VIA(head, tail, n, next, prev)                                            \
     do {                                                                                           \
+        hak_assert(HAK_DLIST_LINKED_VIA(head, tail, n, next, prev));                               \
         if ((n)->prev)                                                                             \
             (n)->prev->next = (n)->next;                                                           \
         else                                                                                       \
@@ -351,7 +401,7 @@ enum { HAK_HEAP_REAL, HAK_HEAP_NONE, HAK_HEAP_BUSY, HAK_HEAP_LIBC, HAK_HEAP_DEAD
 /* Sentinels: all with empty caches of limit 0, so the fast paths fail into
  * the slow path, which reads `kind`:
  *  none: the thread has no heap yet;  busy: the thread is inside a slow path
- *  (any call now is a re-entry: the seed's bug);  libc: the thread is
+ *  (any call now is a re-entry);  libc: the thread is
  *  reading its profile, its requests go to the C library;  dead: the thread
  *  released its heap at exit. */
 extern hak_heap_t hak_heap_none, hak_heap_busy, hak_heap_libc, hak_heap_dead;

@@ -57,7 +57,20 @@ static void note_oldest(void) {
                           memory_order_relaxed);
 }
 
+/* The cache's counts, recounted. */
+static bool cache_counts_hold(void) {
+    size_t n = 0, bytes = 0;
+    for (const hak_span_t *sp = cache_head; sp != NULL; sp = sp->next) {
+        if (!sp->cached) return false;
+        n++;
+        bytes += sp->map_len;
+    }
+    return n == cache_count && bytes == cache_bytes;
+}
+
 static void cache_link(hak_span_t *sp, uint64_t freed_us) {
+    hak_assert_locked(&large_lock);
+    hak_assert(!sp->cached);
     sp->freed_us = freed_us;
     HAK_DLIST_PUSH_FRONT(cache_head, cache_tail, sp);
     cache_count++;
@@ -67,6 +80,8 @@ static void cache_link(hak_span_t *sp, uint64_t freed_us) {
 }
 
 static void cache_unlink(hak_span_t *sp) {
+    hak_assert_locked(&large_lock);
+    hak_assert(sp->cached && cache_count > 0 && cache_bytes >= sp->map_len);
     HAK_DLIST_REMOVE(cache_head, cache_tail, sp);
     cache_count--;
     cache_bytes -= sp->map_len;
@@ -185,6 +200,7 @@ static hak_span_t *cache_expire(uint64_t now) {
         old->next = out;
         out = old;
     }
+    hak_assert_deep(cache_counts_hold());
     return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -65,15 +66,28 @@ static void put_uint(out_t *o, unsigned long long v, unsigned base) {
     while (i > 0) put_char(o, tmp[--i]);
 }
 
-/* %s string, %d int, %D long long, %u unsigned, %U unsigned long long,
- * %z size_t, %x unsigned long long in hex, %p pointer, %c char, %% percent. */
+/* printf's conversions that messages need: %s %c %d %i %u %x %p %%, with the
+ * length modifiers l, ll and z on the integer ones. No widths, no
+ * precision, no floating point: nothing here may call into the C library's
+ * formatter, which may allocate and lock. */
 static void vfmt(out_t *o, const char *fmt, va_list ap) {
     for (const char *f = fmt; *f; f++) {
         if (*f != '%' || f[1] == '\0') {
             put_char(o, *f);
             continue;
         }
-        switch (*++f) {
+        const char *start = f++;
+        int longs = 0; /* 1: l, 2: ll, 3: z */
+        if (*f == 'z') {
+            longs = 3;
+            f++;
+        } else {
+            while (*f == 'l' && longs < 2) {
+                longs++;
+                f++;
+            }
+        }
+        switch (*f) {
         case 's':
             put_str(o, va_arg(ap, const char *));
             break;
@@ -81,8 +95,11 @@ static void vfmt(out_t *o, const char *fmt, va_list ap) {
             put_char(o, (char)va_arg(ap, int));
             break;
         case 'd':
-        case 'D': {
-            long long v = *f == 'd' ? va_arg(ap, int) : va_arg(ap, long long);
+        case 'i': {
+            long long v = longs == 0   ? va_arg(ap, int)
+                          : longs == 1 ? va_arg(ap, long)
+                          : longs == 2 ? va_arg(ap, long long)
+                                       : (long long)va_arg(ap, ptrdiff_t);
             if (v < 0) {
                 put_char(o, '-');
                 put_uint(o, 0ULL - (unsigned long long)v, 10);
@@ -92,17 +109,14 @@ static void vfmt(out_t *o, const char *fmt, va_list ap) {
             break;
         }
         case 'u':
-            put_uint(o, va_arg(ap, unsigned), 10);
+        case 'x': {
+            unsigned long long v = longs == 0   ? va_arg(ap, unsigned)
+                                   : longs == 1 ? va_arg(ap, unsigned long)
+                                   : longs == 2 ? va_arg(ap, unsigned long long)
+                                                : va_arg(ap, size_t);
+            put_uint(o, v, *f == 'x' ? 16 : 10);
             break;
-        case 'U':
-            put_uint(o, va_arg(ap, unsigned long long), 10);
-            break;
-        case 'z':
-            put_uint(o, va_arg(ap, size_t), 10);
-            break;
-        case 'x':
-            put_uint(o, va_arg(ap, unsigned long long), 16);
-            break;
+        }
         case 'p':
             put_str(o, "0x");
             put_uint(o, (uintptr_t)va_arg(ap, void *), 16);
@@ -110,10 +124,39 @@ static void vfmt(out_t *o, const char *fmt, va_list ap) {
         case '%':
             put_char(o, '%');
             break;
-        default:
-            put_char(o, '%');
-            put_char(o, *f);
+        default: /* not a conversion we know: show it as written */
+            for (const char *c = start; c <= f && *c; c++) put_char(o, *c);
+            if (*f == '\0') return;
         }
+    }
+}
+
+/* strerror may translate, and translating may allocate: name the errors a
+ * path can meet ourselves. */
+const char *hak_errno_text(int e) {
+    switch (e) {
+    case ENOENT:
+        return "no such file";
+    case EACCES:
+        return "permission denied";
+    case EISDIR:
+        return "is a directory";
+    case ENOTDIR:
+        return "a path component is not a directory";
+    case ELOOP:
+        return "too many symbolic links";
+    case ENAMETOOLONG:
+        return "name too long";
+    case EROFS:
+        return "read-only file system";
+    case ENOSPC:
+        return "no space left on device";
+    case ENOMEM:
+        return "out of memory";
+    case EIO:
+        return "input/output error";
+    default:
+        return "cannot be opened";
     }
 }
 
@@ -156,4 +199,9 @@ void hak_fatal(const char *fmt, ...) {
     vmsg(fmt, ap);
     va_end(ap);
     abort();
+}
+
+void hak_assert_fail(const char *cond, const char *file, int line, const char *func) {
+    hak_fatal("internal error: assertion `%s' failed in %s() at %s:%d; this is a bug in hakmem",
+              cond, func, file, line);
 }

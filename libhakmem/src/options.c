@@ -1,21 +1,32 @@
-/* options.c — how settings reach the knob table at start-up: the profile
- * named by HAKMEM_CONFIG, then the HAKMEM_<KNOB> environment overrides, and
- * the check that every HAKMEM_ variable means something. A bad value is
+/* options.c — how settings reach the knob table at start-up: the
+ * administrator's system profile, the profile named by HAKMEM_CONFIG, then
+ * the HAKMEM_<KNOB> environment overrides, and the check that every HAKMEM_
+ * variable means something. A secure-execution process (setuid, setgid,
+ * file capabilities) reads the system profile alone and obeys no variable. A bad value is
  * reported in one line naming the variable, the knob and what is allowed,
  * and the default is kept; in strict mode start-up ends instead. */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+
+#ifndef HAKMEM_SYSTEM_PROFILE
+#define HAKMEM_SYSTEM_PROFILE "/etc/hakmem.cfg"
+#endif
 
 bool hak_options_clean = true;
+bool hak_secure;
+const char hak_system_profile_path[] = HAKMEM_SYSTEM_PROFILE;
 
 extern char **environ;
 
 /* getenv without the C library: the allocator must not depend on what a
- * wrapped getenv might do, and a symbol check holds it to that. */
+ * wrapped getenv might do, and a symbol check holds it to that. A secure
+ * process sees no variable at all, so nothing its caller sets (a profile to
+ * read, a stats file to write) reaches it, whatever the variable. */
 const char *hak_getenv(const char *name) {
-    if (environ == NULL) return NULL;
+    if (hak_secure || environ == NULL) return NULL;
     size_t len = strlen(name);
     for (char **e = environ; *e != NULL; e++)
         if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') return *e + len + 1;
@@ -58,7 +69,7 @@ static const char *const plain_vars[] = {"CONFIG", "PROFILE_PATH", "STATS", "STA
 /* A HAKMEM_ variable that is neither a knob nor one of the plain ones is a
  * typo until proven otherwise: say so, with the nearest name. */
 static bool check_unknown_vars(void) {
-    if (environ == NULL) return true;
+    if (hak_secure || environ == NULL) return true;
     bool ok = true;
     for (char **e = environ; *e != NULL; e++) {
         if (strncmp(*e, "HAKMEM_", 7) != 0) continue;
@@ -96,28 +107,36 @@ static bool check_unknown_vars(void) {
     return ok;
 }
 
+/* Loads a profile as source src; a strict set in the environment stays, since
+ * the environment beats every profile, for strict as for every knob. */
+static bool load(const char *path, hak_knob_source_t src) {
+    if (hak_knob_src[HAK_K_STRICT] != HAK_SRC_ENV) return hak_profile_load(path, src);
+    long long strict = hak_knob_value[HAK_K_STRICT];
+    bool ok = hak_profile_load(path, src);
+    hak_knob_value[HAK_K_STRICT] = strict;
+    hak_knob_src[HAK_K_STRICT] = HAK_SRC_ENV;
+    return ok;
+}
+
 bool hak_options_init(void) {
-    /* strict first, from wherever it is set: it decides what an error does.
-     * The environment beats the profile, for strict as for every knob. */
+    /* Before anything is read. getauxval only reads what the kernel left on
+     * the stack: no allocation, no system call. */
+    hak_secure = getauxval(AT_SECURE) != 0;
+    /* strict first, from wherever it is set: it decides what an error does. */
     bool ok = apply_env(HAK_K_STRICT);
+    ok &= load(hak_system_profile_path, HAK_SRC_SYSTEM);
     char resolved[1024];
     const char *path = hak_profile_resolve(
         hak_getenv("HAKMEM_CONFIG"), hak_getenv("HAKMEM_PROFILE_PATH"), resolved, sizeof resolved);
-    if (path != NULL && path[0] != '\0') {
-        if (hak_knob_src[HAK_K_STRICT] == HAK_SRC_ENV) {
-            long long strict = hak_knob_value[HAK_K_STRICT];
-            ok &= hak_profile_load(path, HAK_SRC_PROFILE);
-            hak_knob_value[HAK_K_STRICT] = strict;
-            hak_knob_src[HAK_K_STRICT] = HAK_SRC_ENV;
-        } else {
-            ok &= hak_profile_load(path, HAK_SRC_PROFILE);
-        }
-    }
+    if (path != NULL && path[0] != '\0') ok &= load(path, HAK_SRC_PROFILE);
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++)
         if (k != HAK_K_STRICT) ok &= apply_env((hak_knob_id_t)k);
     ok &= check_unknown_vars();
     hak_options_clean = ok;
-    return ok || !hak_knob_value[HAK_K_STRICT];
+    /* A secure process never refuses to start: it could not tell its caller
+     * why, and the caller could not fix it. It runs on the defaults for
+     * whatever the system profile got wrong. */
+    return ok || !hak_knob_value[HAK_K_STRICT] || hak_secure;
 }
 
 size_t hak_options_dump(char *buf, size_t cap) {

@@ -2,11 +2,11 @@
  * madvise.
  *
  * Besides plain mappings it hands out the pool's 64 KiB pages according to
- * the alignment mode (DESIGN.md):
+ * the alignment mode (the align_mode knob):
  *   overalloc   map twice the size and trim both ends: 1 mmap and 1 or 2
  *               munmap per page (2 unless the kernel happened to map at a
- *               64 KiB boundary), the seed's fix and its 15.9 s of kernel
- *               time;
+ *               64 KiB boundary): two system calls a page, which is
+ *               what makes a pool of freed pages worth keeping;
  *   chunk_pool  the same, but freed pages wait in a pool of chunk_pool_pages
  *               and are reused before anything new is mapped;
  *   reserve     reserve 64 MiB aligned regions once and carve pages from
@@ -43,7 +43,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#ifdef HAK_SEED_BUG
+#ifdef HAK_REENTRY_BUG
 #include <stdlib.h>
 #endif
 
@@ -85,7 +85,7 @@ void *hak_os_map(size_t len) {
 
 void hak_os_unmap(void *p, size_t len) {
     int saved = errno;
-    if (munmap(p, len) != 0) hak_msg("munmap(%p, %z) failed (errno %d)", p, len, errno);
+    if (munmap(p, len) != 0) hak_msg("munmap(%p, %zu) failed (errno %d)", p, len, errno);
     errno = saved;
     hak_gstat_add(HAK_S_os_munmap, 1);
     hak_stats_mapped(-(long long)len);
@@ -170,6 +170,8 @@ static void note_oldest(void) {
 }
 
 static void pool_unlink(pool_node_t *n) {
+    hak_assert_locked(&os_lock);
+    hak_assert(pool_count > 0);
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
     HAK_DLIST_REMOVE_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count--;
@@ -177,6 +179,7 @@ static void pool_unlink(pool_node_t *n) {
 }
 
 static void pool_push(pool_node_t *n) {
+    hak_assert_locked(&os_lock);
     HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
     HAK_DLIST_PUSH_FRONT_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count++;
@@ -218,8 +221,8 @@ static void *pool_take(uint8_t want, uint8_t *had, bool *matched) {
 
 static void *page_alloc(uint8_t want, uint8_t *had) {
     *had = HAK_OS_TAG_NONE; /* unless it comes from the pool */
-#ifdef HAK_SEED_BUG
-    /* The seed's bug, kept for the test that must catch it: the pool asks
+#ifdef HAK_REENTRY_BUG
+    /* A re-entry bug, kept for the test that must catch it: the pool asks
      * the wrapped posix_memalign, i.e. hakmem itself, for its page. */
     void *page = NULL;
     return posix_memalign(&page, HAK_PAGE_SIZE, HAK_PAGE_SIZE) == 0 ? page : NULL;

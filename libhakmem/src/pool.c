@@ -5,7 +5,7 @@
  * layer and registered, taking other threads' frees on its remote list with
  * one atomic push, giving them to its owner in one exchange (a drain), being
  * released when empty, and waiting on the pending queue for a new owner when
- * its owner is idle or has exited (the seed's Route P). Which heap owns a
+ * its owner is idle or has exited. Which heap owns a
  * page, and the owner's lists, belong to heap.c. */
 #include "internal.h"
 
@@ -82,6 +82,7 @@ unsigned hak_page_drain(hak_page_t *pg) {
         while (tail->next != NULL) tail = tail->next;
         tail->next = pg->free;
     }
+    hak_assert(n <= pg->used);
     pg->free = list;
     pg->nfree += n;
     pg->used -= n;

@@ -21,27 +21,6 @@
 
 #define PROFILE_MAX_BYTES ((off_t)1 << 20)
 
-/* strerror may translate, and translating may allocate: name the errors a
- * profile path can meet ourselves. */
-static const char *errno_text(int e) {
-    switch (e) {
-    case ENOENT:
-        return "no such file";
-    case EACCES:
-        return "permission denied";
-    case EISDIR:
-        return "is a directory";
-    case ENOTDIR:
-        return "a path component is not a directory";
-    case ELOOP:
-        return "too many symbolic links";
-    case ENAMETOOLONG:
-        return "name too long";
-    default:
-        return "cannot be opened";
-    }
-}
-
 /* Converts one setting to knob k's value; false (with the reason in why)
  * when its type or value does not fit. */
 static bool setting_value(hak_knob_id_t k, config_setting_t *s, long long *out) {
@@ -76,7 +55,7 @@ static void setting_text(config_setting_t *s, char *buf, size_t cap) {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_INT:
     case CONFIG_TYPE_INT64:
-        hak_fmt(buf, cap, "%D", (long long)config_setting_get_int64(s));
+        hak_fmt(buf, cap, "%lld", (long long)config_setting_get_int64(s));
         break;
     case CONFIG_TYPE_BOOL:
         hak_fmt(buf, cap, "%s", config_setting_get_bool(s) ? "true" : "false");
@@ -96,45 +75,71 @@ static void setting_text(config_setting_t *s, char *buf, size_t cap) {
     }
 }
 
+/* The load in progress: which profile it reads, and whether it may speak.
+ * A secure-execution process reads the system profile in silence: its
+ * caller must learn nothing about a file it may not be able to read. Start-up
+ * is single-threaded, so plain statics do. */
+static const char *kind = "profile";
+static bool quiet;
+#define say(...)                                                                                   \
+    do {                                                                                           \
+        if (!quiet) hak_msg(__VA_ARGS__);                                                          \
+    } while (0)
+
 static const char *consequence(void) {
     return hak_knob_value[HAK_K_STRICT] ? "strict mode: refusing to start" : "running on defaults";
 }
 
-/* Checks that path is a readable regular file of sane size, so libconfig
- * only ever sees something worth parsing. */
-static bool profile_readable(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Opens path for reading and checks it is a regular file of sane size, so
+ * libconfig only ever sees something worth parsing, and parses the file it
+ * checked, not whatever the path names a moment later. The system profile
+ * must also be root's and writable by no one else, and is never reached
+ * through a symbolic link: it steers every process on the machine,
+ * setuid ones included. -1: refused (said why); -2: the system profile is
+ * absent, which is the usual case and no error. */
+static int profile_open(const char *path, bool system, size_t *size) {
+    /* O_NONBLOCK: opening a FIFO must not hang start-up; fstat refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (system ? O_NOFOLLOW : 0));
+    if (fd < 0 && errno == ENOENT && system) return -2;
     if (fd < 0 && errno == ENOENT && strchr(path, '/') == NULL) {
-        hak_msg("profile %s: no such file, nor a shipped profile of that name in "
-                "HAKMEM_PROFILE_PATH or %s; %s",
-                path, HAKMEM_PROFILE_DIR, consequence());
-        return false;
+        say("profile %s: no such file, nor a shipped profile of that name in "
+            "HAKMEM_PROFILE_PATH or %s; %s",
+            path, HAKMEM_PROFILE_DIR, consequence());
+        return -1;
+    }
+    if (fd < 0 && errno == ELOOP && system) {
+        say("%s %s: is a symbolic link, which the system profile may not be; not read", kind, path);
+        return -1;
     }
     if (fd < 0) {
-        hak_msg("profile %s: cannot read: %s; %s", path, errno_text(errno), consequence());
-        return false;
+        say("%s %s: cannot read: %s; %s", kind, path, hak_errno_text(errno), consequence());
+        return -1;
     }
     struct stat st;
-    bool ok = fstat(fd, &st) == 0;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        say("%s %s: cannot read: is a directory; %s", kind, path, consequence());
+    } else if (!S_ISREG(st.st_mode)) {
+        say("%s %s: not a regular file; %s", kind, path, consequence());
+    } else if (system && st.st_uid != 0) {
+        say("%s %s: owned by uid %u, but it must be owned by root; not read", kind, path,
+            (unsigned)st.st_uid);
+    } else if (system && (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        bad = (st.st_mode & S_IWOTH) ? "anyone" : "its group";
+        say("%s %s: writable by %s (mode %u%u%u), but only root may write it; not read", kind, path,
+            bad, (unsigned)(st.st_mode >> 6) & 7, (unsigned)(st.st_mode >> 3) & 7,
+            (unsigned)st.st_mode & 7);
+    } else if (st.st_size > PROFILE_MAX_BYTES) {
+        say("%s %s: %lld bytes, but a profile is at most %lld bytes; %s", kind, path,
+            (long long)st.st_size, (long long)PROFILE_MAX_BYTES, consequence());
+    } else if (st.st_size == 0) {
+        say("%s %s: empty file; %s", kind, path, consequence());
+    } else {
+        *size = (size_t)st.st_size;
+        return fd;
+    }
     close(fd);
-    if (!ok || S_ISDIR(st.st_mode)) {
-        hak_msg("profile %s: cannot read: is a directory; %s", path, consequence());
-        return false;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        hak_msg("profile %s: not a regular file; %s", path, consequence());
-        return false;
-    }
-    if (st.st_size > PROFILE_MAX_BYTES) {
-        hak_msg("profile %s: %D bytes, but a profile is at most %D bytes; %s", path,
-                (long long)st.st_size, (long long)PROFILE_MAX_BYTES, consequence());
-        return false;
-    }
-    if (st.st_size == 0) {
-        hak_msg("profile %s: empty file; %s", path, consequence());
-        return false;
-    }
-    return true;
+    return -1;
 }
 
 /* HAKMEM_CONFIG is a path, or the name of a shipped profile ("larson-mid"):
@@ -162,18 +167,53 @@ const char *hak_profile_resolve(const char *value, const char *dirs, char *buf, 
     return value;
 }
 
+/* The checked file's size bytes, NUL-terminated, in the C library's memory
+ * (start-up may not allocate from hakmem, and the allocator may not use
+ * stdio); closes fd. NULL with errno set on failure. */
+static char *read_all(int fd, size_t size) {
+    char *text = __libc_malloc(size + 1);
+    int err = text == NULL ? ENOMEM : 0;
+    size_t len = 0;
+    while (err == 0 && len < size) {
+        ssize_t r = read(fd, text + len, size - len);
+        if (r < 0 && errno != EINTR) err = errno;
+        if (r == 0) break; /* shrank meanwhile: parse what is there */
+        if (r > 0) len += (size_t)r;
+    }
+    close(fd);
+    if (err != 0) {
+        __libc_free(text);
+        errno = err;
+        return NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
 bool hak_profile_load(const char *path, hak_knob_source_t src) {
-    if (!profile_readable(path)) return false;
+    bool system = src == HAK_SRC_SYSTEM;
+    kind = system ? "system profile" : "profile";
+    quiet = system && hak_secure;
+    size_t size = 0;
+    int fd = profile_open(path, system, &size);
+    if (fd == -2) return true;
+    if (fd < 0) return false;
+    char *text = read_all(fd, size);
+    if (text == NULL) {
+        say("%s %s: cannot read: %s; %s", kind, path, hak_errno_text(errno), consequence());
+        return false;
+    }
     config_t cfg;
     config_init(&cfg);
     bool ok = true;
-    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+    int parsed = config_read_string(&cfg, text);
+    __libc_free(text);
+    if (parsed != CONFIG_TRUE) {
         if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-            hak_msg("profile %s: cannot read; %s", path, consequence());
+            say("%s %s: cannot read; %s", kind, path, consequence());
         else
-            hak_msg("profile %s:%d: %s; %s",
-                    config_error_file(&cfg) ? config_error_file(&cfg) : path,
-                    config_error_line(&cfg), config_error_text(&cfg), consequence());
+            say("%s %s:%d: %s; %s", kind, config_error_file(&cfg) ? config_error_file(&cfg) : path,
+                config_error_line(&cfg), config_error_text(&cfg), consequence());
         config_destroy(&cfg);
         return false;
     }
@@ -194,12 +234,12 @@ bool hak_profile_load(const char *path, hak_knob_source_t src) {
         if (k < 0) {
             const char *near = name != NULL ? hak_knob_suggest(name) : NULL;
             if (near != NULL)
-                hak_msg("profile %s:%d: unknown knob \"%s\" (did you mean %s?); %s", path, line,
-                        name, near, hak_knob_value[HAK_K_STRICT] ? consequence() : "ignored");
+                say("%s %s:%d: unknown knob \"%s\" (did you mean %s?); %s", kind, path, line, name,
+                    near, hak_knob_value[HAK_K_STRICT] ? consequence() : "ignored");
             else
-                hak_msg("profile %s:%d: unknown knob \"%s\" (see hak-tune knobs); %s", path, line,
-                        name ? name : "?",
-                        hak_knob_value[HAK_K_STRICT] ? consequence() : "ignored");
+                say("%s %s:%d: unknown knob \"%s\" (see hakmem-config --knobs); %s", kind, path,
+                    line, name ? name : "?",
+                    hak_knob_value[HAK_K_STRICT] ? consequence() : "ignored");
             ok = false;
             continue;
         }
@@ -213,11 +253,11 @@ bool hak_profile_load(const char *path, hak_knob_source_t src) {
         hak_knob_allowed((hak_knob_id_t)k, allowed, sizeof allowed);
         hak_knob_format((hak_knob_id_t)k, hak_knob_value[k], def, sizeof def);
         if (hak_knob_value[HAK_K_STRICT])
-            hak_msg("profile %s:%d: %s = %s: must be %s; %s", path, line, name, got, allowed,
-                    consequence());
+            say("%s %s:%d: %s = %s: must be %s; %s", kind, path, line, name, got, allowed,
+                consequence());
         else
-            hak_msg("profile %s:%d: %s = %s: must be %s; keeping %s", path, line, name, got,
-                    allowed, def);
+            say("%s %s:%d: %s = %s: must be %s; keeping %s", kind, path, line, name, got, allowed,
+                def);
         ok = false;
     }
     config_destroy(&cfg);

@@ -7,9 +7,11 @@
  * write(2): the report runs at exit, when stdio may already be torn down. */
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 _Atomic(uint64_t) hak_global_stats[HAK_STAT_COUNT];
@@ -55,7 +57,7 @@ hak_export void hak_stats_print(int fd) {
     write_all(fd, line, n);
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
         char num[24];
-        size_t w = hak_fmt(num, sizeof num, "%U", (unsigned long long)v[i]);
+        size_t w = hak_fmt(num, sizeof num, "%llu", (unsigned long long)v[i]);
         n = hak_fmt(line, sizeof line, "  %s", hak_stat_name[i]);
         while (n < 22 + 14 - w && n < 64) line[n++] = ' ';
         n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, hak_stat_help[i]);
@@ -69,7 +71,7 @@ hak_export size_t hak_stats_json(char *buf, size_t cap) {
     size_t n =
         hak_fmt(buf, cap, "{\"version\":\"%s\",\"pid\":%d", HAKMEM_VERSION_STRING, (int)getpid());
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
-        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%U",
+        n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%llu",
                      hak_stat_name[i], (unsigned long long)v[i]);
     n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
     return n;
@@ -93,7 +95,7 @@ void hak_stats_init(void) {
     const char *file = hak_getenv("HAKMEM_STATS_FILE");
     if (file != NULL && file[0] != '\0') {
         if (strlen(file) >= sizeof report_file)
-            hak_msg("HAKMEM_STATS_FILE is longer than %z bytes; ignored", sizeof report_file - 1);
+            hak_msg("HAKMEM_STATS_FILE is longer than %zu bytes; ignored", sizeof report_file - 1);
         else
             memcpy(report_file, file, strlen(file) + 1);
     }
@@ -114,6 +116,39 @@ static void expand_path(char *out, size_t cap) {
     out[n < cap ? n : cap - 1] = '\0';
 }
 
+/* The stats file often sits in a shared directory such as /tmp, where
+ * another user may have planted a name first: a symbolic link to a file of
+ * ours, a FIFO that would hang the exit, or a file of theirs that would
+ * receive our counters. Only a regular file of our own is written, created
+ * readable by us alone, and it is truncated only once it has passed. */
+static void write_report_file(const char *json, size_t n) {
+    char path[1100];
+    expand_path(path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            hak_msg("stats file %s: is a symbolic link; not written", path);
+        else if (errno == ENXIO) /* a FIFO nobody reads, or a socket */
+            hak_msg("stats file %s: not a regular file; not written", path);
+        else
+            hak_msg("stats file %s: cannot write: %s; not written", path, hak_errno_text(errno));
+        return;
+    }
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (st.st_uid != geteuid())
+        why = "owned by another user";
+    else if (ftruncate(fd, 0) != 0)
+        why = "cannot be truncated";
+    if (why != NULL)
+        hak_msg("stats file %s: %s; not written", path, why);
+    else
+        write_all(fd, json, n);
+    close(fd);
+}
+
 __attribute__((destructor)) static void report_at_exit(void) {
     if (!hak_ready()) return;
     if (report_mode == REPORT_TEXT) hak_stats_print(STDERR_FILENO);
@@ -123,16 +158,6 @@ __attribute__((destructor)) static void report_at_exit(void) {
         if (n > sizeof json - 2) n = sizeof json - 2;
         json[n++] = '\n';
         if (report_mode == REPORT_JSON) write_all(STDERR_FILENO, json, n);
-        if (report_file[0] != '\0') {
-            char path[1100];
-            expand_path(path, sizeof path);
-            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd < 0) {
-                hak_msg("cannot write stats to %s", path);
-                return;
-            }
-            write_all(fd, json, n);
-            close(fd);
-        }
+        if (report_file[0] != '\0') write_report_file(json, n);
     }
 }

@@ -8,15 +8,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f) {
-    fputs("usage: hakmem-config [--strict] [FILE]   check a profile: print every knob's\n"
-          "                                         effective value and its source\n"
-          "       hakmem-config --defaults          print the default profile\n"
-          "       hakmem-config --knobs             print the knob table (markdown)\n"
-          "\n"
-          "FILE defaults to $HAKMEM_CONFIG; without either, the built-in defaults are shown.\n"
-          "HAKMEM_<KNOB> variables in the environment override the profile, as in the library.\n"
+    fprintf(f,
+            "usage: hakmem-config [--strict] [FILE]   check a profile: print every knob's\n"
+            "                                         effective value and its source\n"
+            "       hakmem-config --system [--strict] check the system profile alone\n"
+            "       hakmem-config --defaults          print the default profile\n"
+            "       hakmem-config --knobs             print the knob table (markdown)\n"
+            "\n"
+            "Every process reads, in this order: the built-in defaults, the system profile\n"
+            "%s (only when it is a regular file owned by root that no one else may\n"
+            "write), the profile FILE or $HAKMEM_CONFIG, then the HAKMEM_<KNOB> variables; each\n"
+            "beats the ones before it, as the source column shows. A setuid or setgid program\n"
+            "(or one with file capabilities) reads the system profile alone.\n\n",
+            hak_system_profile_path);
+    fputs("FILE defaults to $HAKMEM_CONFIG; without either, the defaults and the system\n"
+          "profile are shown.\n"
           "Problems are reported on stderr, one line each, naming the file, line, knob and what\n"
           "is allowed. Exit status: 0 when the profile is clean, 1 when anything was wrong\n"
           "(the library would run on defaults for what was bad), 2 on bad usage.\n"
@@ -66,8 +76,32 @@ static void print_knobs(void) {
     }
 }
 
+extern char **environ;
+
+/* --system: what the system profile alone makes of the defaults, as a
+ * secure process would read it (and with --strict, as strictly). */
+static void system_only(void) {
+    for (char **e = environ; *e != NULL;) {
+        if (strncmp(*e, "HAKMEM_", 7) == 0 && strncmp(*e, "HAKMEM_STRICT=", 14) != 0) {
+            char name[256];
+            size_t len = strcspn(*e, "=");
+            snprintf(name, sizeof name, "%.*s", (int)len, *e);
+            unsetenv(name); /* shifts the rest down: look at *e again */
+        } else {
+            e++;
+        }
+    }
+    struct stat st;
+    if (lstat(hak_system_profile_path, &st) != 0 && errno == ENOENT)
+        printf("# no system profile at %s: processes start from the built-in defaults\n",
+               hak_system_profile_path);
+    else
+        printf("# system profile %s\n", hak_system_profile_path);
+}
+
 int main(int argc, char **argv) {
     const char *file = NULL;
+    bool system = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -79,6 +113,8 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--knobs") == 0) {
             print_knobs();
             return 0;
+        } else if (strcmp(a, "--system") == 0) {
+            system = true;
         } else if (strcmp(a, "--strict") == 0) {
             setenv("HAKMEM_STRICT", "1", 1);
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -91,6 +127,12 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (system && file != NULL) {
+        fprintf(stderr, "hakmem-config: --system checks %s, not a FILE (got '%s')\n",
+                hak_system_profile_path, file);
+        return 2;
+    }
+    if (system) system_only();
     if (file != NULL) setenv("HAKMEM_CONFIG", file, 1);
     if (!hak_options_init()) {
         /* No run would use these values: the library would not start. */

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# seedbug.sh — the re-entry guard against the seed's bug. Under the
+# reentry.sh — the re-entry guard: an allocation path that calls a wrapped
+# entry point (malloc, posix_memalign) re-enters hakmem. Under the
 # deliberately broken build (its page pool calls the wrapped posix_memalign)
 # a program that needs mid-tier pages must abort with "hakmem: re-entered",
-# not hang, recurse until the stack runs out or corrupt memory as the seed
-# did; under the real library the same program must pass.
+# not hang, recurse until the stack runs out or corrupt memory; under the real library the same program must pass.
 #
-# Usage: seedbug.sh LIBHAKMEM.so LIBHAKMEM-SEEDBUG.so PROGRAM [ARGS...]
+# Usage: reentry.sh LIBHAKMEM.so LIBHAKMEM-REENTRY-BUG.so PROGRAM [ARGS...]
 set -u
 
 if [ $# -lt 3 ]; then
-    echo "usage: $0 LIBHAKMEM.so LIBHAKMEM-SEEDBUG.so PROGRAM [ARGS...]" >&2
+    echo "usage: $0 LIBHAKMEM.so LIBHAKMEM-REENTRY-BUG.so PROGRAM [ARGS...]" >&2
     exit 2
 fi
 good=$(realpath "$1")
@@ -22,7 +22,7 @@ for f in "$good" "$bad" "$1"; do
     fi
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-seedbug.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-reentry-bug.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 ulimit -c 0 # the abort is expected; no core files
 
@@ -39,7 +39,7 @@ if [ $rc = 0 ]; then
     echo "FAIL: under $(basename "$bad") the program succeeded: the re-entry went unnoticed"
     fail=1
 elif [ $rc = 137 ]; then
-    echo "FAIL: under $(basename "$bad") the program hung (killed after 30 s), as the seed did"
+    echo "FAIL: under $(basename "$bad") the program hung (killed after 30 s)"
     fail=1
 elif ! grep -q 'hakmem: re-entered' "$work/bad.err"; then
     echo "FAIL: under $(basename "$bad") the program failed (status $rc) without" \

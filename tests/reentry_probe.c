@@ -1,6 +1,6 @@
-/* seedbug_probe.c — the smallest workload that makes the mid-tier page pool
+/* reentry_probe.c — the smallest workload that makes the mid-tier page pool
  * ask for pages: enough 5000-byte blocks alive at once to need several
- * pages. seedbug.sh runs it under the deliberately broken library, where
+ * pages. reentry.sh runs it under the deliberately broken library, where
  * that request re-enters the allocator, and under the real one. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -16,19 +16,19 @@ int main(void) {
         for (int i = 0; i < N; i++) {
             blk[i] = tu_launder(malloc(5000));
             if (!blk[i]) {
-                printf("FAIL seedbug_probe: malloc(5000) returned NULL\n");
+                printf("FAIL reentry_probe: malloc(5000) returned NULL\n");
                 return 1;
             }
             memset(blk[i], round + 1, 5000);
         }
         for (int i = 0; i < N; i++) {
             if (((unsigned char *)blk[i])[4999] != round + 1) {
-                printf("FAIL seedbug_probe: block %d damaged\n", i);
+                printf("FAIL reentry_probe: block %d damaged\n", i);
                 return 1;
             }
             free(blk[i]);
         }
     }
-    printf("seedbug_probe: ok\n");
+    printf("reentry_probe: ok\n");
     return 0;
 }
