@@ -7,9 +7,15 @@
  * ratio against peers measured in the same session, interleaved, as a
  * median of several runs; every run, failed or not, is kept and shown. */
 #define _GNU_SOURCE
-#include "driver_util.h"
+#include "driver.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_ALLOCS 8
 /* Where Debian puts the peers; -DPEER_LIB_DIR=... for other layouts. */
@@ -38,7 +44,7 @@ static const alloc_t PEERS[] = {
 
 typedef struct {
     int workload, alloc, repeat;
-    measure_t m;
+    hr_result_t m;
     char *log; /* this run's output file; NULL when it could not be written */
 } run_t;
 
@@ -65,11 +71,12 @@ static struct {
 
 static alloc_t g_allocs[MAX_ALLOCS];
 static int g_nallocs;
-static int g_wl[N_WORKLOADS];
+static int g_wl[HR_NWORKLOADS];
 static int g_nwl;
 static char g_bin_dir[PATH_MAX];
-static session_t g_session;
-static char g_missing[256]; /* " pkg pkg" of the peers not installed */
+static hr_session_t g_session;
+static char g_missing[256];  /* " pkg pkg" of the peers not installed */
+static hr_metric_t g_metric; /* every workload prints its throughput */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -112,7 +119,7 @@ static void parse_args(int argc, char **argv) {
                                 {"--out", &opt.out_dir},
                                 {"--bin-dir", &opt.bin_dir},
                                 {NULL, NULL}};
-    bool chosen[N_WORKLOADS] = {false};
+    bool chosen[HR_NWORKLOADS] = {false};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (driver_option(argc, argv, &i, usage, texts)) continue;
@@ -139,15 +146,15 @@ static void parse_args(int argc, char **argv) {
             fprintf(stderr, "compare: unknown option '%s' (see --help)\n", a);
             exit(2);
         } else if (strcmp(a, "all") == 0) {
-            for (size_t w = 0; w < N_WORKLOADS; w++) chosen[w] = true;
+            for (size_t w = 0; w < HR_NWORKLOADS; w++) chosen[w] = true;
         } else {
-            int w = workload_find(a);
-            if (w < 0) workload_unknown(a, " all");
-            chosen[w] = true;
+            const hr_workload_t *w = hr_workload_find(a);
+            if (w == NULL) workload_unknown(a, " all");
+            chosen[w - hr_workloads] = true;
         }
     }
     /* Table order, not command-line order, so reports always line up. */
-    for (size_t w = 0; w < N_WORKLOADS; w++)
+    for (size_t w = 0; w < HR_NWORKLOADS; w++)
         if (chosen[w]) g_wl[g_nwl++] = (int)w;
     if (g_nwl == 0) {
         fprintf(stderr, "compare: no workload given (try 'compare all' or --help)\n");
@@ -201,7 +208,7 @@ static void check_programs(void) {
     find_bin_dir(opt.bin_dir, g_bin_dir, sizeof g_bin_dir);
     for (int i = 0; i < g_nwl; i++) {
         char prog[PATH_MAX * 2];
-        workload_require(g_bin_dir, &WORKLOADS[g_wl[i]], prog, sizeof prog);
+        workload_require(g_bin_dir, &hr_workloads[g_wl[i]], prog, sizeof prog);
     }
 }
 
@@ -223,20 +230,24 @@ static void mkdir_p(const char *path) {
 /* ---- running one workload ------------------------------------------------ */
 
 static void run_one(run_t *r) {
-    const workload_t *w = &WORKLOADS[r->workload];
+    const hr_workload_t *w = &hr_workloads[r->workload];
     const alloc_t *al = &g_allocs[r->alloc];
     char prog[PATH_MAX * 2];
-    const char *argv[MAX_ARGS + 1];
+    const char *argv[HR_MAX_ARGS + 1];
     workload_prog(g_bin_dir, w, prog, sizeof prog);
-    workload_argv(w, prog, opt.seconds, argv);
+    hr_workload_argv(w, prog, opt.seconds, argv);
 
-    env_t env[2];
+    hr_env_t env[2];
     int nenv = 0;
-    if (al->lib) env[nenv++] = (env_t){"LD_PRELOAD", al->lib};
-    if (al->hakmem && opt.profile) env[nenv++] = (env_t){"HAKMEM_CONFIG", opt.profile};
-    spawn_t sp = {prog, argv, env, nenv, opt.timeout_s};
-    proc_t p;
-    measure_run(&sp, &p, &r->m);
+    if (al->lib) env[nenv++] = (hr_env_t){"LD_PRELOAD", al->lib};
+    if (al->hakmem && opt.profile) env[nenv++] = (hr_env_t){"HAKMEM_CONFIG", opt.profile};
+    /* HAKMEM_* variables are inherited: knob overrides and HAKMEM_STATS=1
+     * are how compare's user sets hakmem up without a profile. */
+    hr_job_t job = {.spawn = {argv, env, nenv, false, opt.timeout_s, &driver_interrupted},
+                    .metric = &g_metric,
+                    .lib = al->lib};
+    hr_proc_t p;
+    hr_run(&job, &p, &r->m);
 
     /* Every run's output is kept: a failure must be explainable later. */
     char log[PATH_MAX * 2];
@@ -248,19 +259,19 @@ static void run_one(run_t *r) {
         if (al->lib) fprintf(f, " LD_PRELOAD=%s", al->lib);
         if (al->hakmem && opt.profile) fprintf(f, " HAKMEM_CONFIG=%s", opt.profile);
         for (int a = 0; argv[a]; a++) fprintf(f, " %s", argv[a]);
-        fprintf(f, "\nstatus: %s", STATUS_NAME[r->m.status]);
+        fprintf(f, "\nstatus: %s", hr_status_name(r->m.status));
         if (p.exec_errno) fprintf(f, " (%s)", strerror(p.exec_errno));
         if (r->m.signal) fprintf(f, " (signal %d, %s)", r->m.signal, strsignal(r->m.signal));
-        if (r->m.status == ST_EXIT) fprintf(f, " (exit %d)", r->m.exit_code);
+        if (r->m.status == HR_EXIT) fprintf(f, " (exit %d)", r->m.exit_code);
         fprintf(f, "\nwall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB\n", r->m.wall_s,
                 r->m.user_s, r->m.sys_s, r->m.maxrss_kib);
-        fprintf(f, "--- stdout ---\n%s--- stderr ---\n%s", buf_str(&p.out), buf_str(&p.err));
+        fprintf(f, "--- stdout ---\n%s--- stderr ---\n%s", hr_out(&p), hr_err(&p));
         fclose(f);
         r->log = driver_strdup(log);
     } else {
         fprintf(stderr, "compare: cannot write %s: %s\n", log, strerror(errno));
     }
-    proc_free(&p);
+    hr_proc_free(&p);
 }
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -284,18 +295,18 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
             if (r->workload != wl || r->alloc != a) continue;
             x->runs++;
             tally_add(&x->tally, r->m.status, r->m.signal, r->m.exit_code);
-            if (r->m.status != ST_OK) continue;
-            tp[x->ok] = r->m.throughput;
+            if (r->m.status != HR_OK) continue;
+            tp[x->ok] = r->m.metric;
             us[x->ok] = r->m.user_s;
             ss[x->ok] = r->m.sys_s;
             if (r->m.maxrss_kib > x->peak_rss_kib) x->peak_rss_kib = r->m.maxrss_kib;
             x->ok++;
         }
-        x->median = median(tp, x->ok); /* sorts tp: min and max are its ends */
+        x->median = hr_median(tp, x->ok); /* sorts tp: min and max are its ends */
         x->min = x->ok ? tp[0] : NAN;
         x->max = x->ok ? tp[x->ok - 1] : NAN;
-        x->user_s = median(us, x->ok);
-        x->sys_s = median(ss, x->ok);
+        x->user_s = hr_median(us, x->ok);
+        x->sys_s = hr_median(ss, x->ok);
     }
     free(tp);
     int b = best_peer(s);
@@ -321,7 +332,7 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
     if (g_missing[0]) fprintf(f, "- peers not installed (apt-get install%s)\n", g_missing);
     fprintf(f, "- summaries use successful runs only; ratios are of medians\n");
     for (int i = 0; i < g_nwl; i++) {
-        const workload_t *w = &WORKLOADS[g_wl[i]];
+        const hr_workload_t *w = &hr_workloads[g_wl[i]];
         summary_t s[MAX_ALLOCS];
         summarise(runs, nruns, g_wl[i], s);
         fprintf(f, "\n## %s\n\n`", w->name);
@@ -373,7 +384,7 @@ static void write_csv(const run_t *runs, int nruns) {
                    "sys_s,maxrss_kib,log\n");
         for (int i = 0; i < nruns; i++) {
             const run_t *r = &runs[i];
-            fprintf(f, "%s,%s,", WORKLOADS[r->workload].name, g_allocs[r->alloc].name);
+            fprintf(f, "%s,%s,", hr_workloads[r->workload].name, g_allocs[r->alloc].name);
             csv_measure(f, r->repeat, &r->m);
             fprintf(f, ",%ld,\"%s\"\n", r->m.maxrss_kib, r->log ? r->log : "");
         }
@@ -390,7 +401,7 @@ static void write_csv(const run_t *runs, int nruns) {
             for (int a = 0; a < g_nallocs; a++) {
                 char st[200];
                 tally_text(&s[a].tally, st, sizeof st);
-                fprintf(f, "%s,%s,%d,%d", WORKLOADS[g_wl[i]].name, g_allocs[a].name, s[a].runs,
+                fprintf(f, "%s,%s,%d,%d", hr_workloads[g_wl[i]].name, g_allocs[a].name, s[a].runs,
                         s[a].ok);
                 const struct {
                     double v;
@@ -419,7 +430,7 @@ static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
     FILE *f = open_out("ratios.svg", path, sizeof path);
     if (f == NULL) return;
 
-    summary_t sum[N_WORKLOADS][MAX_ALLOCS];
+    summary_t sum[HR_NWORKLOADS][MAX_ALLOCS];
     double lo = log2(0.8), hi = log2(1.25);
     for (int i = 0; i < g_nwl; i++) {
         summarise(runs, nruns, g_wl[i], sum[i]);
@@ -449,16 +460,7 @@ static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
             "to glibc (median of %d runs; whiskers: min–max)</text>\n"
             "<text x=\"%.0f\" y=\"44\" fill=\"#555\">",
             width, height, width, height, left, opt.repeats, left);
-    for (const char *c = subtitle; *c; c++) { /* host names are not ours to trust */
-        if (*c == '<')
-            fputs("&lt;", f);
-        else if (*c == '>')
-            fputs("&gt;", f);
-        else if (*c == '&')
-            fputs("&amp;", f);
-        else
-            fputc(*c, f);
-    }
+    hr_xml_text(f, subtitle);
     fputs("</text>\n", f);
 
     for (int t = (int)lo; t <= (int)hi; t++) {
@@ -481,7 +483,7 @@ static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
         fprintf(
             f,
             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n",
-            gx + group_w / 2, top + plot_h + 22, WORKLOADS[g_wl[i]].name);
+            gx + group_w / 2, top + plot_h + 22, hr_workloads[g_wl[i]].name);
         double g = sum[i][0].median;
         if (!(g > 0)) {
             fprintf(f,
@@ -510,7 +512,7 @@ static void write_svg(const run_t *runs, int nruns, const char *subtitle) {
                     "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
                     "<title>%s %s: %.3f× glibc (%d/%d runs ok)</title></rect>\n",
                     x, fmin(y0, y1), bar_w, fmax(fabs(y1 - y0), 1.0), g_allocs[a].color,
-                    WORKLOADS[g_wl[i]].name, g_allocs[a].name, s->median / g, s->ok, s->runs);
+                    hr_workloads[g_wl[i]].name, g_allocs[a].name, s->median / g, s->ok, s->runs);
             double wlo = Y(log2(s->min / g)), whi = Y(log2(s->max / g));
             fprintf(f,
                     "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"#000\" "
@@ -555,7 +557,9 @@ int main(int argc, char **argv) {
     mkdir_p(logs);
 
     driver_trap_interrupts();
-    session_read(&g_session);
+    hr_session_read(&g_session);
+    char why[200];
+    if (!hr_metric_init(&g_metric, NULL, why, sizeof why)) driver_die("metric: %s", why);
 
     int total = g_nwl * opt.repeats * g_nallocs, done = 0;
     run_t *runs = calloc((size_t)total, sizeof *runs);
@@ -571,7 +575,7 @@ int main(int argc, char **argv) {
                 run_one(r);
                 done++;
                 char label[64];
-                snprintf(label, sizeof label, "%-12s %-8s", WORKLOADS[r->workload].name,
+                snprintf(label, sizeof label, "%-12s %-8s", hr_workloads[r->workload].name,
                          g_allocs[a].name);
                 progress_begin(done, total, label, 0, rep, &r->m);
                 fputc('\n', stderr);

@@ -9,54 +9,56 @@
  * whose settings hakmem refused, or in which hakmem served nothing, says so
  * in its status instead of passing for a measurement. */
 #define _GNU_SOURCE
-#include "driver_util.h"
+#include "driver.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <sys/stat.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #define MAX_VALUES   64
 #define MAX_COUNTERS 16
-#define MAX_STATS    128 /* keys in one stats object; hakmem has ~30 */
-#define KNOB_VARS    3   /* the wrap pseudo-knob sets three variables */
+#define KNOB_VARS    3 /* the wrap pseudo-knob sets three variables */
 /* hakmem-config and the trial run are quick; longer means something hangs. */
 #define CHECK_TIMEOUT_S 30
 
 /* Counters that show what each knob acts on: pages and mappings for the OS
  * layer's knobs, page hand-over for the idle threshold, tiers for wrap. */
+#define END (-1)
+#define OS_COUNTERS                                                                                \
+    {                                                                                              \
+        HAK_S_page_new, HAK_S_os_mmap, HAK_S_os_munmap, HAK_S_os_madvise, HAK_S_bytes_mapped_peak, \
+            END                                                                                    \
+    }
+#define TIER_COUNTERS                                                                              \
+    { HAK_S_tiny_alloc, HAK_S_mid_alloc, HAK_S_large_alloc, HAK_S_libc_alloc, END }
 static const struct {
-    const char *knob, *counters;
+    const char *knob;
+    int counters[8]; /* ended by END */
 } DEFAULT_COUNTERS[] = {
-    {"align_mode", "page_new,os_mmap,os_munmap,os_madvise,bytes_mapped_peak"},
-    {"chunk_pool_pages", "page_new,os_mmap,os_munmap,os_madvise,bytes_mapped_peak"},
-    {"idle_threshold_us", "page_new,page_reused,page_adopted,pending_enqueued"},
-    {"wrap", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
-    {"wrap_tiny", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
-    {"wrap_mid", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
-    {"wrap_large", "tiny_alloc,mid_alloc,large_alloc,libc_alloc"},
+    {"align_mode", OS_COUNTERS},
+    {"chunk_pool_pages", OS_COUNTERS},
+    {"idle_threshold_us",
+     {HAK_S_page_new, HAK_S_page_reused, HAK_S_page_adopted, HAK_S_pending_enqueued, END}},
+    {"wrap", TIER_COUNTERS},
+    {"wrap_tiny", TIER_COUNTERS},
+    {"wrap_mid", TIER_COUNTERS},
+    {"wrap_large", TIER_COUNTERS},
 };
-static const char *const OTHER_COUNTERS = "page_new,os_mmap,os_munmap";
-
-/* What hakmem-served means: an allocation in one of its own tiers. */
-static const char *const SERVED[] = {"tiny_alloc", "mid_alloc", "large_alloc"};
+static const int OTHER_COUNTERS[] = {HAK_S_page_new, HAK_S_os_mmap, HAK_S_os_munmap, END};
 
 typedef struct {
     int value, repeat;
-    measure_t m;
+    hr_result_t m;
     long long counter[MAX_COUNTERS]; /* -1: not in the stats (or no stats) */
-    char note[200];                  /* why a run failed, from its stderr */
+    char note[240];                  /* why a run failed, from its stderr */
 } run_t;
-
-typedef struct {
-    char name[48];
-    long long value;
-} stat_t;
-
-typedef struct {
-    stat_t s[MAX_STATS];
-    int n;
-    char version[32];
-} stats_t;
 
 /* ---- options and state ----------------------------------------------------- */
 
@@ -77,13 +79,20 @@ static int g_nvars;
 static char *g_values[MAX_VALUES];
 static int g_nvalues;
 static int g_workload;
-static const char *g_counter[MAX_COUNTERS];
+static const char *g_counter[MAX_COUNTERS]; /* names, as reports show them */
+static int g_counter_id[MAX_COUNTERS];      /* hak_stat_name's index; -1: unknown */
 static int g_ncounters;
 static char g_lib[PATH_MAX], g_prog[PATH_MAX * 2];
-static char g_tmpdir[PATH_MAX];
 static char g_command[4096];
-static session_t g_session;
-static char g_version[32]; /* hakmem's, from the trial run's stats */
+static hr_session_t g_session;
+static char g_version[32];   /* hakmem's, from the trial run's stats */
+static hr_metric_t g_metric; /* every workload prints its throughput */
+
+static void print_counters(FILE *f, const char *knob, const int *ids) {
+    fprintf(f, "  %-18s", knob);
+    for (int c = 0; ids[c] != END; c++) fprintf(f, "%s%s", c ? "," : " ", hak_stat_name[ids[c]]);
+    fputc('\n', f);
+}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: sweep [OPTIONS] KNOB VALUE[,VALUE...] WORKLOAD\n"
@@ -113,8 +122,8 @@ static void usage(FILE *f) {
                "\n"
                "Default counters:\n");
     for (size_t i = 0; i < sizeof DEFAULT_COUNTERS / sizeof DEFAULT_COUNTERS[0]; i++)
-        fprintf(f, "  %-18s %s\n", DEFAULT_COUNTERS[i].knob, DEFAULT_COUNTERS[i].counters);
-    fprintf(f, "  %-18s %s\n", "any other knob", OTHER_COUNTERS);
+        print_counters(f, DEFAULT_COUNTERS[i].knob, DEFAULT_COUNTERS[i].counters);
+    print_counters(f, "any other knob", OTHER_COUNTERS);
     fprintf(f, "\nWorkloads:\n");
     workloads_usage(f);
     fprintf(f, "\n"
@@ -132,7 +141,7 @@ static void usage(FILE *f) {
                "Statuses: ok; unserved (hakmem was loaded but tiny_alloc+mid_alloc+large_alloc\n"
                "is 0: every request went to the C library, as wrap=000 asks; still measured,\n"
                "since that is what the setting costs); and the failures, which are shown but\n"
-               "left out of the medians: crash (signal), exit (code), timeout, no-throughput,\n"
+               "left out of the medians: crash (signal), exit (code), timeout, no-metric,\n"
                "no-stats (no stats file: hakmem may not have been loaded at all), rejected\n"
                "(hakmem refused the value and ran with its default), preload-failed,\n"
                "exec-failed, interrupted. A failed run's last line of stderr is shown too.\n"
@@ -211,19 +220,24 @@ static void set_knob(const char *arg) {
 }
 
 static void set_counters(void) {
-    const char *list = opt.counters;
-    for (size_t i = 0; !list && i < sizeof DEFAULT_COUNTERS / sizeof DEFAULT_COUNTERS[0]; i++)
-        if (strcmp(DEFAULT_COUNTERS[i].knob, g_knob) == 0) list = DEFAULT_COUNTERS[i].counters;
-    if (!list) list = OTHER_COUNTERS;
+    if (opt.counters == NULL) {
+        const int *ids = OTHER_COUNTERS;
+        for (size_t i = 0; i < sizeof DEFAULT_COUNTERS / sizeof DEFAULT_COUNTERS[0]; i++)
+            if (strcmp(DEFAULT_COUNTERS[i].knob, g_knob) == 0) ids = DEFAULT_COUNTERS[i].counters;
+        for (g_ncounters = 0; ids[g_ncounters] != END; g_ncounters++) {
+            g_counter_id[g_ncounters] = ids[g_ncounters];
+            g_counter[g_ncounters] = hak_stat_name[ids[g_ncounters]];
+        }
+        return;
+    }
     char *items[MAX_COUNTERS];
-    g_ncounters = split_list(list, items, MAX_COUNTERS, "counter");
+    g_ncounters = split_list(opt.counters, items, MAX_COUNTERS, "counter");
     for (int i = 0; i < g_ncounters; i++) {
         for (const char *c = items[i]; *c; c++)
             if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '_')
                 usage_error("'%s' is not a counter name", items[i]);
-        if (strlen(items[i]) >= sizeof((stat_t *)0)->name)
-            usage_error("'%s' is not a counter name", items[i]);
         g_counter[i] = items[i];
+        g_counter_id[i] = hr_stat_find(items[i]); /* an unknown one is named after the trial */
     }
 }
 
@@ -266,10 +280,11 @@ static void parse_args(int argc, char **argv) {
                             "(e.g. 111,011,000), not '%s'",
                             m);
         }
-    g_workload = workload_find(pos[2]);
-    if (g_workload < 0) workload_unknown(pos[2], "");
+    const hr_workload_t *w = hr_workload_find(pos[2]);
+    if (w == NULL) workload_unknown(pos[2], "");
+    g_workload = (int)(w - hr_workloads);
     set_counters();
-    double dur = opt.seconds ? strtod(opt.seconds, NULL) : atof(WORKLOADS[g_workload].args[1]);
+    double dur = opt.seconds ? strtod(opt.seconds, NULL) : atof(hr_workloads[g_workload].args[1]);
     if (opt.timeout_s < dur)
         fprintf(stderr,
                 "sweep: warning: --timeout %.1f s is shorter than the workload's %.1f s; "
@@ -301,127 +316,30 @@ static void record_command(int argc, char **argv) {
     }
 }
 
-/* ---- hakmem's stats file ----------------------------------------------------- */
+/* ---- hakmem's stats files ------------------------------------------------------ */
 
-static const char *skip_ws(const char *p) {
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-    return p;
+/* Each run's stats land in a private directory; it goes when sweep ends,
+ * however it ends (Ctrl-C included: sweep then still returns from main). */
+static hr_stats_dir_t g_stats;
+
+static void remove_stats_dir(void) {
+    hr_stats_dir_close(&g_stats);
 }
 
-/* A JSON string without escapes (hakmem writes none) into OUT; NULL when
- * malformed. */
-static const char *json_string(const char *p, char *out, size_t cap) {
-    if (*p != '"') return NULL;
-    const char *end = strchr(p + 1, '"');
-    if (end == NULL || memchr(p + 1, '\\', (size_t)(end - p - 1))) return NULL;
-    size_t n = (size_t)(end - p - 1);
-    if (n >= cap) n = cap - 1;
-    memcpy(out, p + 1, n);
-    out[n] = '\0';
-    return end + 1;
-}
-
-/* hakmem's stats: one flat object of "name":integer pairs, plus
- * "version":"x.y.z". False when TEXT is not that. */
-static bool stats_parse(const char *text, stats_t *st) {
-    memset(st, 0, sizeof *st);
-    const char *p = skip_ws(text);
-    if (*p++ != '{') return false;
-    p = skip_ws(p);
-    if (*p == '}') return true;
-    for (;;) {
-        char key[sizeof st->s[0].name];
-        if ((p = json_string(skip_ws(p), key, sizeof key)) == NULL) return false;
-        p = skip_ws(p);
-        if (*p++ != ':') return false;
-        p = skip_ws(p);
-        if (*p == '"') {
-            char val[sizeof st->version];
-            if ((p = json_string(p, val, sizeof val)) == NULL) return false;
-            if (strcmp(key, "version") == 0) snprintf(st->version, sizeof st->version, "%s", val);
-        } else {
-            char *end;
-            errno = 0;
-            long long v = strtoll(p, &end, 10);
-            if (end == p || errno) return false;
-            p = end;
-            if (st->n < MAX_STATS) {
-                snprintf(st->s[st->n].name, sizeof st->s[st->n].name, "%s", key);
-                st->s[st->n++].value = v;
-            }
-        }
-        p = skip_ws(p);
-        if (*p == '}') return true;
-        if (*p++ != ',') return false;
-    }
-}
-
-static bool stats_get(const stats_t *st, const char *name, long long *v) {
-    for (int i = 0; i < st->n; i++)
-        if (strcmp(st->s[i].name, name) == 0) {
-            *v = st->s[i].value;
-            return true;
-        }
-    return false;
-}
-
-/* Reads and removes the stats file process PID wrote. 0: parsed; 1: there
- * is none; 2: it is not hakmem's JSON. */
-static int stats_take(pid_t pid, stats_t *st) {
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/stats.%d.json", g_tmpdir, (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return 1;
-    char text[65536];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    unlink(path);
-    return stats_parse(text, st) ? 0 : 2;
-}
-
-/* Stats files of processes the workload forked are never read: clear them
- * out with the directory when sweep ends, however it ends. */
-static void remove_tmpdir(void) {
-    if (g_tmpdir[0] == '\0') return;
-    DIR *d = opendir(g_tmpdir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char path[PATH_MAX + 300];
-            snprintf(path, sizeof path, "%s/%s", g_tmpdir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(g_tmpdir);
-}
-
-static void make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0') base = "/tmp";
-    snprintf(g_tmpdir, sizeof g_tmpdir, "%s/hakmem-sweep.XXXXXX", base);
-    if (mkdtemp(g_tmpdir) == NULL) {
-        int e = errno;
-        char tried[PATH_MAX];
-        snprintf(tried, sizeof tried, "%s", g_tmpdir);
-        g_tmpdir[0] = '\0';
-        driver_die("cannot make a directory for the stats files (%s): %s", tried, strerror(e));
-    }
-    atexit(remove_tmpdir);
+static void make_stats_dir(void) {
+    char why[600];
+    if (!hr_stats_dir_open(&g_stats, "hakmem-sweep", why, sizeof why)) driver_die("%s", why);
+    atexit(remove_stats_dir);
 }
 
 /* ---- the child's environment ------------------------------------------------- */
 
-static char g_stats_file[PATH_MAX + 32];
-
-/* LD_PRELOAD, the stats file and the knob's variables for value V; V < 0
- * means none of the knob's (the trial run, with hakmem's defaults). */
-static int build_env(int v, env_t *env, char digits[KNOB_VARS][2]) {
+/* LD_PRELOAD and the knob's variables for value V; V < 0 means none of the
+ * knob's (the trial run, with hakmem's defaults). The stats file is the
+ * harness's to add. */
+static int build_env(int v, hr_env_t *env, char digits[KNOB_VARS][2]) {
     int n = 0;
-    env[n++] = (env_t){"LD_PRELOAD", g_lib};
-    env[n++] = (env_t){"HAKMEM_STATS_FILE", g_stats_file};
+    env[n++] = (hr_env_t){"LD_PRELOAD", g_lib};
     for (int i = 0; v >= 0 && i < g_nvars; i++) {
         const char *value = g_values[v];
         if (g_wrap) {
@@ -429,7 +347,7 @@ static int build_env(int v, env_t *env, char digits[KNOB_VARS][2]) {
             digits[i][1] = '\0';
             value = digits[i];
         }
-        env[n++] = (env_t){g_vars[i], value};
+        env[n++] = (hr_env_t){g_vars[i], value};
     }
     return n;
 }
@@ -441,18 +359,6 @@ static void line_at(const char *p, char *out, size_t cap) {
     if (n >= cap) n = cap - 1;
     memcpy(out, p, n);
     out[n] = '\0';
-}
-
-/* The last non-empty line of TEXT: usually the one that says what broke. */
-static void last_line(const char *text, char *out, size_t cap) {
-    out[0] = '\0';
-    size_t n = strlen(text);
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) n--;
-    size_t start = n;
-    while (start > 0 && text[start - 1] != '\n') start--;
-    if (n - start >= cap) n = start + cap - 1;
-    memcpy(out, text + start, n - start);
-    out[n - start] = '\0';
 }
 
 /* hakmem's complaint about one of the variables sweep set, if any:
@@ -493,11 +399,11 @@ static const char *config_line(const char *out, const char *knob) {
     return NULL;
 }
 
-static void run_config_tool(const char *tool, const env_t *env, int nenv, proc_t *p) {
+static void run_config_tool(const char *tool, const hr_env_t *env, int nenv, hr_proc_t *p) {
     const char *argv[] = {tool, NULL};
-    spawn_t sp = {tool, argv, env, nenv, CHECK_TIMEOUT_S};
-    proc_run(&sp, p);
-    if (p->exec_errno || p->timed_out || p->interrupted || WIFSIGNALED(p->wstatus))
+    hr_spawn_t sp = {argv, env, nenv, false, CHECK_TIMEOUT_S, &driver_interrupted};
+    hr_spawn(&sp, p);
+    if (p->exec_errno || p->timed_out || p->interrupted || hr_signal(p))
         driver_die("%s did not run through (%s)", tool,
                    p->exec_errno ? strerror(p->exec_errno) : "killed or timed out");
 }
@@ -515,7 +421,7 @@ static void check_knob(void) {
                 g_lib);
         return;
     }
-    proc_t p;
+    hr_proc_t p;
     run_config_tool(tool, NULL, 0, &p);
     for (int i = 0; i < g_nvars; i++) {
         const char *knob = g_vars[i] + 7; /* past HAKMEM_ */
@@ -524,9 +430,9 @@ static void check_knob(void) {
         for (; knob[k] && k + 1 < sizeof lower; k++)
             lower[k] = (char)tolower((unsigned char)knob[k]);
         lower[k] = '\0';
-        if (config_line(buf_str(&p.out), lower) == NULL) {
+        if (config_line(hr_out(&p), lower) == NULL) {
             fprintf(stderr, "sweep: hakmem has no knob '%s'; its knobs:", lower);
-            for (const char *l = buf_str(&p.out); *l;) {
+            for (const char *l = hr_out(&p); *l;) {
                 const char *eq = strstr(l, " = ");
                 const char *nl = strchr(l, '\n');
                 if (eq && (!nl || eq < nl)) fprintf(stderr, " %.*s", (int)(eq - l), l);
@@ -537,20 +443,20 @@ static void check_knob(void) {
             exit(2);
         }
     }
-    proc_free(&p);
+    hr_proc_free(&p);
 
     for (int v = 0; v < g_nvalues; v++) {
-        env_t env[2 + KNOB_VARS];
+        hr_env_t env[1 + KNOB_VARS];
         char digits[KNOB_VARS][2];
         int n = build_env(v, env, digits);
-        run_config_tool(tool, env + 2, n - 2, &p); /* the tool needs no preload */
-        const char *why = knob_complaint(buf_str(&p.err));
-        if (proc_exit_code(&p) != 0 || why) {
+        run_config_tool(tool, env + 1, n - 1, &p); /* the tool needs no preload */
+        const char *why = knob_complaint(hr_err(&p));
+        if (hr_exit_code(&p) != 0 || why) {
             char line[300];
             if (why)
                 line_at(why, line, sizeof line);
             else
-                last_line(buf_str(&p.err), line, sizeof line);
+                hr_last_line(hr_err(&p), line, sizeof line);
             if (why)
                 fprintf(stderr, "sweep: value '%s' of %s is not accepted: %s\n", g_values[v],
                         g_knob, line);
@@ -559,57 +465,66 @@ static void check_knob(void) {
                         g_values[v], g_knob, line);
             exit(2);
         }
-        proc_free(&p);
+        hr_proc_free(&p);
     }
+}
+
+static _Noreturn void no_such_counters(const hr_stats_t *trial) {
+    fprintf(stderr, "sweep: its counters:");
+    for (int i = 0; i < HAK_STAT_COUNT; i++)
+        if (trial == NULL || trial->have[i]) fprintf(stderr, " %s", hak_stat_name[i]);
+    fputc('\n', stderr);
+    exit(2);
 }
 
 /* A trial run of the workload's --help under the preload: proves the
  * library loads and writes its stats, and tells which counters exist. */
 static void check_counters(void) {
     const char *argv[] = {g_prog, "--help", NULL};
-    env_t env[2 + KNOB_VARS];
+    hr_env_t env[1 + KNOB_VARS];
     char digits[KNOB_VARS][2];
     int nenv = build_env(-1, env, digits);
-    spawn_t sp = {g_prog, argv, env, nenv, CHECK_TIMEOUT_S};
-    proc_t p;
-    proc_run(&sp, &p);
-    stats_t st;
-    int got = stats_take(p.pid, &st);
-    if (strstr(buf_str(&p.err), "cannot be preloaded"))
-        driver_die("ld.so cannot preload %s:\n%s", g_lib, buf_str(&p.err));
-    proc_free(&p);
-    if (got != 0) {
+    hr_job_t job = {.spawn = {argv, env, nenv, false, CHECK_TIMEOUT_S, &driver_interrupted},
+                    .metric = &g_metric,
+                    .stats = &g_stats,
+                    .lib = g_lib};
+    hr_proc_t p;
+    hr_result_t trial;
+    hr_run(&job, &p, &trial);
+    if (trial.status == HR_PRELOAD_FAILED)
+        driver_die("ld.so cannot preload %s:\n%s", g_lib, hr_err(&p));
+    hr_proc_free(&p);
+    bool bad = false;
+    if (!trial.have_stats) {
+        for (int c = 0; c < g_ncounters; c++)
+            if (g_counter_id[c] < 0) {
+                fprintf(stderr, "sweep: hakmem has no counter '%s'\n", g_counter[c]);
+                bad = true;
+            }
+        if (bad) no_such_counters(NULL);
         fprintf(stderr,
-                "sweep: warning: a trial run under %s left %s stats file; the counters cannot "
-                "be checked, and runs without stats will show as no-stats\n",
-                g_lib, got == 1 ? "no" : "an unreadable");
+                "sweep: warning: a trial run under %s left no stats file it could read; the "
+                "counters cannot be checked, and runs without stats will show as no-stats\n",
+                g_lib);
         return;
     }
-    snprintf(g_version, sizeof g_version, "%s", st.version);
-    bool bad = false;
-    for (int c = 0; c < g_ncounters; c++) {
-        long long v;
-        if (!stats_get(&st, g_counter[c], &v)) {
+    snprintf(g_version, sizeof g_version, "%s", trial.stats.version);
+    for (int c = 0; c < g_ncounters; c++)
+        if (g_counter_id[c] < 0 || !trial.stats.have[g_counter_id[c]]) {
             fprintf(stderr, "sweep: hakmem has no counter '%s'\n", g_counter[c]);
             bad = true;
         }
-    }
-    if (bad) {
-        fprintf(stderr, "sweep: its counters:");
-        for (int i = 0; i < st.n; i++)
-            if (strcmp(st.s[i].name, "pid") != 0) fprintf(stderr, " %s", st.s[i].name);
-        fputc('\n', stderr);
-        exit(2);
-    }
+    if (bad) no_such_counters(&trial.stats);
 }
 
 static void setup(void) {
     need_hakmem_lib(opt.lib, g_lib, "; build the 'hakmem' target or pass --lib PATH");
     char bin[PATH_MAX];
     find_bin_dir(opt.bin_dir, bin, sizeof bin);
-    workload_require(bin, &WORKLOADS[g_workload], g_prog, sizeof g_prog);
-    make_tmpdir();
-    snprintf(g_stats_file, sizeof g_stats_file, "%s/stats.%%p.json", g_tmpdir);
+    workload_require(bin, &hr_workloads[g_workload], g_prog, sizeof g_prog);
+    char why[200];
+    if (!hr_metric_init(&g_metric, NULL, why, sizeof why)) driver_die("metric: %s", why);
+    make_stats_dir();
     check_knob();
     check_counters();
 }
@@ -617,49 +532,41 @@ static void setup(void) {
 /* ---- one run ------------------------------------------------------------------ */
 
 static void run_one(run_t *r) {
-    const char *argv[MAX_ARGS + 1];
-    workload_argv(&WORKLOADS[g_workload], g_prog, opt.seconds, argv);
-    env_t env[2 + KNOB_VARS];
+    const char *argv[HR_MAX_ARGS + 1];
+    hr_workload_argv(&hr_workloads[g_workload], g_prog, opt.seconds, argv);
+    hr_env_t env[1 + KNOB_VARS];
     char digits[KNOB_VARS][2];
     int nenv = build_env(r->value, env, digits);
-    spawn_t sp = {g_prog, argv, env, nenv, opt.timeout_s};
-    proc_t p;
-    measure_run(&sp, &p, &r->m);
-
-    stats_t st;
-    int got = stats_take(p.pid, &st); /* always, so no file is left behind */
+    /* Other HAKMEM_* variables are inherited: a knob may be swept with
+     * another one fixed. */
+    hr_job_t job = {.spawn = {argv, env, nenv, false, opt.timeout_s, &driver_interrupted},
+                    .metric = &g_metric,
+                    .stats = &g_stats,
+                    .lib = g_lib};
+    hr_proc_t p;
+    hr_run(&job, &p, &r->m);
     for (int c = 0; c < g_ncounters; c++)
-        if (got != 0 || !stats_get(&st, g_counter[c], &r->counter[c])) r->counter[c] = -1;
+        r->counter[c] = r->m.have_stats && r->m.stats.have[g_counter_id[c]]
+                            ? r->m.stats.v[g_counter_id[c]]
+                            : -1;
 
-    const char *why = knob_complaint(buf_str(&p.err));
-    if ((r->m.status == ST_OK || r->m.status == ST_EXIT) && why) {
+    const char *why = knob_complaint(hr_err(&p));
+    bool ran = r->m.status == HR_OK || r->m.status == HR_EXIT || r->m.status == HR_NO_STATS ||
+               r->m.status == HR_UNSERVED || r->m.status == HR_NO_METRIC;
+    if (ran && why) {
         /* hakmem ran with its default instead: not a measurement of V. */
-        r->m.status = ST_REJECTED;
+        r->m.status = HR_REJECTED;
         line_at(why, r->note, sizeof r->note);
-    } else if (r->m.status == ST_OK && got != 0) {
-        r->m.status = ST_NO_STATS;
-        snprintf(r->note, sizeof r->note, "%s",
-                 got == 1 ? "no stats file" : "stats file is not hakmem's JSON");
-    } else if (r->m.status == ST_OK) {
-        long long served = 0, v;
-        bool known = true;
-        for (size_t i = 0; i < sizeof SERVED / sizeof SERVED[0]; i++) {
-            if (stats_get(&st, SERVED[i], &v))
-                served += v;
-            else
-                known = false;
-        }
-        if (known && served == 0) r->m.status = ST_UNSERVED;
-    } else if (r->m.status == ST_EXEC_FAILED) {
-        snprintf(r->note, sizeof r->note, "%s", strerror(p.exec_errno));
-    } else if (r->m.status != ST_INTERRUPTED) {
-        last_line(buf_str(&p.err), r->note, sizeof r->note);
+    } else if (r->m.status == HR_UNSERVED) {
+        /* Measured all the same: that is what wrap=000 costs. */
+    } else if (r->m.status != HR_OK && r->m.status != HR_INTERRUPTED) {
+        snprintf(r->note, sizeof r->note, "%s", r->m.reason);
     }
-    proc_free(&p);
+    hr_proc_free(&p);
 }
 
 static bool measured(const run_t *r) {
-    return r->m.status == ST_OK || r->m.status == ST_UNSERVED;
+    return r->m.status == HR_OK || r->m.status == HR_UNSERVED;
 }
 
 /* ---- reports ------------------------------------------------------------------ */
@@ -689,26 +596,26 @@ static void summarise(const run_t *runs, int nruns, int v, summary_t *s) {
         s->runs++;
         tally_add(&s->tally, r->m.status, r->m.signal, r->m.exit_code);
         if (!measured(r)) continue;
-        tp[s->measured] = r->m.throughput;
+        tp[s->measured] = r->m.metric;
         us[s->measured] = r->m.user_s;
         ss[s->measured] = r->m.sys_s;
         rss[s->measured] = (double)r->m.maxrss_kib;
         s->measured++;
         if (!isnan(sys_fraction(r))) sf[nsf++] = sys_fraction(r);
     }
-    s->median = median(tp, s->measured); /* sorts tp: min and max are its ends */
+    s->median = hr_median(tp, s->measured); /* sorts tp: min and max are its ends */
     s->min = s->measured ? tp[0] : NAN;
     s->max = s->measured ? tp[s->measured - 1] : NAN;
-    s->user_s = median(us, s->measured);
-    s->sys_s = median(ss, s->measured);
-    s->sys_frac = median(sf, nsf);
-    s->rss_kib = median(rss, s->measured);
+    s->user_s = hr_median(us, s->measured);
+    s->sys_s = hr_median(ss, s->measured);
+    s->sys_frac = hr_median(sf, nsf);
+    s->rss_kib = hr_median(rss, s->measured);
     for (int c = 0; c < g_ncounters; c++) {
         int n = 0;
         for (int i = 0; i < nruns; i++)
             if (runs[i].value == v && measured(&runs[i]) && runs[i].counter[c] >= 0)
                 cv[n++] = (double)runs[i].counter[c];
-        s->counter[c] = median(cv, n);
+        s->counter[c] = hr_median(cv, n);
     }
     free(tmp);
 }
@@ -719,7 +626,7 @@ static bool is_bytes(const char *counter) {
 }
 
 static void print_markdown(FILE *f, const run_t *runs, int nruns) {
-    const workload_t *w = &WORKLOADS[g_workload];
+    const hr_workload_t *w = &hr_workloads[g_workload];
     fprintf(f, "### `%s` on %s\n\n", g_knob, w->name);
     fprintf(f, "Command: `%s`\n\n", g_command);
     session_print(f, &g_session);
@@ -786,11 +693,11 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
     bool header = false;
     for (int i = 0; i < nruns; i++) {
         const run_t *r = &runs[i];
-        if (measured(r) || r->m.status == ST_INTERRUPTED) continue;
+        if (measured(r) || r->m.status == HR_INTERRUPTED) continue;
         if (!header) fprintf(f, "\nFailed runs:\n\n");
         header = true;
         char st[48];
-        status_short(r->m.status, r->m.signal, r->m.exit_code, st, sizeof st);
+        hr_status_short(r->m.status, r->m.signal, r->m.exit_code, st, sizeof st);
         fprintf(f, "- %s=%s #%d: %s%s%s\n", g_knob, g_values[r->value], r->repeat + 1, st,
                 r->note[0] ? ": " : "", r->note);
     }
@@ -855,7 +762,7 @@ int main(int argc, char **argv) {
 
     driver_trap_interrupts();
     setup();
-    session_read(&g_session);
+    hr_session_read(&g_session);
 
     int total = g_nvalues * opt.repeats, done = 0;
     run_t *runs = calloc((size_t)total, sizeof *runs);

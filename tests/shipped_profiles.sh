@@ -3,11 +3,11 @@
 # and every one but default.cfg carries the header configs/README.md
 # requires (where it comes from and what it gained): the workload and how
 # to run it (bench or cmd), the objective, the exact command, the date and
-# the measured gain. bench/verify-profiles must be able to read each header
-# it would verify. Each problem names the file.
-#   shipped_profiles.sh HAKMEM_CONFIG_BIN CONFIGS_DIR [VERIFY_PROFILES]
+# the measured gain. hak-tune --verify must be able to read each header it
+# would verify. Each problem names the file.
+#   shipped_profiles.sh HAKMEM_CONFIG_BIN CONFIGS_DIR [HAK_TUNE]
 set -u
-cfgtool=$1 configs=$2 verify=${3:-}
+cfgtool=$1 configs=$2 tune=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -56,14 +56,12 @@ for f in "${files[@]}"; do
     "the measured gain: OBJECTIVE xRATIO (min A, max B), won N of M pairs ... sys fraction"
 done
 
-# The script that verifies the profiles reads the same headers.
-if [[ -n $verify ]]; then
-  if ! command -v python3 >/dev/null; then
-    echo "skip bench/verify-profiles --list: no python3"
-  elif python3 "$verify" --list --configs "$configs" >"$tmp/list" 2>&1; then
-    ok "bench/verify-profiles reads every header"
+# The command that verifies the profiles reads the same headers.
+if [[ -n $tune ]]; then
+  if "$tune" --verify --list --configs "$configs" >"$tmp/list" 2>&1; then
+    ok "hak-tune --verify reads every header"
   else
-    bad "bench/verify-profiles --list" "$(cat "$tmp/list")"
+    bad "hak-tune --verify --list" "$(cat "$tmp/list")"
   fi
 fi
 

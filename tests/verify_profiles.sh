@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/verify_profiles.sh — bench/verify-profiles judges each profile on
-# its own workload and objective. The workloads are testload's (throughput
+# tests/verify_profiles.sh — hak-tune --verify judges each profile on its
+# own workload and objective. The workloads are testload's (throughput
 # a designed function of the knobs with 1% noise, memory a designed amount
 # of touched pages), so which profile beats the default is known: one faster
 # (relaxed pages, x1.11) and one leaner (less memory, same throughput) do;
@@ -8,10 +8,10 @@
 # (x0.6 < 0.9) do not, and the exit status and the list must say exactly
 # those. A header it cannot use is refused naming the file; --cross prints
 # the table with its provenance.
-#   verify_profiles.sh VERIFY_PROFILES TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
+#   verify_profiles.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 # shellcheck disable=SC2016  # backquotes in patterns are markdown's, not the shell's
 set -u
-verify=$1 testload=$2 lib=$3 cfgtool=$4
+tune=$1 testload=$2 lib=$3 cfgtool=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -21,7 +21,6 @@ expect() {
   local name=$1; shift
   if "$@"; then ok "$name"; else bad "$name" "'$*' is false"; fi
 }
-command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
 
 mkdir "$tmp/configs"
 "$cfgtool" --defaults >"$tmp/configs/default.cfg"
@@ -57,7 +56,7 @@ for f in "$tmp"/configs/*.cfg; do
   "$cfgtool" --strict "$f" >/dev/null 2>&1 || bad "$f" "the test's own profile does not load"
 done
 
-python3 "$verify" --configs "$tmp/configs" --lib "$lib" --pairs 5 >"$tmp/out" 2>"$tmp/err"
+"$tune" --verify --configs "$tmp/configs" --lib "$lib" --pairs 5 >"$tmp/out" 2>"$tmp/err"
 rc=$?
 cat "$tmp/out"
 expect "exit status 1: some profiles do not beat the default (got $rc)" test $rc -eq 1
@@ -70,24 +69,24 @@ expect "the slower profile does not" \
 expect "the starved profile does not: under its throughput floor" \
   grep -qE '^starved.cfg: peak RSS x0\.[0-9]+ .*DOES NOT BEAT THE DEFAULT \(throughput x0\.[0-9]+ below its floor 0\.9\)$' "$tmp/out"
 expect "the last line lists exactly those two" \
-  grep -qx 'verify-profiles: 2 of 4 profiles do not beat the default on their own workload: slower.cfg, starved.cfg' "$tmp/out"
+  grep -qx 'hak-tune: 2 of 4 profiles do not beat the default on their own workload: slower.cfg, starved.cfg' "$tmp/out"
 expect "the report says what was run, when, on which commit and host" \
   grep -qE '^- date: .*; commit: ' "$tmp/out"
 expect "one progress line per pair" test "$(grep -c '^  pair [0-9]/5:' "$tmp/err")" -eq 20
 
 # Only the winners: exit 0.
-python3 "$verify" --lib "$lib" --pairs 3 --quiet "$tmp/configs/faster.cfg" "$tmp/configs/leaner.cfg" \
+"$tune" --verify --lib "$lib" --pairs 3 --quiet "$tmp/configs/faster.cfg" "$tmp/configs/leaner.cfg" \
   --default "$tmp/configs/default.cfg" >"$tmp/out2" 2>&1
 expect "profiles that all beat the default: exit 0" test $? -eq 0
 expect "and says so" grep -q 'all 2 profiles beat the default' "$tmp/out2"
 
 # The cross table: every profile on both workloads, ratios to the default.
-python3 "$verify" --configs "$tmp/configs" --lib "$lib" --pairs 3 --cross --no-bench-workloads --quiet \
+"$tune" --verify --configs "$tmp/configs" --lib "$lib" --pairs 3 --cross --no-bench-workloads --quiet \
   >"$tmp/cross" 2>&1
 rc=$?
 cat "$tmp/cross"
 expect "--cross exits 0" test $rc -eq 0
-expect "--cross: headed by its command" grep -qE '^Command: `.*verify-profiles .*--cross' "$tmp/cross"
+expect "--cross: headed by its command" grep -qE '^Command: `.*hak-tune --verify .*--cross' "$tmp/cross"
 expect "--cross: date, commit and host" grep -qE '^- host: .*CPUs' "$tmp/cross"
 expect "--cross: a column per workload" grep -qx '| profile | objective | faster | leaner |' "$tmp/cross"
 expect "--cross: a row per profile" test "$(grep -cE '^\| `[a-z]+` \| (throughput|rss) \|' "$tmp/cross")" -eq 4
@@ -101,16 +100,16 @@ mkdir "$tmp/broken"
 cp "$tmp/configs/default.cfg" "$tmp/broken/"
 grep -v '^# cmd:' "$tmp/configs/faster.cfg" >"$tmp/broken/noworkload.cfg"
 sed 's/^# objective: .*/# objective:   speed/' "$tmp/configs/faster.cfg" >"$tmp/broken/badobjective.cfg"
-python3 "$verify" --configs "$tmp/broken" --lib "$lib" >"$tmp/out3" 2>&1
+"$tune" --verify --configs "$tmp/broken" --lib "$lib" >"$tmp/out3" 2>&1
 expect "unusable headers: exit 1 (got $?)" test $? -eq 1
 expect "names the file without a workload" \
   grep -q "noworkload.cfg: no '# bench:' or '# cmd:' line: which workload is it for?" "$tmp/out3"
 expect "names the file with a bad objective" \
   grep -q "badobjective.cfg: '# objective: speed': expected one of throughput, rss, sys" "$tmp/out3"
 expect "and runs nothing" bash -c "! grep -q 'pair 1' '$tmp/out3'"
-python3 "$verify" --list --configs "$tmp/broken" >/dev/null 2>&1
+"$tune" --verify --list --configs "$tmp/broken" >/dev/null 2>&1
 expect "--list fails on them too" test $? -eq 1
-python3 "$verify" --configs "$tmp/configs" --lib /nonexistent/libhakmem.so >"$tmp/out4" 2>&1
+"$tune" --verify --configs "$tmp/configs" --lib /nonexistent/libhakmem.so >"$tmp/out4" 2>&1
 expect "a missing library: exit 2" test $? -eq 2
 expect "naming it" grep -q 'libhakmem.so not found at /nonexistent/libhakmem.so' "$tmp/out4"
 

@@ -9,6 +9,7 @@
 #include "tune.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,18 @@ struct ht_log_s {
     bool cut; /* the last line has no newline: the writer was killed mid-line */
 };
 
+static const char *const phase_name[] = {"calibrate", "search", "confirm"};
+
+/* One object a line, flushed: an interrupted or killed tuner keeps every
+ * run it paid for. Keys keep their order, so a line reads as written. */
+static void put_line(FILE *f, json_t *j) {
+    if (j == NULL) return; /* out of memory: the run is lost to the log, not to the search */
+    json_dumpf(j, f, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    fputc('\n', f);
+    fflush(f);
+    json_decref(j);
+}
+
 static void now_text(char *buf, size_t cap) {
     time_t t = time(NULL);
     struct tm tm;
@@ -40,19 +53,21 @@ static void command_text(const ht_runner_t *r, char *buf, size_t cap) {
     ht_command_text(r->argv, r->argc, buf, cap);
 }
 
-static bool knobs_from_json(const ht_json_t *obj, ht_profile_t *p) {
-    if (!obj || obj->type != HT_J_OBJ) return false;
+static bool knobs_from_json(json_t *obj, ht_profile_t *p) {
+    if (!json_is_object(obj)) return false;
     int seen = 0;
-    for (const ht_json_t *m = obj->child; m; m = m->next) {
-        int k = m->key ? hak_knob_find(m->key) : -1;
+    const char *key;
+    json_t *m;
+    json_object_foreach(obj, key, m) {
+        int k = hak_knob_find(key);
         if (k < 0) return false; /* a knob this tuner does not know */
         long long v;
-        if (m->type == HT_J_NUM) {
-            v = llround(m->num);
-        } else if (m->type == HT_J_BOOL) {
-            v = m->b;
-        } else if (m->type == HT_J_STR) {
-            if (!hak_knob_parse((hak_knob_id_t)k, m->str, &v)) return false;
+        if (json_is_number(m)) {
+            v = llround(json_number_value(m));
+        } else if (json_is_boolean(m)) {
+            v = json_is_true(m);
+        } else if (json_is_string(m)) {
+            if (!hak_knob_parse((hak_knob_id_t)k, json_string_value(m), &v)) return false;
         } else {
             return false;
         }
@@ -62,31 +77,41 @@ static bool knobs_from_json(const ht_json_t *obj, ht_profile_t *p) {
     return seen == HAK_KNOB_COUNT;
 }
 
-static bool run_from_json(const ht_json_t *j, ht_run_t *r) {
+static const char *str_of(json_t *j, const char *key) {
+    return json_string_value(json_object_get(j, key));
+}
+
+/* A number, or DEF when it is missing or null (a non-finite figure). */
+static double num_of(json_t *j, const char *key, double def) {
+    json_t *v = json_object_get(j, key);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+static bool run_from_json(json_t *j, ht_run_t *r) {
     memset(r, 0, sizeof *r);
-    const char *st = ht_json_str(j, "status");
-    if (!st || !ht_status_parse(st, &r->st)) return false;
-    const char *reason = ht_json_str(j, "reason");
+    const char *st = str_of(j, "status");
+    if (!st || !hr_status_parse(st, &r->st)) return false;
+    const char *reason = str_of(j, "reason");
     snprintf(r->reason, sizeof r->reason, "%s", reason ? reason : "");
-    r->metric = ht_json_num(j, "metric", NAN);
-    r->wall = ht_json_num(j, "wall", 0);
-    r->user = ht_json_num(j, "user", 0);
-    r->sys = ht_json_num(j, "sys", 0);
-    r->rss_kb = ht_json_num(j, "maxrss_kb", 0);
-    r->served = ht_json_num(j, "served", 0);
-    r->libc = ht_json_num(j, "libc", 0);
-    r->mmap = ht_json_num(j, "mmap", 0);
-    r->munmap = ht_json_num(j, "munmap", 0);
-    r->madvise = ht_json_num(j, "madvise", 0);
-    r->mapped_peak = ht_json_num(j, "mapped_peak", 0);
+    r->metric = num_of(j, "metric", NAN);
+    r->wall = num_of(j, "wall", 0);
+    r->user = num_of(j, "user", 0);
+    r->sys = num_of(j, "sys", 0);
+    r->rss_kb = num_of(j, "maxrss_kb", 0);
+    r->served = num_of(j, "served", 0);
+    r->libc = num_of(j, "libc", 0);
+    r->mmap = num_of(j, "mmap", 0);
+    r->munmap = num_of(j, "munmap", 0);
+    r->madvise = num_of(j, "madvise", 0);
+    r->mapped_peak = num_of(j, "mapped_peak", 0);
     return true;
 }
 
 /* The header's field must equal what this tuner runs; else resuming would
  * replay another experiment's numbers as this one's. */
-static bool header_matches(const ht_json_t *h, const char *key, const char *want, const char *path,
+static bool header_matches(json_t *h, const char *key, const char *want, const char *path,
                            char *err, size_t errcap) {
-    const char *got = ht_json_str(h, key);
+    const char *got = str_of(h, key);
     if (got && strcmp(got, want) == 0) return true;
     snprintf(err, errcap,
              "--resume: %s was written for %s '%s', not '%s'; use another --log or drop --resume",
@@ -111,19 +136,19 @@ static bool load(ht_log_t *l, const ht_runner_t *r, const char *objective, char 
     while ((n = getline(&line, &cap, f)) > 0) {
         lineno++;
         l->cut = line[n - 1] != '\n';
-        char jerr[80];
-        ht_json_t *j = ht_json_parse(line, jerr, sizeof jerr);
-        const char *kind = j ? ht_json_str(j, "kind") : NULL;
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+        const char *kind = j ? str_of(j, "kind") : NULL;
         if (lineno == 1) {
             if (!kind || strcmp(kind, "header") != 0) {
                 snprintf(err, errcap, "--resume: %s is not a hak-tune log (line 1: %s)", l->path,
-                         j ? "no header" : jerr);
+                         j ? "no header" : jerr.text);
                 ok = false;
             } else {
                 /* Logs from before --objective were all for throughput. */
-                const char *obj = ht_json_str(j, "objective");
+                const char *obj = str_of(j, "objective");
                 ok = header_matches(j, "command", cmd, l->path, err, errcap) &&
-                     header_matches(j, "metric", r->metric_text, l->path, err, errcap) &&
+                     header_matches(j, "metric", r->metric.regex, l->path, err, errcap) &&
                      header_matches(j, "lib", r->lib, l->path, err, errcap);
                 if (ok && strcmp(obj ? obj : "throughput", objective) != 0) {
                     snprintf(err, errcap,
@@ -135,7 +160,7 @@ static bool load(ht_log_t *l, const ht_runner_t *r, const char *objective, char 
                     ok = false;
                 }
             }
-            ht_json_free(j);
+            json_decref(j);
             if (!ok) break;
             continue;
         }
@@ -145,9 +170,9 @@ static bool load(ht_log_t *l, const ht_runner_t *r, const char *objective, char 
         }
         if (kind && strcmp(kind, "run") == 0) {
             rec_t rec = {0};
-            if (!knobs_from_json(ht_json_get(j, "knobs"), &rec.p)) {
+            if (!knobs_from_json(json_object_get(j, "knobs"), &rec.p)) {
                 unknown++;
-            } else if (run_from_json(j, &rec.r) && rec.r.st != HT_INTERRUPTED) {
+            } else if (run_from_json(j, &rec.r) && rec.r.st != HR_INTERRUPTED) {
                 if (l->nrecs == l->caprecs) {
                     l->caprecs = l->caprecs ? 2 * l->caprecs : 256;
                     l->recs = realloc(l->recs, (size_t)l->caprecs * sizeof *l->recs);
@@ -156,7 +181,7 @@ static bool load(ht_log_t *l, const ht_runner_t *r, const char *objective, char 
                 l->recs[l->nrecs++] = rec;
             }
         }
-        ht_json_free(j);
+        json_decref(j);
     }
     free(line);
     fclose(f);
@@ -213,25 +238,15 @@ ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const
     }
     if (resume) {
         if (l->cut) fputc('\n', l->f); /* the cut line stays unreadable, alone */
-        fprintf(l->f, "{\"kind\":\"resume\",\"date\":");
-        ht_json_put_str(l->f, date);
-        fprintf(l->f, ",\"replayable\":%d}\n", l->nrecs);
+        put_line(l->f, json_pack("{s:s, s:s, s:i}", "kind", "resume", "date", date, "replayable",
+                                 l->nrecs));
     } else {
         char cmd[8192];
         command_text(r, cmd, sizeof cmd);
-        fprintf(l->f, "{\"kind\":\"header\",\"hak_tune\":\"%s\",\"workload\":", HT_VERSION);
-        ht_json_put_str(l->f, workload);
-        fprintf(l->f, ",\"command\":");
-        ht_json_put_str(l->f, cmd);
-        fprintf(l->f, ",\"metric\":");
-        ht_json_put_str(l->f, r->metric_text);
-        fprintf(l->f, ",\"lib\":");
-        ht_json_put_str(l->f, r->lib);
-        fprintf(l->f, ",\"objective\":");
-        ht_json_put_str(l->f, objective);
-        fprintf(l->f, ",\"date\":");
-        ht_json_put_str(l->f, date);
-        fprintf(l->f, "}\n");
+        put_line(l->f,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kind", "header", "hak_tune",
+                           HT_VERSION, "workload", workload, "command", cmd, "metric",
+                           r->metric.regex, "lib", r->lib, "objective", objective, "date", date));
     }
     fflush(l->f);
     return l;
@@ -252,52 +267,33 @@ bool ht_log_replay(ht_log_t *l, const ht_profile_t *p, ht_run_t *out) {
     return false;
 }
 
-static const char *const phase_name[] = {"calibrate", "search", "confirm"};
-
-static void put_num(FILE *f, const char *key, double v) {
-    if (isfinite(v))
-        fprintf(f, ",\"%s\":%.10g", key, v);
-    else
-        fprintf(f, ",\"%s\":null", key);
+/* A figure, or null when it has none (NAN from a failed run). */
+static json_t *num(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
 void ht_log_run(ht_log_t *l, const ht_profile_t *p, ht_phase_t phase, int eval, int repeat,
                 const ht_run_t *r) {
     if (!l || !l->f) return;
-    FILE *f = l->f;
     char date[64];
     now_text(date, sizeof date);
-    fprintf(f, "{\"kind\":\"run\",\"phase\":\"%s\",\"eval\":%d,\"repeat\":%d,\"status\":\"%s\"",
-            phase_name[phase], eval, repeat, ht_status_name(r->st));
-    fprintf(f, ",\"reason\":");
-    ht_json_put_str(f, r->reason);
-    put_num(f, "metric", r->metric);
-    put_num(f, "wall", r->wall);
-    put_num(f, "user", r->user);
-    put_num(f, "sys", r->sys);
-    put_num(f, "maxrss_kb", r->rss_kb);
-    put_num(f, "served", r->served);
-    put_num(f, "libc", r->libc);
-    put_num(f, "mmap", r->mmap);
-    put_num(f, "munmap", r->munmap);
-    put_num(f, "madvise", r->madvise);
-    put_num(f, "mapped_peak", r->mapped_peak);
-    fprintf(f, ",\"date\":");
-    ht_json_put_str(f, date);
-    fprintf(f, ",\"knobs\":{");
+    json_t *knobs = json_object();
     for (int k = 0; k < HAK_KNOB_COUNT; k++) {
         const hak_knob_info_t *kn = &hak_knob_table[k];
-        fprintf(f, "%s\"%s\":", k ? "," : "", kn->name);
-        if (kn->type == HAK_T_ENUM)
-            ht_json_put_str(f, kn->values[p->v[k]]);
-        else if (kn->type == HAK_T_BOOL)
-            fputs(p->v[k] ? "true" : "false", f);
-        else
-            fprintf(f, "%lld", p->v[k]);
+        json_t *v = kn->type == HAK_T_ENUM   ? json_string(kn->values[p->v[k]])
+                    : kn->type == HAK_T_BOOL ? json_boolean(p->v[k])
+                                             : json_integer(p->v[k]);
+        json_object_set_new(knobs, kn->name, v);
     }
-    fprintf(f, "}}\n");
-    /* Flushed per run: an interrupted or killed tuner keeps what it paid for. */
-    fflush(f);
+    put_line(l->f, json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                             "s:o, s:o, s:o, s:o, s:s, s:o}",
+                             "kind", "run", "phase", phase_name[phase], "eval", eval, "repeat",
+                             repeat, "status", hr_status_name(r->st), "reason", r->reason, "metric",
+                             num(r->metric), "wall", num(r->wall), "user", num(r->user), "sys",
+                             num(r->sys), "maxrss_kb", num(r->rss_kb), "served", num(r->served),
+                             "libc", num(r->libc), "mmap", num(r->mmap), "munmap", num(r->munmap),
+                             "madvise", num(r->madvise), "mapped_peak", num(r->mapped_peak), "date",
+                             date, "knobs", knobs));
 }
 
 void ht_log_close(ht_log_t *l) {

@@ -24,34 +24,29 @@
 #define HT_REL_LIBDIR "lib"
 #endif
 
-static volatile sig_atomic_t stop_flag;
+volatile sig_atomic_t ht_stop;
 
 static void on_signal(int sig) {
     (void)sig;
-    stop_flag = 1;
+    ht_stop = 1;
 }
 
-typedef struct {
-    const char *name, *prog, *args, *what;
-} bench_t;
-
-/* The workloads of bench/ with the arguments bench/README.md gives them. */
-static const bench_t benches[] = {
-    {"larson", "larson", "5 2048 32768 10000 1 12345 4", "larson-mid"},
-    {"larson-mid", "larson", "5 2048 32768 10000 1 12345 4", "larson-mid"},
-    {"larson-small", "larson", "5 8 1000 5000 100 4141 2", "larson-small"},
-    {"prodcons", "prodcons", "5 4242", "prodcons"},
-    {"churn", "churn", "5 4242", "churn"},
-    {"realloc", "realloc", "5 4242", "realloc"},
-    {"largeblocks", "largeblocks", "5 4242", "largeblocks"},
-};
-#define NBENCH (int)(sizeof benches / sizeof benches[0])
+void ht_trap_interrupts(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends hak-tune at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static void usage(FILE *f) {
     fputs(
         "usage: hak-tune --bench NAME [--bench-args 'ARGS'] [options] [-o FILE]\n"
         "       hak-tune --cmd 'PROGRAM ARGS' [--metric REGEX | --metric wall] [options] [-o "
         "FILE]\n"
+        "       hak-tune --verify [--cross | --list] [options] [PROFILE...]   (see --verify "
+        "--help)\n"
         "\n"
         "Searches hakmem profiles for the one that maximises a workload's throughput while its\n"
         "kernel time stays under a cap (or minimises its peak RSS or kernel time while its\n"
@@ -130,13 +125,18 @@ static void usage(FILE *f) {
         "  --quiet               no progress lines (the summary is still printed)\n"
         "  --help, --version\n"
         "\n"
+        "Checking profiles:\n"
+        "  --verify PROFILE...   re-measure each profile against the default on the workload its\n"
+        "                        header names; exit 1 naming those that do not beat it\n"
+        "                        (hak-tune --verify --help lists its options; --cross: every\n"
+        "                        profile on every workload)\n"
+        "\n"
         "Ctrl-C stops the search and still writes the best profile so far, the log and the plot\n"
         "(exit status 130).\n",
         f);
 }
 
-static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void bad_usage(const char *fmt, ...) {
+_Noreturn void ht_bad_usage(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "hak-tune: ");
@@ -146,19 +146,19 @@ static _Noreturn void bad_usage(const char *fmt, ...) {
     exit(2);
 }
 
-static bool is_opt(const char *arg, const char *name) {
+bool ht_is_opt(const char *arg, const char *name) {
     size_t n = strlen(name);
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
-static const char *value_of(int argc, char **argv, int *i, const char *name) {
+const char *ht_value_of(int argc, char **argv, int *i, const char *name) {
     size_t n = strlen(name);
     if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (*i + 1 >= argc) bad_usage("%s needs a value", name);
+    if (*i + 1 >= argc) ht_bad_usage("%s needs a value", name);
     return argv[++*i];
 }
 
-static long int_opt(const char *name, const char *text, long lo, long hi) {
+long ht_int_opt(const char *name, const char *text, long lo, long hi) {
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
@@ -170,7 +170,7 @@ static long int_opt(const char *name, const char *text, long lo, long hi) {
     return v;
 }
 
-static double num_opt(const char *name, const char *text, double lo, double hi, bool suffixes) {
+double ht_num_opt(const char *name, const char *text, double lo, double hi, bool suffixes) {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
@@ -186,52 +186,18 @@ static double num_opt(const char *name, const char *text, double lo, double hi, 
     return v;
 }
 
-static void self_dir(char *dir, size_t cap) {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        snprintf(dir, cap, ".");
-        return;
-    }
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = '\0';
-    snprintf(dir, cap, "%s", self);
-}
-
-/* The build tree first, then an installed tree wherever it was moved,
- * then where it was meant to be installed. */
-static bool find_lib(const char *given, char *out, size_t cap) {
-    char dir[PATH_MAX], tried[4][PATH_MAX + 64];
-    int n = 0;
-    self_dir(dir, sizeof dir);
-    if (given) {
-        snprintf(tried[n++], sizeof tried[0], "%s", given);
-    } else {
-        snprintf(tried[n++], sizeof tried[0], "%s/../libhakmem/libhakmem.so", dir);
-        snprintf(tried[n++], sizeof tried[0], "%s/../%s/libhakmem.so", dir, HT_REL_LIBDIR);
-        /* A Debian install has the bare .so link only with libhakmem-dev. */
-        snprintf(tried[n++], sizeof tried[0], "%s/../%s/libhakmem.so.%d", dir, HT_REL_LIBDIR,
-                 HAKMEM_VERSION_MAJOR);
-        snprintf(tried[n++], sizeof tried[0], "%s/libhakmem.so", HT_INSTALL_LIBDIR);
-    }
-    for (int i = 0; i < n; i++) {
-        char abs[PATH_MAX];
-        if (realpath(tried[i], abs) && access(abs, R_OK) == 0) {
-            snprintf(out, cap, "%s", abs);
-            return true;
-        }
-    }
-    fprintf(stderr, "hak-tune: libhakmem.so not found: tried");
-    for (int i = 0; i < n; i++) fprintf(stderr, "%s %s", i ? "," : "", tried[i]);
-    fprintf(stderr, "; build it or pass --lib PATH\n");
+bool ht_find_lib(const char *given, char *out, size_t cap) {
+    char tried[3 * PATH_MAX];
+    if (hr_find_lib(given, out, cap, tried, sizeof tried)) return true;
+    fprintf(stderr, "hak-tune: libhakmem.so not found: tried %s; build it or pass --lib PATH\n",
+            tried);
     return false;
 }
 
-static bool find_bench(const char *prog, const char *given_dir, char *out, size_t cap) {
+bool ht_find_bench(const char *prog, const char *given_dir, char *out, size_t cap) {
     char dir[PATH_MAX], tried[2][PATH_MAX + 64];
     int n = 0;
-    self_dir(dir, sizeof dir);
+    hr_self_dir(dir, sizeof dir);
     if (given_dir) {
         snprintf(tried[n++], sizeof tried[0], "%s/%s", given_dir, prog);
     } else {
@@ -260,6 +226,8 @@ static void derived_path(const char *out, const char *ext, char *buf, size_t cap
 }
 
 int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--verify") == 0) return ht_verify_main(argc, argv);
     static ht_tuner_t t;
     t.max_evals = 40;
     t.repeats = 3;
@@ -272,7 +240,7 @@ int main(int argc, char **argv) {
     t.min_gain = 0.02;
     t.seed = 1;
     snprintf(t.algorithm, sizeof t.algorithm, "LN_COBYLA");
-    t.stop = &stop_flag;
+    t.stop = &ht_stop;
     const char *bench = NULL, *bench_args = NULL, *bench_dir = NULL, *cmd = NULL, *metric = NULL,
                *output = "tuned.cfg", *log_path = NULL, *svg_path = NULL, *lib = NULL,
                *space_file = NULL;
@@ -288,62 +256,64 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--version") == 0) {
             printf("hak-tune %s\n", HT_VERSION);
             return 0;
-        } else if (is_opt(a, "--bench")) {
-            bench = value_of(argc, argv, &i, "--bench");
-        } else if (is_opt(a, "--bench-args")) {
-            bench_args = value_of(argc, argv, &i, "--bench-args");
-        } else if (is_opt(a, "--larson-args")) {
-            bench_args = value_of(argc, argv, &i, "--larson-args");
-        } else if (is_opt(a, "--bench-dir")) {
-            bench_dir = value_of(argc, argv, &i, "--bench-dir");
-        } else if (is_opt(a, "--cmd")) {
-            cmd = value_of(argc, argv, &i, "--cmd");
-        } else if (is_opt(a, "--metric")) {
-            metric = value_of(argc, argv, &i, "--metric");
-        } else if (is_opt(a, "--output")) {
-            output = value_of(argc, argv, &i, "--output");
+        } else if (ht_is_opt(a, "--bench")) {
+            bench = ht_value_of(argc, argv, &i, "--bench");
+        } else if (ht_is_opt(a, "--bench-args")) {
+            bench_args = ht_value_of(argc, argv, &i, "--bench-args");
+        } else if (ht_is_opt(a, "--larson-args")) {
+            bench_args = ht_value_of(argc, argv, &i, "--larson-args");
+        } else if (ht_is_opt(a, "--bench-dir")) {
+            bench_dir = ht_value_of(argc, argv, &i, "--bench-dir");
+        } else if (ht_is_opt(a, "--cmd")) {
+            cmd = ht_value_of(argc, argv, &i, "--cmd");
+        } else if (ht_is_opt(a, "--metric")) {
+            metric = ht_value_of(argc, argv, &i, "--metric");
+        } else if (ht_is_opt(a, "--output")) {
+            output = ht_value_of(argc, argv, &i, "--output");
         } else if (strcmp(a, "-o") == 0) {
-            output = value_of(argc, argv, &i, "-o");
-        } else if (is_opt(a, "--log")) {
-            log_path = value_of(argc, argv, &i, "--log");
-        } else if (is_opt(a, "--svg")) {
-            svg_path = value_of(argc, argv, &i, "--svg");
-        } else if (is_opt(a, "--lib")) {
-            lib = value_of(argc, argv, &i, "--lib");
-        } else if (is_opt(a, "--space")) {
-            space_file = value_of(argc, argv, &i, "--space");
-        } else if (is_opt(a, "--max-evals")) {
-            t.max_evals =
-                (int)int_opt("--max-evals", value_of(argc, argv, &i, "--max-evals"), 1, 100000);
-        } else if (is_opt(a, "--repeats")) {
-            t.repeats = (int)int_opt("--repeats", value_of(argc, argv, &i, "--repeats"), 1, 1000);
-        } else if (is_opt(a, "--max-repeats")) {
-            t.max_repeats =
-                (int)int_opt("--max-repeats", value_of(argc, argv, &i, "--max-repeats"), 1, 1000);
-        } else if (is_opt(a, "--calibrate")) {
+            output = ht_value_of(argc, argv, &i, "-o");
+        } else if (ht_is_opt(a, "--log")) {
+            log_path = ht_value_of(argc, argv, &i, "--log");
+        } else if (ht_is_opt(a, "--svg")) {
+            svg_path = ht_value_of(argc, argv, &i, "--svg");
+        } else if (ht_is_opt(a, "--lib")) {
+            lib = ht_value_of(argc, argv, &i, "--lib");
+        } else if (ht_is_opt(a, "--space")) {
+            space_file = ht_value_of(argc, argv, &i, "--space");
+        } else if (ht_is_opt(a, "--max-evals")) {
+            t.max_evals = (int)ht_int_opt("--max-evals", ht_value_of(argc, argv, &i, "--max-evals"),
+                                          1, 100000);
+        } else if (ht_is_opt(a, "--repeats")) {
+            t.repeats =
+                (int)ht_int_opt("--repeats", ht_value_of(argc, argv, &i, "--repeats"), 1, 1000);
+        } else if (ht_is_opt(a, "--max-repeats")) {
+            t.max_repeats = (int)ht_int_opt("--max-repeats",
+                                            ht_value_of(argc, argv, &i, "--max-repeats"), 1, 1000);
+        } else if (ht_is_opt(a, "--calibrate")) {
             t.calib_runs =
-                (int)int_opt("--calibrate", value_of(argc, argv, &i, "--calibrate"), 2, 1000);
-        } else if (is_opt(a, "--recheck")) {
+                (int)ht_int_opt("--calibrate", ht_value_of(argc, argv, &i, "--calibrate"), 2, 1000);
+        } else if (ht_is_opt(a, "--recheck")) {
             t.recheck_every =
-                (int)int_opt("--recheck", value_of(argc, argv, &i, "--recheck"), 0, 1000);
-        } else if (is_opt(a, "--confirm")) {
+                (int)ht_int_opt("--recheck", ht_value_of(argc, argv, &i, "--recheck"), 0, 1000);
+        } else if (ht_is_opt(a, "--confirm")) {
             t.confirm_pairs =
-                (int)int_opt("--confirm", value_of(argc, argv, &i, "--confirm"), 1, 1000);
-        } else if (is_opt(a, "--time-budget")) {
-            t.time_budget =
-                num_opt("--time-budget", value_of(argc, argv, &i, "--time-budget"), 0, 1e7, true);
-        } else if (is_opt(a, "--timeout")) {
-            timeout = num_opt("--timeout", value_of(argc, argv, &i, "--timeout"), 0.1, 1e6, true);
-        } else if (is_opt(a, "--max-sys-frac")) {
-            t.max_sys_frac = num_opt("--max-sys-frac", value_of(argc, argv, &i, "--max-sys-frac"),
-                                     1e-6, 1, false);
+                (int)ht_int_opt("--confirm", ht_value_of(argc, argv, &i, "--confirm"), 1, 1000);
+        } else if (ht_is_opt(a, "--time-budget")) {
+            t.time_budget = ht_num_opt("--time-budget",
+                                       ht_value_of(argc, argv, &i, "--time-budget"), 0, 1e7, true);
+        } else if (ht_is_opt(a, "--timeout")) {
+            timeout =
+                ht_num_opt("--timeout", ht_value_of(argc, argv, &i, "--timeout"), 0.1, 1e6, true);
+        } else if (ht_is_opt(a, "--max-sys-frac")) {
+            t.max_sys_frac = ht_num_opt(
+                "--max-sys-frac", ht_value_of(argc, argv, &i, "--max-sys-frac"), 1e-6, 1, false);
             sys_frac_given = true;
-        } else if (is_opt(a, "--max-sys")) {
+        } else if (ht_is_opt(a, "--max-sys")) {
             t.max_sys_s =
-                num_opt("--max-sys", value_of(argc, argv, &i, "--max-sys"), 1e-6, 1e6, true);
+                ht_num_opt("--max-sys", ht_value_of(argc, argv, &i, "--max-sys"), 1e-6, 1e6, true);
             t.cap_seconds = true;
-        } else if (is_opt(a, "--objective")) {
-            const char *v = value_of(argc, argv, &i, "--objective");
+        } else if (ht_is_opt(a, "--objective")) {
+            const char *v = ht_value_of(argc, argv, &i, "--objective");
             if (!ht_objective_parse(v, &t.objective)) {
                 fprintf(stderr,
                         "hak-tune: --objective '%s': expected throughput, rss (minimise peak RSS) "
@@ -351,23 +321,23 @@ int main(int argc, char **argv) {
                         v);
                 return 2;
             }
-        } else if (is_opt(a, "--min-throughput-frac")) {
+        } else if (ht_is_opt(a, "--min-throughput-frac")) {
             t.min_tput_frac =
-                num_opt("--min-throughput-frac", value_of(argc, argv, &i, "--min-throughput-frac"),
-                        0.01, 1, false);
+                ht_num_opt("--min-throughput-frac",
+                           ht_value_of(argc, argv, &i, "--min-throughput-frac"), 0.01, 1, false);
             floor_given = true;
-        } else if (is_opt(a, "--max-rss")) {
-            t.max_rss_mib =
-                num_opt("--max-rss", value_of(argc, argv, &i, "--max-rss"), 0.001, 1e9, false);
-        } else if (is_opt(a, "--min-gain")) {
+        } else if (ht_is_opt(a, "--max-rss")) {
+            t.max_rss_mib = ht_num_opt("--max-rss", ht_value_of(argc, argv, &i, "--max-rss"), 0.001,
+                                       1e9, false);
+        } else if (ht_is_opt(a, "--min-gain")) {
             t.min_gain =
-                num_opt("--min-gain", value_of(argc, argv, &i, "--min-gain"), 0, 10, false);
-        } else if (is_opt(a, "--algorithm")) {
+                ht_num_opt("--min-gain", ht_value_of(argc, argv, &i, "--min-gain"), 0, 10, false);
+        } else if (ht_is_opt(a, "--algorithm")) {
             snprintf(t.algorithm, sizeof t.algorithm, "%s",
-                     value_of(argc, argv, &i, "--algorithm"));
-        } else if (is_opt(a, "--seed")) {
-            t.seed =
-                (unsigned long)int_opt("--seed", value_of(argc, argv, &i, "--seed"), 0, LONG_MAX);
+                     ht_value_of(argc, argv, &i, "--algorithm"));
+        } else if (ht_is_opt(a, "--seed")) {
+            t.seed = (unsigned long)ht_int_opt("--seed", ht_value_of(argc, argv, &i, "--seed"), 0,
+                                               LONG_MAX);
         } else if (strcmp(a, "--resume") == 0) {
             resume = true;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -375,22 +345,23 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--print-space") == 0) {
             print_space = true;
         } else {
-            bad_usage("unknown option or stray argument '%s'", a);
+            ht_bad_usage("unknown option or stray argument '%s'", a);
         }
     }
     if (t.max_repeats == 0) t.max_repeats = 2 * t.repeats;
     if (t.max_repeats < t.repeats) t.max_repeats = t.repeats;
     if (sys_frac_given && t.cap_seconds)
-        bad_usage("--max-sys-frac and --max-sys both given: the cap is one or the other");
+        ht_bad_usage("--max-sys-frac and --max-sys both given: the cap is one or the other");
     const char *objname = ht_objective_name(t.objective);
     if (t.objective == HT_OBJ_THROUGHPUT && floor_given)
-        bad_usage("--min-throughput-frac goes with --objective rss or sys: the throughput "
-                  "objective has no floor");
+        ht_bad_usage("--min-throughput-frac goes with --objective rss or sys: the throughput "
+                     "objective has no floor");
     if (t.objective == HT_OBJ_SYS && (sys_frac_given || t.cap_seconds))
-        bad_usage("--objective sys minimises kernel time: --max-sys-frac and --max-sys do not go "
-                  "with it");
+        ht_bad_usage(
+            "--objective sys minimises kernel time: --max-sys-frac and --max-sys do not go "
+            "with it");
     if (t.objective == HT_OBJ_RSS && t.max_rss_mib > 0)
-        bad_usage("--objective rss minimises peak RSS: --max-rss does not go with it");
+        ht_bad_usage("--objective rss minimises peak RSS: --max-rss does not go with it");
     /* The default cap is the throughput objective's; the others have the
      * floor, and take a kernel-time cap only when asked for one. */
     t.sys_cap = t.objective == HT_OBJ_THROUGHPUT || sys_frac_given || t.cap_seconds;
@@ -408,33 +379,35 @@ int main(int argc, char **argv) {
     }
 
     /* the workload */
-    if (!bench == !cmd) bad_usage("give one workload: --bench NAME or --cmd 'PROGRAM ARGS'");
-    if (bench_args && !bench) bad_usage("--bench-args goes with --bench, not --cmd");
+    if (!bench == !cmd) ht_bad_usage("give one workload: --bench NAME or --cmd 'PROGRAM ARGS'");
+    if (bench_args && !bench) ht_bad_usage("--bench-args goes with --bench, not --cmd");
     if (metric && bench)
-        bad_usage("--metric goes with --cmd: bench programs print 'Throughput = N'");
+        ht_bad_usage("--metric goes with --cmd: bench programs print 'Throughput = N'");
     char workload[600], full_cmd[8192], bench_line[4200] = "";
     const char *wl_name = "command";
     char prog_path[PATH_MAX];
     if (bench) {
-        const bench_t *b = NULL;
-        for (int i = 0; i < NBENCH; i++)
-            if (strcmp(benches[i].name, bench) == 0) b = &benches[i];
+        const hr_workload_t *b = hr_workload_find(bench);
         if (!b) {
             fprintf(stderr, "hak-tune: --bench '%s': unknown workload; expected one of", bench);
-            for (int i = 0; i < NBENCH; i++)
-                fprintf(stderr, "%s %s", i ? "," : "", benches[i].name);
+            for (int i = 0, n = 0; i < HR_NWORKLOADS; i++) {
+                if (hr_workloads[i].alias)
+                    fprintf(stderr, "%s %s", n++ ? "," : "", hr_workloads[i].alias);
+                fprintf(stderr, "%s %s", n++ ? "," : "", hr_workloads[i].name);
+            }
             fprintf(stderr, " (or use --cmd)\n");
             return 2;
         }
-        if (!find_bench(b->prog, bench_dir, prog_path, sizeof prog_path)) return 1;
-        snprintf(full_cmd, sizeof full_cmd, "'%s' %s", prog_path,
-                 bench_args ? bench_args : b->args);
-        snprintf(workload, sizeof workload, "%s (bench/%s %s)", bench_args ? b->prog : b->what,
-                 b->prog, bench_args ? bench_args : b->args);
-        snprintf(bench_line, sizeof bench_line, "%s %s", b->prog,
-                 bench_args ? bench_args : b->args);
+        const char *prog = b->args[0];
+        char args[1024];
+        hr_workload_args(b, NULL, args, sizeof args);
+        if (!ht_find_bench(prog, bench_dir, prog_path, sizeof prog_path)) return 1;
+        snprintf(full_cmd, sizeof full_cmd, "'%s' %s", prog_path, bench_args ? bench_args : args);
+        ht_fmt(workload, sizeof workload, "%s (bench/%s %s)", bench_args ? prog : b->name, prog,
+               bench_args ? bench_args : args);
+        snprintf(bench_line, sizeof bench_line, "%s %s", prog, bench_args ? bench_args : args);
         /* The same arguments under another spelling are still that workload. */
-        wl_name = !bench_args || strcmp(bench_args, b->args) == 0 ? b->what : "custom";
+        wl_name = !bench_args || strcmp(bench_args, args) == 0 ? b->name : "custom";
     } else {
         snprintf(full_cmd, sizeof full_cmd, "%s", cmd);
         snprintf(workload, sizeof workload, "command");
@@ -444,11 +417,11 @@ int main(int argc, char **argv) {
                 bench ? (bench_args ? bench_args : "") : cmd, why);
         return 2;
     }
-    if (!find_lib(lib, t.runner.lib, sizeof t.runner.lib)) return 1;
+    if (!ht_find_lib(lib, t.runner.lib, sizeof t.runner.lib)) return 1;
     const char *tmpdir = getenv("TMPDIR");
     int rc = ht_runner_init(&t.runner, metric, tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (rc) return rc;
-    t.runner.stop = &stop_flag;
+    t.runner.stop = &ht_stop;
     t.runner.timeout_s = timeout > 0 ? timeout : 600;
 
     char log_buf[4200], svg_buf[4200];
@@ -470,12 +443,7 @@ int main(int argc, char **argv) {
                     "knob)\n",
                     (int)(strcspn(*e, "=")), *e);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends hak-tune at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    ht_trap_interrupts();
 
     char invocation[8192];
     ht_command_text(argv, argc, invocation, sizeof invocation);
@@ -483,7 +451,7 @@ int main(int argc, char **argv) {
     ht_command_text(t.runner.argv, t.runner.argc, full_cmd, sizeof full_cmd);
     t.rng = t.seed * 0x9e3779b97f4a7c15ULL + 1;
     ht_profile_defaults(&t.defaults);
-    t.t_start = ht_now();
+    t.t_start = hr_now();
     char cons[300];
     ht_constraints_text(&t, cons, sizeof cons);
     if (!t.quiet) {
@@ -511,7 +479,7 @@ int main(int argc, char **argv) {
             goto write;
         }
         fprintf(stderr, "hak-tune: the default profile does not run: %s: %s\n",
-                ht_status_name(t.def->st), t.def->reason);
+                hr_status_name(t.def->st), t.def->reason);
         fprintf(stderr,
                 "hak-tune: nothing to tune against; fix the command first "
                 "(try it by hand with LD_PRELOAD=%s)\n",

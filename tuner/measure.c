@@ -13,13 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-double ht_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 uint64_t ht_rand(ht_tuner_t *t) {
     uint64_t z = (t->rng += 0x9e3779b97f4a7c15ULL); /* splitmix64 */
@@ -30,25 +23,6 @@ uint64_t ht_rand(ht_tuner_t *t) {
 
 double ht_rand01(ht_tuner_t *t) {
     return (double)(ht_rand(t) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double ht_median(double *v, int n) {
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* The median of v[0..n) and its extremes (NAN for none); sorts v. */
-static double median_range(double *v, int n, double *lo, double *hi) {
-    double med = ht_median(v, n);
-    *lo = n ? v[0] : NAN;
-    *hi = n ? v[n - 1] : NAN;
-    return med;
 }
 
 double ht_cap_value(const ht_tuner_t *t, double sysfrac, double sys) {
@@ -299,13 +273,13 @@ static bool one_run(ht_tuner_t *t, const ht_profile_t *p, ht_phase_t phase, int 
         t->runs_replayed++;
         return true;
     }
-    double t0 = ht_now();
+    double t0 = hr_now();
     ht_run(&t->runner, p, r);
-    if (r->st == HT_INTERRUPTED) {
+    if (r->st == HR_INTERRUPTED) {
         t->interrupted = true;
         return false;
     }
-    t->measured_s += ht_now() - t0;
+    t->measured_s += hr_now() - t0;
     t->runs_made++;
     ht_log_run(t->log, p, phase, eval, repeat, r);
     return true;
@@ -317,12 +291,12 @@ static void summarize(ht_tuner_t *t, ht_cand_t *c) {
     if (!m) abort();
     double *sf = m + c->nruns + 1, *sy = sf + c->nruns + 1, *us = sy + c->nruns + 1,
            *rs = us + c->nruns + 1, *ob = rs + c->nruns + 1;
-    c->st = HT_OK;
+    c->st = HR_OK;
     c->reason[0] = '\0';
     for (int i = 0; i < c->nruns; i++) {
         const ht_run_t *r = &c->runs[i];
-        if (r->st != HT_OK) {
-            if (c->st == HT_OK) {
+        if (r->st != HR_OK) {
+            if (c->st == HR_OK) {
                 c->st = r->st;
                 snprintf(c->reason, sizeof c->reason, "%s", r->reason);
             }
@@ -336,28 +310,28 @@ static void summarize(ht_tuner_t *t, ht_cand_t *c) {
         ob[n] = ht_obj_of(t, r->metric, r->sys, r->rss_kb);
         n++;
     }
-    c->metric = median_range(m, n, &c->metric_min, &c->metric_max);
-    c->sysfrac = ht_median(sf, n);
-    c->sys = ht_median(sy, n);
-    c->user = ht_median(us, n);
-    c->rss_kb = ht_median(rs, n);
-    c->obj = median_range(ob, n, &c->obj_min, &c->obj_max);
+    c->metric = hr_median_range(m, n, &c->metric_min, &c->metric_max);
+    c->sysfrac = hr_median(sf, n);
+    c->sys = hr_median(sy, n);
+    c->user = hr_median(us, n);
+    c->rss_kb = hr_median(rs, n);
+    c->obj = hr_median_range(ob, n, &c->obj_min, &c->obj_max);
     c->served = 0;
     for (int i = 0; i < c->nruns; i++)
-        if (c->runs[i].st == HT_OK) c->served = fmax(c->served, c->runs[i].served);
+        if (c->runs[i].st == HR_OK) c->served = fmax(c->served, c->runs[i].served);
     free(m);
     /* The floor is relative to the default's calibrated median: while the
      * default itself is summarised, that is its own. */
     ht_fig_t f = ht_cand_fig(c);
     c->excess = n > 0 ? ht_excess(t, &f, t->def ? t->def->metric : c->metric) : NAN;
-    c->violates = c->st == HT_OK && n > 0 && c->excess > 0;
-    c->feasible = c->st == HT_OK && n > 0 && !c->violates;
+    c->violates = c->st == HR_OK && n > 0 && c->excess > 0;
+    c->feasible = c->st == HR_OK && n > 0 && !c->violates;
 }
 
 /* log of a run's objective measure, NAN when it has none (kernel seconds
  * get SYS_EPS, as in their ratios). */
 static double obj_log(const ht_tuner_t *t, const ht_run_t *r) {
-    if (r->st != HT_OK) return NAN;
+    if (r->st != HR_OK) return NAN;
     double v = ht_obj_of(t, r->metric, r->sys, r->rss_kb);
     if (t->objective == HT_OBJ_SYS) v += SYS_EPS;
     return v > 0 ? log(v) : NAN;
@@ -394,7 +368,7 @@ static void update_noise(ht_tuner_t *t) {
  * quarter of the limit), and within the noise it could beat the best. Runs
  * spent here decide the winner; runs spent on clear losers would not. */
 static bool could_win(const ht_tuner_t *t, const ht_cand_t *c) {
-    if (c->st != HT_OK) return false;
+    if (c->st != HR_OK) return false;
     if (c->excess > 0.25) return false;
     if (t->best == NULL) return true;
     return ht_obj_gain(t, c->obj, t->best->obj) >= 1.0 - 2.0 * t->noise;
@@ -411,7 +385,7 @@ bool ht_budget_left(ht_tuner_t *t) {
         if (t->runs_made > 0) per_run = t->measured_s / t->runs_made;
         double next = per_run * t->repeats;
         double confirm = per_run * 2 * t->confirm_pairs;
-        if (ht_now() - t->t_start + next + confirm > t->time_budget) return false;
+        if (hr_now() - t->t_start + next + confirm > t->time_budget) return false;
     }
     return true;
 }
@@ -427,7 +401,7 @@ ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin)
     if (!ht_budget_left(t)) return NULL;
     c = cand_new(t, p, origin);
     c->eval = ++t->evals;
-    double t0 = ht_now();
+    double t0 = hr_now();
     int made = 0;
     for (int round = 0; round < 2; round++) {
         int want = round == 0 && !t->careful ? t->repeats : t->max_repeats;
@@ -444,13 +418,13 @@ ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin)
             made += !replayed;
             c->nreplayed += replayed;
             cand_add_run(c, &r);
-            if (r.st != HT_OK) break; /* a crash or a hang is not averaged away */
+            if (r.st != HR_OK) break; /* a crash or a hang is not averaged away */
         }
         summarize(t, c);
         update_noise(t);
         if (round == 0 && !could_win(t, c)) break;
     }
-    c->seconds = ht_now() - t0;
+    c->seconds = hr_now() - t0;
     if (made) t->measured_evals++;
     if (c->feasible && (t->best == NULL || ht_obj_gain(t, c->obj, t->best->obj) > 1)) t->best = c;
     c->best_after = t->best ? t->best->obj : NAN;
@@ -473,7 +447,7 @@ static void recheck_default(ht_tuner_t *t) {
     bool replayed;
     if (!one_run(t, &d->p, HT_PHASE_CALIBRATE, 0, d->nruns + 1, &r, &replayed)) return;
     d->nreplayed += replayed;
-    if (r.st != HT_OK) return; /* it ran before: a failure now is the machine's */
+    if (r.st != HR_OK) return; /* it ran before: a failure now is the machine's */
     if (d->nruns >= t->calib_runs) {
         memmove(d->runs, d->runs + 1, (size_t)(d->nruns - 1) * sizeof *d->runs);
         d->nruns--;
@@ -496,7 +470,7 @@ bool ht_calibrate(ht_tuner_t *t) {
     ht_cand_t *d = cand_new(t, &t->defaults, "default");
     t->def = d;
     d->eval = 0;
-    double t0 = ht_now();
+    double t0 = hr_now();
     for (int i = 0; i < t->calib_runs; i++) {
         ht_run_t r;
         bool replayed;
@@ -508,12 +482,12 @@ bool ht_calibrate(ht_tuner_t *t) {
         cand_add_run(d, &r);
         if (!t->quiet)
             fprintf(stderr, "calibrate %d/%d: %s%s\n", i + 1, t->calib_runs,
-                    r.st == HT_OK ? "ok" : r.reason, replayed ? " (replayed)" : "");
-        if (r.st != HT_OK) break;
+                    r.st == HR_OK ? "ok" : r.reason, replayed ? " (replayed)" : "");
+        if (r.st != HR_OK) break;
     }
-    d->seconds = ht_now() - t0;
+    d->seconds = hr_now() - t0;
     summarize(t, d);
-    if (d->st != HT_OK) return false;
+    if (d->st != HR_OK) return false;
     /* The spread of one run: the larger of two estimates of a standard
      * deviation, the MAD (robust) and the range over its expected value
      * for n normal samples (which a single slow run does move: on a shared
@@ -534,7 +508,7 @@ bool ht_calibrate(ht_tuner_t *t) {
         lo = fmin(lo, v);
         hi = fmax(hi, v);
     }
-    double sd_mad = 1.4826 * ht_median(dev, n);
+    double sd_mad = 1.4826 * hr_median(dev, n);
     double sd_range = (hi - lo) / (n <= 10 ? expected_range[n] : 3.078 + 0.5 * log(n / 10.0));
     free(dev);
     t->noise_calib = mid > 0 ? fmax(sd_mad, sd_range) / mid : 0;
@@ -573,7 +547,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
         o->pairs++;
         double ow = ht_obj_of(t, rw.metric, rw.sys, rw.rss_kb);
         double od = ht_obj_of(t, rd.metric, rd.sys, rd.rss_kb);
-        if (rw.st == HT_OK) {
+        if (rw.st == HR_OK) {
             wm[nw] = rw.metric;
             wsf[nw] = sysfrac_of(&rw);
             wsy[nw] = rw.sys;
@@ -585,7 +559,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
             snprintf(o->verdict, sizeof o->verdict, "the tuned profile failed in confirmation: %s",
                      rw.reason);
         }
-        if (rd.st == HT_OK) {
+        if (rd.st == HR_OK) {
             dm[nd] = rd.metric;
             dsf[nd] = sysfrac_of(&rd);
             dsy[nd] = rd.sys;
@@ -595,7 +569,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
         } else {
             o->d_ok = false;
         }
-        bool both = rw.st == HT_OK && rd.st == HT_OK;
+        bool both = rw.st == HR_OK && rd.st == HR_OK;
         if (both && rd.metric > 0) ratio[nr] = rw.metric / rd.metric;
         if (both && rd.metric > 0 && isfinite(ht_obj_ratio(t, ow, od))) {
             oratio[nr++] = ht_obj_ratio(t, ow, od);
@@ -606,7 +580,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
             ht_fmt_metric(rd.metric, a, sizeof a);
             ht_fmt_metric(rw.metric, b, sizeof b);
             fprintf(stderr, "confirm %d/%d: default %s, tuned %s", i + 1, want,
-                    rd.st == HT_OK ? a : rd.reason, rw.st == HT_OK ? b : rw.reason);
+                    rd.st == HR_OK ? a : rd.reason, rw.st == HR_OK ? b : rw.reason);
             if (both && rd.metric > 0) fprintf(stderr, ", ratio %.3f", rw.metric / rd.metric);
             if (both && t->objective == HT_OBJ_RSS)
                 fprintf(stderr, "; peak RSS default %.1f MiB, tuned %.1f MiB, ratio %.3f",
@@ -618,18 +592,18 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
         }
     }
     o->done = o->pairs == want;
-    o->oratio_med = median_range(oratio, nr, &o->oratio_min, &o->oratio_max);
-    o->ratio_med = median_range(ratio, nr, &o->ratio_min, &o->ratio_max);
-    o->w_metric = ht_median(wm, nw);
-    o->d_metric = ht_median(dm, nd);
-    o->w_sysfrac = ht_median(wsf, nw);
-    o->d_sysfrac = ht_median(dsf, nd);
-    o->w_sys = ht_median(wsy, nw);
-    o->d_sys = ht_median(dsy, nd);
-    o->w_rss = ht_median(wrs, nw);
-    o->d_rss = ht_median(drs, nd);
-    o->w_obj = ht_median(wob, nw);
-    o->d_obj = ht_median(dob, nd);
+    o->oratio_med = hr_median_range(oratio, nr, &o->oratio_min, &o->oratio_max);
+    o->ratio_med = hr_median_range(ratio, nr, &o->ratio_min, &o->ratio_max);
+    o->w_metric = hr_median(wm, nw);
+    o->d_metric = hr_median(dm, nd);
+    o->w_sysfrac = hr_median(wsf, nw);
+    o->d_sysfrac = hr_median(dsf, nd);
+    o->w_sys = hr_median(wsy, nw);
+    o->d_sys = hr_median(dsy, nd);
+    o->w_rss = hr_median(wrs, nw);
+    o->d_rss = hr_median(drs, nd);
+    o->w_obj = hr_median(wob, nw);
+    o->d_obj = hr_median(dob, nd);
     free(buf);
     /* Each side's medians against the constraints; the floor against the
      * pairs' own ratios (the default is 1 by definition), which cancels a

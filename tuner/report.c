@@ -1,6 +1,6 @@
 /* report.c — what the tuner tells its user: a progress line per
- * evaluation, the summary table at the end, and the profile it writes, whose
- * header says what was measured, how, and with what result.
+ * evaluation and the summary table at the end (the profile's header is
+ * profile.c's).
  *
  * Every figure printed here is a measured median; a gain is only ever
  * stated from the interleaved confirmation, with its spread. */
@@ -75,7 +75,7 @@ static const char *violation_tag(const ht_tuner_t *t, const ht_cand_t *c) {
 void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
     if (t->quiet) return;
     char m[32], el[16], left[16], best[64], diff[512];
-    double elapsed = ht_now() - t->t_start;
+    double elapsed = hr_now() - t->t_start;
     double per_run = t->runs_made ? t->measured_s / t->runs_made
                                   : (t->def && t->def->nruns ? t->def->runs[0].wall : 0);
     double per_eval = t->measured_evals ? t->measured_s / t->measured_evals : per_run * t->repeats;
@@ -94,8 +94,8 @@ void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
         snprintf(best, sizeof best, "best: none within the constraints");
     ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
     fprintf(stderr, "[%*d/%d] ", t->max_evals >= 100 ? 3 : 2, c->eval, t->max_evals);
-    if (c->st != HT_OK) {
-        fprintf(stderr, "%s: %s", ht_status_name(c->st), c->reason);
+    if (c->st != HR_OK) {
+        fprintf(stderr, "%s: %s", hr_status_name(c->st), c->reason);
     } else {
         ht_fmt_metric(c->metric, m, sizeof m);
         fprintf(stderr, "%s x%.3f (%d runs)", m, ratio(t, c->metric), c->nruns);
@@ -134,10 +134,10 @@ static const char *obj_col(const ht_tuner_t *t) {
 
 static void row(FILE *f, const ht_tuner_t *t, const char *label, const ht_cand_t *c) {
     char m[32], lo[32], hi[32], range[72], cv[32], oc[32] = "", diff[512];
-    const char *st = c->st != HT_OK ? ht_status_name(c->st) : c->violates ? "violates" : "ok";
+    const char *st = c->st != HR_OK ? hr_status_name(c->st) : c->violates ? "violates" : "ok";
     int ow = obj_col(t)[0] ? 10 : 0;
     ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
-    if (c->st != HT_OK) {
+    if (c->st != HR_OK) {
         fprintf(f, "%-7s %4d  %-8s %-7s %-*s%-17s %-9s %9s %4d  %-9s %s\n", label, c->eval, "-",
                 "-", ow, ow ? "-" : "", "-", "-", "-", c->nruns, st, diff);
         return;
@@ -159,7 +159,7 @@ static void row(FILE *f, const ht_tuner_t *t, const char *label, const ht_cand_t
 
 void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     char el[16], cons[300];
-    fmt_duration(ht_now() - t->t_start, el, sizeof el);
+    fmt_duration(hr_now() - t->t_start, el, sizeof el);
     ht_constraints_text(t, cons, sizeof cons);
     fprintf(f,
             "\nhak-tune: %d evaluations, %d runs made, %d replayed from the log, %d cache hits, %s;"
@@ -185,9 +185,9 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     sort_tuner = t;
     qsort(v, (size_t)n, sizeof *v, cmp_rank);
     int shown = 0, failed = 0, over = 0;
-    int by_status[HT_STATUS_COUNT] = {0};
+    int by_status[HR_STATUS_COUNT] = {0};
     for (int i = 0; i < n; i++) {
-        if (v[i]->st != HT_OK) {
+        if (v[i]->st != HR_OK) {
             failed++;
             by_status[v[i]->st]++;
         } else if (v[i]->violates) {
@@ -203,8 +203,8 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     if (t->def) row(f, t, "default", t->def);
     free(v);
     fprintf(f, "broke a constraint: %d; failed: %d", over, failed);
-    for (int s = 0; s < HT_STATUS_COUNT; s++)
-        if (by_status[s]) fprintf(f, " (%s %d)", ht_status_name((ht_status_t)s), by_status[s]);
+    for (int s = 0; s < HR_STATUS_COUNT; s++)
+        if (by_status[s]) fprintf(f, " (%s %d)", hr_status_name((hr_status_t)s), by_status[s]);
     fputc('\n', f);
     if (cf && cf->pairs) {
         char a[32], b[32];
@@ -233,146 +233,4 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
             fprintf(f, "sys fraction tuned %.3f, default %.3f\n", cf->w_sysfrac, cf->d_sysfrac);
     }
     if (cf && cf->verdict[0]) fprintf(f, "verdict: %s\n", cf->verdict);
-}
-
-/* ---- the profile ------------------------------------------------------------ */
-
-/* The header's metric line: machine-readable (configs/README.md). */
-static void metric_field(const ht_tuner_t *t, char *buf, size_t cap) {
-    switch (t->runner.metric) {
-    case HT_METRIC_THROUGHPUT:
-        snprintf(buf, cap, "throughput");
-        break;
-    case HT_METRIC_WALL:
-        snprintf(buf, cap, "wall");
-        break;
-    case HT_METRIC_REGEX:
-        snprintf(buf, cap, "regex %s", t->runner.metric_text);
-        break;
-    }
-}
-
-/* "x1.123 (min 1.050, max 1.210), won 5 of 5 pairs" and the rest: the
- * confirmed gain on the objective, then the throughput and kernel time. */
-static void gain_text(const ht_tuner_t *t, const ht_confirm_t *cf, char *buf, size_t cap) {
-    char sys[120];
-    if (t->cap_seconds || t->objective == HT_OBJ_SYS)
-        ht_fmt(sys, sizeof sys, "sys %.3f s (default %.3f s)", cf->w_sys, cf->d_sys);
-    else
-        ht_fmt(sys, sizeof sys, "sys fraction %.3f (default %.3f)", cf->w_sysfrac, cf->d_sysfrac);
-    if (t->objective == HT_OBJ_THROUGHPUT)
-        ht_fmt(buf, cap, "throughput x%.3f (min %.3f, max %.3f), won %d of %d pairs; %s",
-               cf->ratio_med, cf->ratio_min, cf->ratio_max, cf->wins, cf->pairs, sys);
-    else
-        ht_fmt(buf, cap,
-               "%s x%.3f (min %.3f, max %.3f), lower in %d of %d pairs; throughput x%.3f (min "
-               "%.3f, max %.3f); %s; peak RSS %.1f MiB (default %.1f MiB)",
-               ht_obj_label(t), cf->oratio_med, cf->oratio_min, cf->oratio_max, cf->wins, cf->pairs,
-               cf->ratio_med, cf->ratio_min, cf->ratio_max, sys, cf->w_rss / 1024,
-               cf->d_rss / 1024);
-}
-
-bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
-                      const ht_cand_t *winner, const ht_confirm_t *cf, const ht_origin_t *o) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "hak-tune: cannot write %s: %s\n", tmp, strerror(errno));
-        return false;
-    }
-    char date[64], host[256] = "?", mf[600], cons[300], gain[600], a[32], b[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %z", &tm);
-    gethostname(host, sizeof host - 1);
-    metric_field(t, mf, sizeof mf);
-    ht_constraints_text(t, cons, sizeof cons);
-    bool tuned = !ht_profile_equal(p, &t->defaults);
-    bool confirmed = cf && cf->pairs && cf->done;
-    if (!tuned)
-        ht_fmt(gain, sizeof gain, "none: these are the defaults");
-    else if (confirmed && cf->adopted)
-        gain_text(t, cf, gain, sizeof gain);
-    else
-        ht_fmt(gain, sizeof gain, "not confirmed: %s",
-               cf && cf->verdict[0] ? cf->verdict
-                                    : "interrupted before the interleaved confirmation");
-    /* "key: value" lines, machine-readable, whose format configs/README.md
-     * documents and bench/verify-profiles reads; then the details. */
-    fprintf(f, "# hakmem profile written by hak-tune %s\n", HT_VERSION);
-    fprintf(f, "# workload:    %s\n", o->name);
-    if (o->bench)
-        fprintf(f, "# bench:       %s\n", o->bench);
-    else
-        fprintf(f, "# cmd:         %s\n", o->command);
-    fprintf(f, "# metric:      %s\n", mf);
-    fprintf(f, "# objective:   %s\n", ht_objective_name(t->objective));
-    fprintf(f, "# constraints: %s\n", cons);
-    fprintf(f, "# gain:        %s\n", gain);
-    fprintf(f, "# command:     HAKMEM_CONFIG=%s LD_PRELOAD=%s %s\n", path, t->runner.lib,
-            o->command);
-    fprintf(f, "# tuned by:    %s\n", o->invocation);
-    fprintf(f, "# date:        %s\n", date);
-    fprintf(f, "# host:        %s\n", host);
-    fprintf(f,
-            "# search:      %d evaluations, %d runs (%d replayed), algorithm %s, seed %lu, repeats "
-            "%d-%d, noise of %s %.1f%% a run\n",
-            t->evals, t->runs_made + t->runs_replayed, t->runs_replayed, t->algorithm, t->seed,
-            t->repeats, t->max_repeats, ht_obj_label(t), 100 * t->noise);
-    if (cf && cf->pairs) {
-        ht_fmt_metric(cf->w_metric, a, sizeof a);
-        ht_fmt_metric(cf->d_metric, b, sizeof b);
-        fprintf(f,
-                "# measured in %d interleaved pairs, evaluation %d against the default "
-                "(medians):\n",
-                cf->pairs, cf->eval);
-        fprintf(f,
-                "#   metric        candidate %-10s default %-10s ratio %.3f (min %.3f, max %.3f)%s",
-                a, b, cf->ratio_med, cf->ratio_min, cf->ratio_max,
-                t->objective == HT_OBJ_THROUGHPUT ? "" : "\n");
-        if (t->objective == HT_OBJ_THROUGHPUT)
-            fprintf(f, ", candidate won %d of %d\n", cf->wins, cf->pairs);
-        fprintf(f, "#   sys fraction  candidate %-10.3f default %-10.3f (sys %.3f s vs %.3f s)",
-                cf->w_sysfrac, cf->d_sysfrac, cf->w_sys, cf->d_sys);
-        if (t->objective == HT_OBJ_SYS)
-            fprintf(f, ", sys ratio %.3f (min %.3f, max %.3f), candidate lower in %d of %d",
-                    cf->oratio_med, cf->oratio_min, cf->oratio_max, cf->wins, cf->pairs);
-        fprintf(f, "\n#   peak RSS      candidate %-10.1f default %-10.1f (MiB)", cf->w_rss / 1024,
-                cf->d_rss / 1024);
-        if (t->objective == HT_OBJ_RSS)
-            fprintf(f, ", ratio %.3f (min %.3f, max %.3f), candidate lower in %d of %d",
-                    cf->oratio_med, cf->oratio_min, cf->oratio_max, cf->wins, cf->pairs);
-        fprintf(f, "\n# verdict:     %s\n", cf->verdict);
-    } else if (winner && winner != t->def && t->def) {
-        ht_fmt_metric(winner->metric, a, sizeof a);
-        ht_fmt_metric(t->def->metric, b, sizeof b);
-        fprintf(f, "# NOT CONFIRMED: the search was interrupted before the interleaved "
-                   "confirmation; figures from the search runs:\n");
-        fprintf(f, "#   metric        tuned %s (%d runs), default %s (%d runs), ratio %.3f\n", a,
-                winner->nruns, b, t->def->nruns, ratio(t, winner->metric));
-        fprintf(f, "#   sys fraction  tuned %.3f, default %.3f\n", winner->sysfrac,
-                t->def->sysfrac);
-        fprintf(f, "#   peak RSS      tuned %.1f MiB, default %.1f MiB\n", winner->rss_kb / 1024,
-                t->def->rss_kb / 1024);
-    } else if (t->def && t->def->nruns) {
-        ht_fmt_metric(t->def->metric, b, sizeof b);
-        fprintf(f,
-                "# measured: default %s (median of %d runs), sys fraction %.3f, peak RSS %.1f "
-                "MiB\n",
-                b, t->def->nruns, t->def->sysfrac, t->def->rss_kb / 1024);
-        fprintf(f, "# verdict:     %s\n",
-                cf && cf->verdict[0] ? cf->verdict : "no candidate beat the default");
-    }
-    fprintf(f, "# %s\n\n",
-            tuned ? "the knobs below are the tuned profile"
-                  : "the knobs below are the defaults: tuning found nothing clearly better");
-    ht_profile_write_knobs(f, p);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "hak-tune: cannot write %s: %s\n", path, strerror(errno));
-        unlink(tmp);
-        return false;
-    }
-    return true;
 }

@@ -203,7 +203,7 @@ static double objective(unsigned n, const double *x, double *grad, void *data) {
      * the best one within them: else the optimiser, which tolerates
      * violations on its way, keeps being drawn to the good side of a cap
      * (COBYLA did, on testload, for a quarter of its budget). */
-    if (!cand || cand->st != HT_OK) return 0;
+    if (!cand || cand->st != HR_OK) return 0;
     double g = ht_obj_gain(t, cand->obj, t->def->obj);
     if (cand->violates && t->best) g = fmin(g, ht_obj_gain(t, t->best->obj, t->def->obj));
     return isfinite(g) ? g : 1e6;
@@ -216,7 +216,7 @@ static double constraint(unsigned n, const double *x, double *grad, void *data) 
     ctx_t *c = k->c;
     ht_cand_t *cand = at(c, x);
     if (!cand) return 0;
-    if (cand->st != HT_OK) return 1;
+    if (cand->st != HR_OK) return 1;
     ht_fig_t f = ht_cand_fig(cand);
     return ht_con_excess(c->t, k->k, &f, c->t->def->metric);
 }
@@ -299,7 +299,7 @@ static int screen(ht_tuner_t *t, const ht_profile_t *base, int *active) {
             both[i] = u[i];
             helped++;
         }
-        if (c->st != HT_OK || c->feasible != b0->feasible || !(change <= t->noise)) {
+        if (c->st != HR_OK || c->feasible != b0->feasible || !(change <= t->noise)) {
             active[kept++] = i;
             size_t len = strlen(names);
             snprintf(names + len, sizeof names - len, " %s", hak_knob_table[s->numeric[i]].name);

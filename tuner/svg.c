@@ -36,19 +36,6 @@ static double nice_step(double range) {
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
-static void text_escaped(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else
-            fputc(*s, f);
-    }
-}
-
 /* Pads a range and snaps it to ticks. */
 static void set_range(double *lo, double *hi) {
     if (!isfinite(*lo) || !isfinite(*hi)) *lo = 0, *hi = 1;
@@ -84,15 +71,15 @@ static void axes(panel_t *p, const char *title, const char *xlabel, const char *
     }
     fprintf(f, "<text x='%.1f' y='%.1f' font-size='13' font-weight='bold' text-anchor='middle'>",
             p->x0 + p->w / 2, p->y0 - 10);
-    text_escaped(f, title);
+    hr_xml_text(f, title);
     fprintf(f, "</text>\n<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle'>",
             p->x0 + p->w / 2, p->y0 + p->h + 34);
-    text_escaped(f, xlabel);
+    hr_xml_text(f, xlabel);
     fprintf(f,
             "</text>\n<text x='%.1f' y='%.1f' font-size='12' text-anchor='middle' "
             "transform='rotate(-90 %.1f %.1f)'>",
             p->x0 - 42, p->y0 + p->h / 2, p->x0 - 42, p->y0 + p->h / 2);
-    text_escaped(f, ylabel);
+    hr_xml_text(f, ylabel);
     fprintf(f, "</text>\n");
     /* the default's level */
     if (1 >= p->ylo && 1 <= p->yhi)
@@ -155,7 +142,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
             "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
             W, H);
     fprintf(f, "<text x='10' y='18' font-size='14'>");
-    text_escaped(f, title);
+    hr_xml_text(f, title);
     fprintf(f, "</text>\n");
 
     /* the ranges: every candidate that ran */
@@ -166,7 +153,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
         if (c->eval > maxeval) maxeval = c->eval;
-        if (c->st != HT_OK) continue;
+        if (c->st != HR_OK) continue;
         double r = c->metric / dm, s = ht_cap_value(t, c->sysfrac, c->sys), m = c->rss_kb / 1024;
         double o = ht_obj_ratio(t, c->obj, dobj);
         if (r < ylo) ylo = r;
@@ -206,14 +193,14 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     /* failures sit on the floor of the plot, so they are seen and counted */
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
-        if (c->st == HT_OK)
+        if (c->st == HR_OK)
             dot(&conv, c->eval, ht_obj_ratio(t, c->obj, dobj), c);
         else
             fprintf(f,
                     "<text x='%.1f' y='%.1f' font-size='11' fill='#d62728' "
                     "text-anchor='middle'>x<title>eval %d: %s</title></text>\n",
                     px(&conv, c->eval), py(&conv, up ? olo : ohi) + (up ? -3 : 12), c->eval,
-                    ht_status_name(c->st));
+                    hr_status_name(c->st));
     }
     /* best so far: a step line over the evaluations in order */
     fprintf(f, "<polyline fill='none' stroke='#2ca02c' stroke-width='2' points='");
@@ -241,15 +228,15 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     if (floor_on) limit_line(&rss, false, t->min_tput_frac, "floor");
     for (int i = 0; i < t->ncands; i++) {
         const ht_cand_t *c = t->cands[i];
-        if (c->st != HT_OK) continue;
+        if (c->st != HR_OK) continue;
         dot(&sys, ht_cap_value(t, c->sysfrac, c->sys), c->metric / dm, c);
         dot(&rss, c->rss_kb / 1024, c->metric / dm, c);
     }
-    if (t->def && t->def->st == HT_OK) {
+    if (t->def && t->def->st == HR_OK) {
         mark(&sys, ht_cap_value(t, t->def->sysfrac, t->def->sys), 1, "#000", "default");
         mark(&rss, t->def->rss_kb / 1024, 1, "#000", "default");
     }
-    if (chosen && chosen != t->def && chosen->st == HT_OK) {
+    if (chosen && chosen != t->def && chosen->st == HR_OK) {
         mark(&sys, ht_cap_value(t, chosen->sysfrac, chosen->sys), chosen->metric / dm, "#2ca02c",
              "chosen");
         mark(&rss, chosen->rss_kb / 1024, chosen->metric / dm, "#2ca02c", "chosen");

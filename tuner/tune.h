@@ -10,9 +10,9 @@
 #define HT_TUNE_H
 
 #include "hakmem.h"
+#include "harness.h"
 #include "knobs.h"
 
-#include <regex.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +35,21 @@ void ht_profile_write_knobs(FILE *f, const ht_profile_t *p);
 /* The knobs that differ from `base`, "name=value name=value", for
  * progress lines; "defaults" when none do. */
 void ht_profile_diff(const ht_profile_t *p, const ht_profile_t *base, char *buf, size_t cap);
+
+/* A profile file's header: its "# key: value" lines (configs/README.md),
+ * as read back. */
+#define HT_HEADER_MAX   32
+#define HT_HEADER_VALUE 4096
+typedef struct {
+    char key[HT_HEADER_MAX][64];
+    char value[HT_HEADER_MAX][HT_HEADER_VALUE];
+    int n;
+} ht_header_t;
+
+/* False, with why, when the file cannot be read. */
+bool ht_header_read(const char *path, ht_header_t *h, char *why, size_t cap);
+/* The value of KEY, or NULL when the header has no such line. */
+const char *ht_header_get(const ht_header_t *h, const char *key);
 
 /* ------------------------------------------------------------------------
  * The search space (space.c): the knob table, narrowed by --space.
@@ -79,56 +94,28 @@ bool ht_space_contains(const ht_space_t *s, const ht_profile_t *p);
 void ht_space_print(const ht_space_t *s, FILE *f);
 
 /* ------------------------------------------------------------------------
- * One run of the workload (runner.c).
+ * One run of the workload under a profile (runner.c), made and classified
+ * by the harness (bench/harness/harness.h).
  * ---------------------------------------------------------------------- */
 
-#define HT_STATUSES(X)                                                                             \
-    X(OK, "ok")                                                                                    \
-    X(CRASH, "crash")                                                                              \
-    X(EXIT, "exit")                                                                                \
-    X(TIMEOUT, "timeout")                                                                          \
-    X(NO_METRIC, "no-metric")                                                                      \
-    X(NO_STATS, "no-stats")                                                                        \
-    X(UNSERVED, "unserved")                                                                        \
-    X(REJECTED, "rejected")                                                                        \
-    X(PRELOAD_FAILED, "preload-failed")                                                            \
-    X(EXEC_FAILED, "exec-failed")                                                                  \
-    X(INTERRUPTED, "interrupted")
-
-typedef enum {
-#define HT_STATUS_ENUM(id, name) HT_##id,
-    HT_STATUSES(HT_STATUS_ENUM)
-#undef HT_STATUS_ENUM
-        HT_STATUS_COUNT
-} ht_status_t;
-
-const char *ht_status_name(ht_status_t st);
-bool ht_status_parse(const char *name, ht_status_t *out);
-
 typedef struct {
-    ht_status_t st;
-    char reason[200];
+    hr_status_t st;
+    char reason[240];
     double metric; /* throughput, or 1/wall */
     double wall, user, sys;
     double rss_kb;
     double served, libc, mmap, munmap, madvise, mapped_peak; /* hakmem's stats */
 } ht_run_t;
 
-typedef enum { HT_METRIC_THROUGHPUT, HT_METRIC_REGEX, HT_METRIC_WALL } ht_metric_kind_t;
-
 typedef struct {
     char **argv; /* the workload; argv[0] a path or a name looked up in PATH */
     int argc;
     char lib[4096]; /* absolute path of libhakmem.so */
-    ht_metric_kind_t metric;
-    char metric_text[512]; /* the regex as given, for messages and the log */
-    regex_t re;
+    hr_metric_t metric;
     double timeout_s;
-    char workdir[4096]; /* private: candidate profile and stats files */
+    char workdir[4096]; /* private: the candidate profile */
     char profile_path[4200];
-    char stats_dir[4200];
-    char **envp; /* the caller's environment minus LD_PRELOAD, HAKMEM_* */
-    int nenv;
+    hr_stats_dir_t stats;
     volatile sig_atomic_t *stop;
 } ht_runner_t;
 
@@ -136,34 +123,18 @@ typedef struct {
  * be made: hak-tune's exit status. */
 int ht_runner_init(ht_runner_t *r, const char *metric, const char *workdir_parent);
 void ht_runner_done(ht_runner_t *r);
+/* Runs the workload under profile p, written to the work directory. */
 void ht_run(ht_runner_t *r, const ht_profile_t *p, ht_run_t *out);
+/* ... under the profile file PATH. */
+void ht_run_file(ht_runner_t *r, const char *path, ht_run_t *out);
+/* ... and another workload and metric than the runner's (--verify). */
+void ht_run_with(ht_runner_t *r, char *const *argv, const hr_metric_t *metric, const char *path,
+                 ht_run_t *out);
 /* The command as a shell would read it, for headers and messages. */
 void ht_command_text(char *const *argv, int argc, char *buf, size_t cap);
 /* Splits a command line (quotes and backslashes as a shell reads them, no
  * expansions); false with the reason when it is malformed or empty. */
 bool ht_split_command(const char *text, char ***argv, int *argc, char *why, size_t cap);
-
-/* ------------------------------------------------------------------------
- * A small JSON reader (json.c): the log and hakmem's stats files.
- * ---------------------------------------------------------------------- */
-
-typedef enum { HT_J_NULL, HT_J_BOOL, HT_J_NUM, HT_J_STR, HT_J_ARR, HT_J_OBJ } ht_jtype_t;
-
-typedef struct ht_json_s {
-    ht_jtype_t type;
-    double num;
-    bool b;
-    char *str;
-    char *key; /* as a member of an object */
-    struct ht_json_s *child, *next;
-} ht_json_t;
-
-ht_json_t *ht_json_parse(const char *text, char *err, size_t errcap);
-void ht_json_free(ht_json_t *j);
-const ht_json_t *ht_json_get(const ht_json_t *obj, const char *key);
-double ht_json_num(const ht_json_t *obj, const char *key, double def);
-const char *ht_json_str(const ht_json_t *obj, const char *key);
-void ht_json_put_str(FILE *f, const char *s);
 
 /* ------------------------------------------------------------------------
  * Candidates and the tuner's state.
@@ -195,8 +166,8 @@ typedef struct {
     ht_run_t *runs;
     int nruns, caproom;
     int nreplayed;
-    ht_status_t st; /* OK, or the first failed run's status */
-    char reason[200];
+    hr_status_t st; /* OK, or the first failed run's status */
+    char reason[240];
     double metric, metric_min, metric_max; /* over ok runs: median, min, max */
     double sysfrac, sys, user, rss_kb, served;
     double obj, obj_min, obj_max; /* the objective's measure (ht_obj_of): median, min, max */
@@ -262,7 +233,6 @@ typedef struct {
 } ht_tuner_t;
 
 /* measure.c */
-double ht_now(void);
 bool ht_calibrate(ht_tuner_t *t);
 /* Measures p (or returns its cached result); NULL when the budget is spent
  * or the user interrupted. */
@@ -306,7 +276,6 @@ bool ht_clearly_feasible(const ht_tuner_t *t, const ht_cand_t *c);
  * last. */
 bool ht_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_cand_t *b);
 void ht_confirm(ht_tuner_t *t, ht_cand_t *winner, ht_confirm_t *out);
-double ht_median(double *v, int n);
 uint64_t ht_rand(ht_tuner_t *t);
 double ht_rand01(ht_tuner_t *t);
 
@@ -328,6 +297,12 @@ void ht_log_close(ht_log_t *l);
 /* report.c */
 void ht_progress(ht_tuner_t *t, const ht_cand_t *c);
 void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f);
+void ht_fmt_metric(double v, char *buf, size_t cap);
+/* snprintf for text that may be cut to its buffer on purpose (reasons,
+ * labels): gcc's truncation warnings do not follow it here. */
+void ht_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* profile.c: the profile file, its header written (and read, above). */
 typedef struct {
     const char *name;       /* the header's workload: larson-mid, ..., custom or command */
     const char *bench;      /* "larson 5 2048 ...": bench program and arguments; NULL for --cmd */
@@ -336,10 +311,26 @@ typedef struct {
 } ht_origin_t;
 bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
                       const ht_cand_t *winner, const ht_confirm_t *cf, const ht_origin_t *o);
-void ht_fmt_metric(double v, char *buf, size_t cap);
-/* snprintf for text that may be cut to its buffer on purpose (reasons,
- * labels): gcc's truncation warnings do not follow it here. */
-void ht_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* main.c: Ctrl-C (or SIGTERM) sets ht_stop once ht_trap_interrupts ran;
+ * a second one ends hak-tune at once. */
+extern volatile sig_atomic_t ht_stop;
+void ht_trap_interrupts(void);
+/* main.c: options, as every mode of hak-tune reads them. A bad one ends
+ * hak-tune with a message naming it and exit status 2. */
+_Noreturn void ht_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool ht_is_opt(const char *arg, const char *name);
+const char *ht_value_of(int argc, char **argv, int *i, const char *name);
+long ht_int_opt(const char *name, const char *text, long lo, long hi);
+double ht_num_opt(const char *name, const char *text, double lo, double hi, bool suffixes);
+/* libhakmem.so (GIVEN, or where hr_find_lib looks), with a message when
+ * it is not there; the bench program PROG in GIVEN_DIR or next to
+ * hak-tune. */
+bool ht_find_lib(const char *given, char *out, size_t cap);
+bool ht_find_bench(const char *prog, const char *given_dir, char *out, size_t cap);
+
+/* verify.c: hak-tune --verify, whose own options it reads; its exit status. */
+int ht_verify_main(int argc, char **argv);
 
 /* svg.c */
 bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, const char *title);

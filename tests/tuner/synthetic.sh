@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # tests/tuner/synthetic.sh — the quality of the search. testload's
 # throughput is a known function of the knobs with 3% noise a run, and an
-# idle threshold below ~1600 us spends over 15% of its CPU time in the
-# kernel, which the cap forbids: the best allowed point sits on the cap's
-# edge. In the default budget hak-tune must write a profile within 5% of
-# that constrained optimum, inside the cap, that hakmem loads in strict
-# mode, with the header, log and plot the issue asks for.
+# idle threshold below ~166 us (with the default of 1000 us) spends 90% of
+# its CPU time in the kernel, which the cap forbids: the best allowed point
+# sits on that cliff. The cap, 0.45, lies half-way between the two sides,
+# so the kernel's sampled split of a run's CPU time (a few dozen ticks, at
+# times a handful on a busy machine) still tells them apart; the
+# constrained optimum is the same for any cap between them. In the default budget hak-tune must write a profile
+# within 5% of that constrained optimum, inside the cap, that hakmem loads
+# in strict mode, with the header, log and plot the issue asks for.
+# 100 ms of CPU a run: the kernel's tick splits it between user and sys,
+# and a loaded machine samples a short run too seldom to tell the sides of
+# the cliff apart.
 #   synthetic.sh HAK_TUNE TESTLOAD LIBHAKMEM HAKMEM_CONFIG_BIN
 set -u
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
-CPU_MS=60
+CPU_MS=100
 
-"$tune" --lib "$lib" --cmd "$(load --seed 7 --noise 0.03)" --max-sys-frac 0.15 \
+"$tune" --lib "$lib" --cmd "$(load --seed 7 --noise 0.03)" --max-sys-frac 0.45 \
   -o "$tmp/t.cfg" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 expect "hak-tune exits 0" test $rc -eq 0
@@ -20,11 +26,11 @@ expect "hak-tune exits 0" test $rc -eq 0
 
 # The answer, judged by testload itself from the written profile.
 read -r _ value _ optimum _ ratio _ sys _ _ _ feasible _ < \
-  <(HAKMEM_CONFIG=$tmp/t.cfg "$testload" --explain --cap 0.15)
+  <(HAKMEM_CONFIG=$tmp/t.cfg "$testload" --explain --cap 0.45)
 echo "found value $value, optimum $optimum within the cap: ratio $ratio, kernel share $sys"
 expect "within 5% of the constrained optimum (ratio $ratio)" \
   awk -v r="$ratio" 'BEGIN { exit !(r >= 0.95) }'
-expect "inside the kernel-time cap (designed share $sys <= 0.15)" test "$feasible" = 1
+expect "inside the kernel-time cap (designed share $sys <= 0.45)" test "$feasible" = 1
 
 # Loadable in strict mode, every knob written.
 expect "hakmem-config --strict accepts the profile" "$cfgtool" --strict "$tmp/t.cfg"
@@ -40,9 +46,9 @@ for field in workload cmd metric objective constraints gain command 'tuned by' d
 done
 expect "header: the objective is throughput" grep -qE '^# objective: +throughput$' "$tmp/t.cfg"
 expect "header: the constraint is the cap" \
-  grep -qE '^# constraints: +sys/\(user\+sys\) <= 0\.15$' "$tmp/t.cfg"
+  grep -qE '^# constraints: +sys/\(user\+sys\) <= 0\.45$' "$tmp/t.cfg"
 expect "header: the workload's command, to run it again" \
-  grep -qE "^# cmd: +$testload --cpu-ms 60 --counter $tmp/count --seed 7 --noise 0.03$" "$tmp/t.cfg"
+  grep -qE "^# cmd: +$testload --cpu-ms 100 --counter $tmp/count --seed 7 --noise 0.03$" "$tmp/t.cfg"
 expect "header: the confirmed gain" \
   grep -qE '^# gain: +throughput x[0-9.]+ \(min [0-9.]+, max [0-9.]+\), won [0-9]+ of [0-9]+ pairs; sys fraction [0-9.]+ \(default [0-9.]+\)$' \
   "$tmp/t.cfg"
