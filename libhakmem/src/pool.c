@@ -40,7 +40,13 @@ hak_page_t *hak_page_new(hak_heap_t *h, unsigned cls) {
     pg->cls = (uint8_t)cls;
     pg->os_tag = hak_os_tag_after(had, cls);
     atomic_store_explicit(&pg->owner, h, memory_order_relaxed);
-    if (!hak_registry_set_page(mem, (uintptr_t)pg | cls)) {
+    /* The page map may need a new leaf, and memory may be short: give back
+     * what the pools and caches hold, as for the page itself, and try once
+     * more. */
+    bool registered = hak_registry_set_page(mem, (uintptr_t)pg | cls);
+    if (!registered && hak_os_reclaim())
+        registered = hak_registry_set_page(mem, (uintptr_t)pg | cls);
+    if (!registered) {
         /* A relaxed page may straddle two leaves, one of them set. */
         hak_registry_set_page(mem, 0);
         hak_meta_free(HAK_META_PAGE, pg);
