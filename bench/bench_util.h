@@ -129,6 +129,29 @@ static inline bool bench_parse_seconds(const char *prog, const char *s, double *
     return true;
 }
 
+/* Takes "NAME N" out of argv wherever it appears, N an integer in [lo, hi]
+ * (a workload's own options, before bench_parse_args sees the positional
+ * ones). false, with a message, when N is missing or bad. */
+static inline bool bench_take_long(const char *prog, int *argc, char **argv, const char *name,
+                                   long lo, long hi, long *out) {
+    int n = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], name) != 0) {
+            argv[n++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "%s: %s needs a number\n", prog, name);
+            return false;
+        }
+        if (!bench_parse_long(prog, name, argv[i + 1], lo, hi, out)) return false;
+        i++;
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return true;
+}
+
 /* Removes every "--json" from argv (it may appear anywhere) and reports
  * whether one was present; also spots "-h"/"--help". */
 static inline bool bench_take_flags(int *argc, char **argv, bool *help) {

@@ -33,33 +33,6 @@ static const bench_cli_t CLI = {
               "25)\nCounts buffers replaced (freed, allocated and zeroed) per second.",
 };
 
-/* Takes "--min-mib N" and "--max-mib N" out of argv. */
-static bool take_sizes(int *argc, char **argv, long *min_mib, long *max_mib) {
-    int n = 1;
-    for (int i = 1; i < *argc; i++) {
-        bool is_min = strcmp(argv[i], "--min-mib") == 0, is_max = strcmp(argv[i], "--max-mib") == 0;
-        if (!is_min && !is_max) {
-            argv[n++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= *argc) {
-            fprintf(stderr, "bigbuffers: %s needs a number of MiB\n", argv[i]);
-            return false;
-        }
-        if (!bench_parse_long("bigbuffers", argv[i], argv[i + 1], 1, 4096,
-                              is_min ? min_mib : max_mib))
-            return false;
-        i++;
-    }
-    *argc = n;
-    argv[n] = NULL;
-    if (*min_mib > *max_mib) {
-        fprintf(stderr, "bigbuffers: --min-mib %ld is above --max-mib %ld\n", *min_mib, *max_mib);
-        return false;
-    }
-    return true;
-}
-
 /* Called through a volatile pointer: gcc would otherwise fuse malloc and
  * this memset into calloc, and measure an allocator's calloc (which may
  * skip both the zeroing and the page faults) instead of a program that
@@ -82,7 +55,13 @@ static unsigned char *make(lran2_t *g, size_t lo, size_t hi, size_t *size_out) {
 
 int main(int argc, char **argv) {
     long min_mib = 5, max_mib = 25;
-    if (!take_sizes(&argc, argv, &min_mib, &max_mib)) return 2;
+    if (!bench_take_long("bigbuffers", &argc, argv, "--min-mib", 1, 4096, &min_mib) ||
+        !bench_take_long("bigbuffers", &argc, argv, "--max-mib", 1, 4096, &max_mib))
+        return 2;
+    if (min_mib > max_mib) {
+        fprintf(stderr, "bigbuffers: --min-mib %ld is above --max-mib %ld\n", min_mib, max_mib);
+        return 2;
+    }
     bench_args_t args;
     int status = bench_parse_args(&CLI, argc, argv, &args);
     if (status >= 0) return status;

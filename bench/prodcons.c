@@ -1,14 +1,18 @@
 /* prodcons.c — producer–consumer workload:
  *
- *   prodcons [SECONDS [SEED [PAIRS]]] [--json]
+ *   prodcons [SECONDS [SEED [PAIRS]]] [--batch N] [--size BYTES] [--json]
  *
  * It stands for a pipeline server (a network thread parsing requests into
  * buffers that worker threads consume, a logger thread draining messages):
  * every block is allocated by one thread and freed by another, so all frees
  * are remote. PAIRS producer threads (default 2) each feed one consumer
  * through a bounded single-producer/single-consumer ring. Producers fill
- * each 64 B–4 KiB block with a pattern; consumers check it before freeing,
- * so a block handed out twice or overwritten is caught, not timed.
+ * each 64 B–4 KiB block (or --size BYTES, at least 16) with a pattern;
+ * consumers check it before freeing, so a block handed out twice or
+ * overwritten is caught, not timed. With --batch N the producer hands its
+ * blocks over N at a time, as a message queue, an event loop or a garbage
+ * collector's sweep does: the consumer frees a whole batch of blocks it
+ * never allocated at once.
  *
  * Each pair's producer and consumer are pinned to different CPUs (the
  * process's allowed CPUs in turn), the way a pipeline's stages run. Left to
@@ -32,6 +36,8 @@
 #define MIN_BLOCK  64
 #define MAX_BLOCK  4096
 #define RING_SLOTS 1024 /* power of two */
+
+static long batch = 1, fixed_size;
 
 /* A lock-free ring rather than mutex+condvar: with a lock per block the
  * benchmark would time futexes, not the allocator. Head and tail sit on
@@ -77,49 +83,78 @@ static unsigned char pattern(uint32_t seq) {
     return (unsigned char)(seq * 167u + 13u);
 }
 
+/* One block, filled with its producer's pattern. */
+static unsigned char *make(lran2_t *g, uint32_t seq) {
+    size_t size = fixed_size ? (size_t)fixed_size
+                             : MIN_BLOCK + (size_t)lran2_below(g, MAX_BLOCK - MIN_BLOCK + 1);
+    unsigned char *p = malloc(size);
+    if (p == NULL) {
+        fprintf(stderr, "prodcons: malloc(%zu) failed\n", size);
+        exit(1);
+    }
+    memset(p, pattern(seq), size);
+    memcpy(p, &(header_t){.size = (uint32_t)size, .seq = seq}, sizeof(header_t));
+    return p;
+}
+
 static void *producer(void *arg) {
     role_t *role = arg;
     lran2_t g;
     lran2_seed(&g, bench_mix_seed(role->seed, role->index, 0));
     uint32_t seq = 0;
     while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
-        size_t size = MIN_BLOCK + (size_t)lran2_below(&g, MAX_BLOCK - MIN_BLOCK + 1);
-        unsigned char *p = malloc(size);
-        if (p == NULL) {
-            fprintf(stderr, "prodcons: malloc(%zu) failed\n", size);
+        if (batch == 1) {
+            ring_push(role->ring, make(&g, seq++));
+            role->count++;
+            continue;
+        }
+        /* A batch travels as an array of its blocks, allocated too. */
+        unsigned char **b = malloc((size_t)batch * sizeof *b);
+        if (b == NULL) {
+            fprintf(stderr, "prodcons: out of memory for a batch\n");
             exit(1);
         }
-        memset(p, pattern(seq), size);
-        memcpy(p, &(header_t){.size = (uint32_t)size, .seq = seq}, sizeof(header_t));
-        ring_push(role->ring, p);
-        seq++;
-        role->count++;
+        for (long i = 0; i < batch; i++) b[i] = make(&g, seq++);
+        ring_push(role->ring, b);
+        role->count += (unsigned long long)batch;
     }
     ring_push(role->ring, NULL); /* end of stream */
     return NULL;
 }
 
+/* Checks one block and frees it. */
+static void take(role_t *role, unsigned char *p, uint32_t *expect) {
+    header_t h;
+    memcpy(&h, p, sizeof h);
+    unsigned char c = pattern(h.seq);
+    size_t lo = fixed_size ? (size_t)fixed_size : MIN_BLOCK;
+    size_t hi = fixed_size ? (size_t)fixed_size : MAX_BLOCK;
+    /* Sampling every 256th byte plus the last keeps the check cheaper than
+     * the fill while still catching a block that was reused. */
+    bool ok = h.seq == *expect && h.size >= lo && h.size <= hi && p[h.size - 1] == c;
+    for (size_t i = sizeof h; ok && i < h.size; i += 256) ok = p[i] == c;
+    if (!ok) {
+        fprintf(stderr, "prodcons: corrupt block %p from producer %ld (seq %u, expected %u)\n",
+                (void *)p, role->index, h.seq, *expect);
+        exit(1);
+    }
+    free(p);
+    (*expect)++;
+    role->count++;
+}
+
 static void *consumer(void *arg) {
     role_t *role = arg;
     uint32_t expect = 0;
-    unsigned char *p;
+    void *p;
     while ((p = ring_pop(role->ring)) != NULL) {
-        header_t h;
-        memcpy(&h, p, sizeof h);
-        unsigned char c = pattern(h.seq);
-        /* Sampling every 256th byte plus the last keeps the check cheaper
-         * than the fill while still catching a block that was reused. */
-        bool ok =
-            h.seq == expect && h.size >= MIN_BLOCK && h.size <= MAX_BLOCK && p[h.size - 1] == c;
-        for (size_t i = sizeof h; ok && i < h.size; i += 256) ok = p[i] == c;
-        if (!ok) {
-            fprintf(stderr, "prodcons: corrupt block %p from producer %ld (seq %u, expected %u)\n",
-                    (void *)p, role->index, h.seq, expect);
-            exit(1);
+        if (batch == 1) {
+            take(role, p, &expect);
+            continue;
         }
-        free(p);
-        expect++;
-        role->count++;
+        unsigned char **b = p;
+        for (long i = 0; i < batch; i++) take(role, b[i], &expect);
+        free(b);
     }
     return NULL;
 }
@@ -131,7 +166,9 @@ static const bench_cli_t CLI = {
     .count_help = "producer/consumer thread pairs",
     .count_default = 2,
     .count_max = 256,
-    .counts = "Counts blocks passed from producer to consumer and freed, per second.\n"
+    .counts = "  --batch N      hand blocks over N at a time (default 1)\n"
+              "  --size BYTES   every block this size (default 64-4096, random)\n"
+              "Counts blocks passed from producer to consumer and freed, per second.\n"
               "Each pair's producer and consumer are pinned to different CPUs.",
 };
 
@@ -163,6 +200,9 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, const cpu_
 }
 
 int main(int argc, char **argv) {
+    if (!bench_take_long("prodcons", &argc, argv, "--batch", 1, 1000000, &batch) ||
+        !bench_take_long("prodcons", &argc, argv, "--size", 16, 1 << 20, &fixed_size))
+        return 2;
     bench_args_t args;
     int status = bench_parse_args(&CLI, argc, argv, &args);
     if (status >= 0) return status;

@@ -27,7 +27,7 @@
  * ---------------------------------------------------------------------- */
 
 #define HR_MAX_ARGS   12
-#define HR_NWORKLOADS 6
+#define HR_NWORKLOADS 11
 
 typedef struct {
     const char *name;
