@@ -83,9 +83,10 @@ typedef enum {
       1, NULL,                                                                                     \
       "bytes of freed large spans the cache keeps mapped whatever the program did before (a "      \
       "floor: retain_pct may keep more)")                                                          \
-    X(LARGE_THP_MIN, "large_thp_min", HAK_T_SIZE, 2097152, 0, 1073741824, HAK_SCALE_LOG, 1, NULL,  \
-      "large blocks of at least this many bytes are 2 MiB aligned and asked for transparent "      \
-      "huge pages: one page fault per 2 MiB instead of 512 (0: never)")                            \
+    X(THP_MIN, "thp_min", HAK_T_SIZE, 2097152, 0, 1073741824, HAK_SCALE_LOG, 1, NULL,              \
+      "memory asks for transparent huge pages, one page fault per 2 MiB instead of 512: large "    \
+      "blocks of at least this many bytes, and the page pool's regions once it has filled this "   \
+      "much (0: never)")                                                                           \
     X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
       "every free takes the slow path, which also refuses blocks never handed out (the default "   \
       "already catches double frees and interior pointers)")                                       \

@@ -570,7 +570,7 @@ bool hak_registry_reserve(const void *p, size_t len);
 void *hak_os_map(size_t len);
 void *hak_os_map_aligned(size_t len, size_t align);
 /* A mapping for a large block: as hak_os_map_aligned, but one of at least
- * large_thp_min bytes is 2 MiB aligned and asked for transparent huge
+ * thp_min bytes is 2 MiB aligned and asked for transparent huge
  * pages. */
 void *hak_os_map_large(size_t len, size_t align);
 void hak_os_unmap(void *p, size_t len);

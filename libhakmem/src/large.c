@@ -12,7 +12,7 @@
  * CHUNK_FROM that finds nothing carves its span from a CHUNK-sized mapping
  * and caches the rest, untouched, so that blocks of 32 KiB to a megabyte
  * do not cost a syscall each; a block of megabytes gets huge pages
- * (large_thp_min, os.c), so that filling it costs a page fault per 2 MiB
+ * (thp_min, os.c), so that filling it costs a page fault per 2 MiB
  * rather than per 4 KiB.
  *
  * What the cache keeps follows the program (internal.h, "Retention"):

@@ -72,6 +72,7 @@ static size_t pool_count;
 static _Atomic(uint64_t) pool_oldest_us;
 static void *cold_head; /* reserve: freed pages past the pool, decommitted */
 static uint8_t *reserve_next, *reserve_end;
+static size_t reserved_bytes; /* every region reserved so far */
 /* Pool pages handed out and not given back, and their recent peak (the
  * peak is sampled under os_lock, whenever the pool is touched). */
 static _Atomic(size_t) pages_out;
@@ -154,7 +155,7 @@ void *hak_os_map_aligned(size_t len, size_t align) {
 #define HUGE_PAGE ((size_t)2 << 20)
 
 void *hak_os_map_large(size_t len, size_t align) {
-    size_t thp = (size_t)hak_knob(LARGE_THP_MIN);
+    size_t thp = (size_t)hak_knob(THP_MIN);
     if (thp == 0 || len < thp || len < HUGE_PAGE || align > HUGE_PAGE)
         return hak_os_map_aligned(len, align);
     /* A fault costs as much as writing a few hundred kilobytes (tens of
@@ -178,10 +179,23 @@ static void *reserve_carve(void) {
         uint8_t *r = NULL;
         size_t len = RESERVE_REGION;
         for (; len >= HAK_PAGE_SIZE && r == NULL; len /= 2)
-            r = hak_os_map_aligned(len, HAK_PAGE_SIZE);
+            r = hak_os_map_aligned(len, len >= HUGE_PAGE ? HUGE_PAGE : HAK_PAGE_SIZE);
         if (r == NULL) return NULL;
         reserve_next = r;
         reserve_end = r + len * 2;
+        /* A program that has filled thp_min of pool pages is a big one:
+         * its next regions ask for huge pages, each a page fault instead
+         * of 512 (sqlite3 building a 300,000-row index: 1.5 s -> 1.1 s,
+         * glibc 1.3 s). Small programs never get there, so a huge page
+         * cannot make their few pages of each class cost 2 MiB. */
+        size_t thp = (size_t)hak_knob(THP_MIN);
+        reserved_bytes += len * 2;
+        if (thp != 0 && reserved_bytes - len * 2 >= thp) {
+            int saved = errno;
+            (void)madvise(r, len * 2, MADV_HUGEPAGE);
+            errno = saved;
+            hak_gstat_add(HAK_S_os_madvise, 1);
+        }
     }
     void *p = reserve_next;
     reserve_next += HAK_PAGE_SIZE;
