@@ -95,11 +95,11 @@ static unsigned bin_next(unsigned b) {
     return BIN_COUNT;
 }
 
-/* The cache's counts, recounted. */
+/* The cache's counts, recounted, and its age list oldest-last. */
 static bool cache_counts_hold(void) {
     size_t n = 0, bytes = 0;
     for (const hak_span_t *sp = age_newest; sp != NULL; sp = sp->next) {
-        if (!sp->cached) return false;
+        if (!sp->cached || (sp->next != NULL && sp->next->freed_us > sp->freed_us)) return false;
         n++;
         bytes += sp->map_len;
     }
@@ -111,24 +111,28 @@ static void note_oldest(void) {
                           memory_order_relaxed);
 }
 
-static void cache_link(hak_span_t *sp, uint64_t freed_us) {
+/* Links sp into the cache as freed at freed_us, on the age list right
+ * after `newer` (NULL: first, as the newest). A split's rest takes the
+ * place of the span it was cut from, so the list stays oldest-last, which
+ * is all expiry looks at, in O(1). */
+static void cache_link(hak_span_t *sp, uint64_t freed_us, hak_span_t *newer) {
     hak_assert_locked(&large_lock);
     hak_assert(!sp->cached);
+    /* Callers read the clock before taking the lock, so a stamp can be a
+     * few microseconds older than the newest linked: taken as that one's. */
+    if (newer == NULL && age_newest != NULL && age_newest->freed_us > freed_us)
+        freed_us = age_newest->freed_us;
     sp->freed_us = freed_us;
-    /* Oldest last on the age list, even when a split's rest keeps an older
-     * stamp: expiry looks at the tail only. */
-    hak_span_t *after = NULL;
-    for (hak_span_t *s = age_newest; s != NULL && s->freed_us > freed_us; s = s->next) after = s;
-    if (after == NULL) {
+    if (newer == NULL) {
         HAK_DLIST_PUSH_FRONT(age_newest, age_oldest, sp);
     } else {
-        sp->prev = after;
-        sp->next = after->next;
-        if (after->next)
-            after->next->prev = sp;
+        sp->prev = newer;
+        sp->next = newer->next;
+        if (newer->next)
+            newer->next->prev = sp;
         else
             age_oldest = sp;
-        after->next = sp;
+        newer->next = sp;
     }
     unsigned b = bin_of(sp->map_len);
     HAK_DLIST_PUSH_FRONT_VIA(bin_head[b], bin_tail[b], sp, bnext, bprev);
@@ -226,17 +230,18 @@ static void cache_put(hak_span_t *sp, uint64_t now) {
         cache_unlink(prev);
         sp = merge(prev, sp);
     }
-    cache_link(sp, now);
+    cache_link(sp, now, NULL);
 }
 
 /* Takes best out of the cache, cut to len, with what is left cached. */
 static hak_span_t *cache_cut(hak_span_t *best, size_t len) {
     uint64_t freed_us = best->freed_us;
+    hak_span_t *newer = best->prev;
     cache_unlink(best);
     hak_span_t *front, *back;
     if (best->map_len - len >= min_rest(len) && best->map_len - len >= len / 8 &&
         split(best, len, &front, &back)) {
-        cache_link(back, freed_us); /* as old as it was */
+        cache_link(back, freed_us, newer); /* as old as it was, where it was */
         return front;
     }
     return best;
@@ -462,9 +467,10 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
     if (next != NULL && sp->map_len + next->map_len >= len) {
         size_t need = len - sp->map_len;
         uint64_t freed_us = next->freed_us;
+        hak_span_t *newer = next->prev;
         cache_unlink(next);
         if (next->map_len - need >= min_rest(len) && split(next, need, &front, &back)) {
-            cache_link(back, freed_us);
+            cache_link(back, freed_us, newer);
             next = front;
         }
         live_add((long long)next->map_len, now);
