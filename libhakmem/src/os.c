@@ -111,11 +111,16 @@ void hak_os_unmap(void *p, size_t len) {
     hak_stats_mapped(-(long long)len);
 }
 
-void hak_os_decommit(void *p, size_t len) {
+/* madvise, counted, errno kept: advice is never worth a program's errno. */
+static void advise(void *p, size_t len, int advice) {
     int saved = errno;
-    (void)madvise(p, len, MADV_DONTNEED);
+    (void)madvise(p, len, advice);
     errno = saved;
     hak_gstat_add(HAK_S_os_madvise, 1);
+}
+
+void hak_os_decommit(void *p, size_t len) {
+    advise(p, len, MADV_DONTNEED);
 }
 
 bool hak_os_resize(void *p, size_t old_len, size_t new_len) {
@@ -165,10 +170,7 @@ void *hak_os_map_large(size_t len, size_t align) {
      * for, so the tail never holds more than the program touches. */
     uint8_t *p = hak_os_map_aligned(len, HUGE_PAGE);
     if (p == NULL) return hak_os_map_aligned(len, align);
-    int saved = errno;
-    (void)madvise(p, len & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
-    errno = saved;
-    hak_gstat_add(HAK_S_os_madvise, 1);
+    advise(p, len & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
     return p;
 }
 
@@ -190,12 +192,7 @@ static void *reserve_carve(void) {
          * cannot make their few pages of each class cost 2 MiB. */
         size_t thp = (size_t)hak_knob(THP_MIN);
         reserved_bytes += len * 2;
-        if (thp != 0 && reserved_bytes - len * 2 >= thp) {
-            int saved = errno;
-            (void)madvise(r, len * 2, MADV_HUGEPAGE);
-            errno = saved;
-            hak_gstat_add(HAK_S_os_madvise, 1);
-        }
+        if (thp != 0 && reserved_bytes - len * 2 >= thp) advise(r, len * 2, MADV_HUGEPAGE);
     }
     void *p = reserve_next;
     reserve_next += HAK_PAGE_SIZE;
