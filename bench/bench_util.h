@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -228,6 +230,31 @@ static inline int bench_parse_args(const bench_cli_t *cli, int argc, char **argv
          !bench_parse_long(cli->prog, cli->count_name, argv[3], 1, cli->count_max, &a->count)))
         return 2;
     return -1;
+}
+
+/* Runs n threads, fn(the i-th of n elements of `size` bytes at args), for
+ * `seconds` from *start (set here), then sets *stop and joins them: the
+ * shape of every timed multi-threaded workload. false (with a message)
+ * when a thread cannot be created. */
+static inline bool bench_run_threads(const char *prog, long n, void *(*fn)(void *), void *args,
+                                     size_t size, double seconds, atomic_bool *stop,
+                                     double *start) {
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    if (t == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return false;
+    }
+    *start = bench_now();
+    for (long i = 0; i < n; i++)
+        if (pthread_create(&t[i], NULL, fn, (char *)args + (size_t)i * size) != 0) {
+            fprintf(stderr, "%s: cannot create threads\n", prog);
+            return false;
+        }
+    bench_sleep_until(*start + seconds);
+    atomic_store(stop, true);
+    for (long i = 0; i < n; i++) pthread_join(t[i], NULL);
+    free(t);
+    return true;
 }
 
 /* The result line is the contract with compare and hak-tune:

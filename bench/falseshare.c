@@ -13,7 +13,6 @@
  * blocks written through (a thousand writes each) per second, all threads
  * together. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,8 +65,7 @@ int main(int argc, char **argv) {
     if (status >= 0) return status;
     long n = args.count;
     worker_t *w = aligned_alloc(64, (size_t)n * sizeof *w);
-    pthread_t *t = calloc((size_t)n, sizeof *t);
-    if (w == NULL || t == NULL) {
+    if (w == NULL) {
         fprintf(stderr, "falseshare: out of memory\n");
         return 1;
     }
@@ -78,19 +76,11 @@ int main(int argc, char **argv) {
         if (w[i].handed == NULL) return 1;
         memset(w[i].handed, 0, (size_t)block_size);
     }
-    double start = bench_now();
-    for (long i = 0; i < n; i++)
-        if (pthread_create(&t[i], NULL, work, &w[i]) != 0) {
-            fprintf(stderr, "falseshare: cannot create threads\n");
-            return 1;
-        }
-    bench_sleep_until(start + args.seconds);
-    atomic_store(&stop, true);
+    double start;
+    if (!bench_run_threads("falseshare", n, work, w, sizeof *w, args.seconds, &stop, &start))
+        return 1;
     unsigned long long rounds = 0;
-    for (long i = 0; i < n; i++) {
-        pthread_join(t[i], NULL);
-        rounds += w[i].rounds;
-    }
+    for (long i = 0; i < n; i++) rounds += w[i].rounds;
     bench_report((double)rounds, bench_now() - start, n, args.json);
     return 0;
 }

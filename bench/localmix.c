@@ -12,7 +12,6 @@
  * large tier neither costs a syscall each nor drags the rest down.
  * Throughput counts steps per second, all threads together. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,23 +80,13 @@ int main(int argc, char **argv) {
     if (status >= 0) return status;
     long n = args.count;
     worker_t *w = calloc((size_t)n, sizeof *w);
-    pthread_t *t = calloc((size_t)n, sizeof *t);
-    if (w == NULL || t == NULL) return 1;
-    double start = bench_now();
-    for (long i = 0; i < n; i++) {
-        w[i] = (worker_t){.seed = args.seed, .index = i};
-        if (pthread_create(&t[i], NULL, work, &w[i]) != 0) {
-            fprintf(stderr, "localmix: cannot create threads\n");
-            return 1;
-        }
-    }
-    bench_sleep_until(start + args.seconds);
-    atomic_store(&stop, true);
+    if (w == NULL) return 1;
+    for (long i = 0; i < n; i++) w[i] = (worker_t){.seed = args.seed, .index = i};
+    double start;
+    if (!bench_run_threads("localmix", n, work, w, sizeof *w, args.seconds, &stop, &start))
+        return 1;
     unsigned long long steps = 0;
-    for (long i = 0; i < n; i++) {
-        pthread_join(t[i], NULL);
-        steps += w[i].steps;
-    }
+    for (long i = 0; i < n; i++) steps += w[i].steps;
     bench_report((double)steps, bench_now() - start, n, args.json);
     return 0;
 }
