@@ -16,11 +16,7 @@ fi
 bench=$1 build=$2 shim=$3
 # shellcheck source=tests/reliability/redis_server.sh
 . "$(dirname "$0")/reliability/redis_server.sh"
-if tool=$(redis_missing_tool); then
-    echo "SKIP: $tool is not installed; to run this test:"
-    echo "  $redis_install_hint"
-    exit 77
-fi
+redis_skip_unless_installed
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench-redis-test.XXXXXX")
 trap 'rm -rf "$out"' EXIT

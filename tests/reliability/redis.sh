@@ -29,11 +29,7 @@ shim=$(realpath "$2")
 # Starting and stopping the server (redis_start, redis_stop, redis_kill).
 # shellcheck source=tests/reliability/redis_server.sh
 . "$(dirname "$0")/redis_server.sh"
-if tool=$(redis_missing_tool); then
-    echo "SKIP: $tool is not installed; to run this test:"
-    echo "  $redis_install_hint"
-    exit 77
-fi
+redis_skip_unless_installed
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-redis.XXXXXX")
 server_pid=

@@ -18,6 +18,16 @@ redis_missing_tool() {
     return 1
 }
 
+# redis_skip_unless_installed: for a test: exits 77 (skipped), saying
+# what to install, when a redis tool is missing.
+redis_skip_unless_installed() {
+    local tool
+    tool=$(redis_missing_tool) || return 0
+    echo "SKIP: $tool is not installed; to run this test:"
+    echo "  $redis_install_hint"
+    exit 77
+}
+
 # What redis_start runs, set by the caller beforehand (each may be empty):
 # redis_wrap, a command that runs the server (e.g. /usr/bin/time -o FILE);
 # redis_env, arguments of env(1) for the server alone (LD_PRELOAD=...);
