@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# real_programs.sh — real allocation-heavy programs (python3, sqlite3, perl,
-# git, gcc) run once under glibc and once with libhakmem preloaded: same
-# stdout, exit status 0 both times, and the stats files must show that
-# hakmem served allocations, so a preload that silently did nothing fails.
+# real_programs.sh — real allocation-heavy programs (the workloads of
+# tests/real_workloads.sh: python3, sqlite3, sqlite3-index, perl, git, gcc)
+# run once under glibc and once with libhakmem preloaded: same stdout, exit
+# status 0 both times, and the stats files must show that hakmem served
+# allocations, so a preload that silently did nothing fails.
 #
-# Usage: real_programs.sh LIBHAKMEM.so [program...]   (default: all five)
+# Usage: real_programs.sh LIBHAKMEM.so [workload...]   (default: all of them)
 # Exit: 0 all passed, 1 a failure, 77 a program is not installed (skipped).
 # HAKTEST_NO_STATS=1 drops the stats check, to try the script itself with
 # another preloaded allocator.
@@ -14,7 +15,7 @@
 set -u
 
 if [ $# -lt 1 ]; then
-    echo "usage: $0 LIBHAKMEM.so [python3|sqlite3|perl|git|gcc ...]" >&2
+    echo "usage: $0 LIBHAKMEM.so [python3|sqlite3|sqlite3-index|perl|git|gcc ...]" >&2
     exit 2
 fi
 lib=$(realpath "$1")
@@ -24,7 +25,6 @@ if [ ! -f "$lib" ]; then
     exit 1
 fi
 progs=("$@")
-[ ${#progs[@]} -eq 0 ] && progs=(python3 sqlite3 perl git gcc)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-real.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -32,6 +32,7 @@ trap 'rm -rf "$work"' EXIT
 # The workloads (workload_python3, ...), shared with bench/programs.
 # shellcheck source=tests/real_workloads.sh
 . "$(dirname "$0")/real_workloads.sh"
+[ ${#progs[@]} -eq 0 ] && progs=("${real_workloads[@]}")
 
 # run_one PROG MODE: runs the workload in $work/PROG/MODE, output to files
 # there. MODE hakmem preloads the library and asks for a stats file per
@@ -43,22 +44,23 @@ run_one() {
     if [ "$mode" = hakmem ]; then
         env=(LD_PRELOAD="$lib" HAKMEM_STATS_FILE="$dir/stats/%p.json")
     fi
-    (cd "$dir/run" && env "${env[@]}" timeout -s KILL 120 bash -c "workload_$prog") \
+    (cd "$dir/run" && env "${env[@]}" timeout -s KILL 120 bash -c "workload_${prog//-/_}") \
         >"$dir/stdout" 2>"$dir/stderr"
     echo $? >"$dir/status"
 }
-export -f workload_python3 workload_sqlite3 workload_perl workload_git workload_gcc
+export_workloads
 
 fails=0
 skips=0
 for prog in "${progs[@]}"; do
-    if ! declare -F "workload_$prog" >/dev/null; then
-        echo "FAIL: unknown program $prog (python3 sqlite3 perl git gcc)"
+    if ! is_workload "$prog"; then
+        echo "FAIL: unknown workload $prog (${real_workloads[*]})"
         fails=$((fails + 1))
         continue
     fi
-    if ! command -v "$prog" >/dev/null 2>&1; then
-        echo "SKIP $prog: not installed; install it with: apt-get install -y $(package_of "$prog")"
+    cmd=$(workload_command "$prog")
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        echo "SKIP $prog: $cmd is not installed; install it with: apt-get install -y $(package_of "$cmd")"
         skips=$((skips + 1))
         continue
     fi

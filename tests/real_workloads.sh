@@ -1,9 +1,14 @@
-# tests/real_workloads.sh — one workload per real program (python3, sqlite3,
-# perl, git, gcc), sourced by tests/real_programs.sh (same output under glibc
-# and hakmem) and bench/programs (wall time and peak RSS against glibc).
-# Each function runs in the current directory, which should be empty.
+# tests/real_workloads.sh — the workloads of real programs (python3, sqlite3
+# twice, perl, git, gcc), sourced by tests/real_programs.sh (same output
+# under glibc and hakmem) and bench/programs (times and peak RSS against
+# glibc and the peers). Each function runs in the current directory, which
+# should be empty.
 # shellcheck shell=bash
 # shellcheck disable=SC2317
+
+# The workloads by name: workload_NAME runs one (a '-' in NAME is a '_' in
+# the function's name), workload_command NAME is the program it needs.
+real_workloads=(python3 sqlite3 sqlite3-index perl git gcc)
 
 # Each workload prints only what is deterministic (no addresses, times or
 # hash orders) and runs in a fresh directory of the same name in both runs,
@@ -44,6 +49,30 @@ SELECT length(group_concat(name, ',')) FROM (SELECT name FROM t ORDER BY name);
 UPDATE t SET name = upper(name) WHERE id % 3 = 0;
 DELETE FROM t WHERE id % 5 = 0;
 SELECT count(*), max(name) FROM t;
+EOF
+}
+
+# An in-memory database of ROWS rows (default 300,000) with blobs of 0 to
+# 500 bytes, then an index over the blobs, then queries through the index
+# and past it: sqlite's page cache and its sorter, about 180 MiB at the
+# default size. Lengths and contents come from arithmetic on the row
+# number, so every run builds the same database.
+workload_sqlite3_index() {
+    local rows=${1:-300000}
+    case $rows in '' | *[!0-9]*) echo "sqlite3-index: ROWS must be a number, not '$rows'" >&2; return 2 ;; esac
+    sqlite3 :memory: <<EOF
+CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, b BLOB);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $rows),
+    pad(s) AS (SELECT replace(hex(zeroblob(20)), '00', 'abcdefghijklmnopqrstuvwxyz0123456789'))
+INSERT INTO t SELECT x, x * 7907 % 100003,
+    CAST(substr(printf('%010d', x * 2654435761 % 4294967291) || s, 1, x * 7919 % 501) AS BLOB)
+    FROM c, pad;
+CREATE INDEX t_b ON t(b);
+SELECT count(*), sum(length(b)), max(length(b)), count(DISTINCT b) FROM t;
+SELECT length(b) / 100 AS bucket, count(*), sum(k) FROM t GROUP BY bucket ORDER BY bucket;
+SELECT id, length(b), hex(substr(b, 1, 12)) FROM t ORDER BY b DESC LIMIT 3;
+SELECT count(*), sum(id) FROM t WHERE b BETWEEN CAST('1' AS BLOB) AND CAST('2' AS BLOB);
+SELECT count(*), sum(t2.k) FROM t AS t1 JOIN t AS t2 ON t2.b = t1.b WHERE t1.id BETWEEN 1000 AND 1999;
 EOF
 }
 
@@ -124,13 +153,29 @@ EOF
     ./prog
 }
 
+# workload_command NAME: the program the workload NAME runs.
+workload_command() {
+    echo "${1%%-*}"
+}
+
+# package_of PROGRAM: the Debian package that installs it (each of these
+# programs comes in a package of its own name).
 package_of() {
-    case "$1" in
-    python3) echo python3 ;;
-    sqlite3) echo sqlite3 ;;
-    perl) echo perl ;;
-    git) echo git ;;
-    gcc) echo gcc ;;
-    esac
+    echo "$1"
+}
+
+# is_workload NAME: whether NAME is one of real_workloads.
+is_workload() {
+    local w
+    for w in "${real_workloads[@]}"; do [ "$w" = "$1" ] && return 0; done
+    return 1
+}
+
+# export_workloads: makes every workload function reachable from
+# `bash -c workload_NAME`, the way both scripts run them (a fresh shell,
+# under the preload being measured).
+export_workloads() {
+    local w
+    for w in "${real_workloads[@]}"; do export -f "workload_${w//-/_}"; done
 }
 

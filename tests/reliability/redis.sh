@@ -26,21 +26,15 @@ fi
 hakmem=$(realpath "$1")
 shim=$(realpath "$2")
 
-for tool in redis-server redis-cli redis-benchmark; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool is not installed; to run this test:"
-        echo "  apt-get install -y --no-install-recommends redis-server redis-tools"
-        exit 77
-    fi
-done
+# Starting and stopping the server (redis_start, redis_stop, redis_kill).
+# shellcheck source=tests/reliability/redis_server.sh
+. "$(dirname "$0")/redis_server.sh"
+redis_skip_unless_installed
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-redis.XXXXXX")
 server_pid=
 cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -9 "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
+    redis_kill
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,39 +46,20 @@ fail() {
 }
 
 # Starts redis-server on a free loopback port with the given preload;
-# sets server_pid and port. A port taken meanwhile makes redis exit at
-# once, and another is tried.
+# sets server_pid and port.
 start_server() {
     local name=$1 preload=$2 dir=$work/$1
-    mkdir -p "$dir"
-    for _ in $(seq 20); do
-        port=$((20000 + RANDOM % 40000))
-        : >"$dir/redis.log"
-        env LD_PRELOAD="$preload" HAKMEM_STATS_FILE="$dir/hakmem.%p.json" \
-            redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-            --enable-debug-command local --dir "$dir" --logfile "$dir/redis.log" \
-            --daemonize no >"$dir/stdout" 2>"$dir/stderr" &
-        server_pid=$!
-        for _ in $(seq 100); do
-            if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then return 0; fi
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$server_pid" 2>/dev/null; then
-            fail "$name: redis-server on port $port does not answer"
-            return 1
-        fi
-        wait "$server_pid" 2>/dev/null
-        server_pid=
-        grep -q 'Address already in use' "$dir/redis.log" || break
-    done
-    fail "$name: redis-server did not start:"
-    cat "$dir/redis.log" "$dir/stderr"
-    return 1
+    redis_env=(LD_PRELOAD="$preload" HAKMEM_STATS_FILE="$dir/hakmem.%p.json")
+    redis_args=(--enable-debug-command local)
+    if ! redis_start "$dir"; then
+        fail "$name: $redis_error"
+        return 1
+    fi
+    server_pid=$redis_pid port=$redis_port
 }
 
 cli() {
-    redis-cli -p "$port" "$@"
+    redis_cli "$@"
 }
 
 # The workload. redis-benchmark sends the same payload for every request
@@ -163,8 +138,7 @@ run_workload() {
 
 stop_server() {
     local name=$1 dir=$work/$1 status
-    cli shutdown nosave >/dev/null 2>&1
-    wait "$server_pid"
+    redis_stop
     status=$?
     server_pid=
     [ "$status" = 0 ] || fail "$name: redis-server exited with status $status"
