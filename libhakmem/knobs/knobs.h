@@ -129,6 +129,9 @@ extern const char *const hak_knob_source_name[]; /* "default", "system", ... */
 int hak_knob_find(const char *name);
 /* The known knob closest to name, when it is close enough to be a typo. */
 const char *hak_knob_suggest(const char *name);
+/* The words a boolean takes (1/0, true/false, yes/no, on/off, any case);
+ * false when text is none of them. */
+bool hak_bool_parse(const char *text, bool *out);
 /* Parses text (a profile string or an environment value) for knob k; false
  * when it is not a value k accepts. */
 bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out);
@@ -144,6 +147,22 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
  * afterwards whether anything at all was wrong. Runs once. */
 bool hak_options_init(void);
 extern bool hak_options_clean;
+/* What a profile load made of its file: absent (the system profile may
+ * be), refused or unparsable (said why on stderr), or read (its good lines
+ * took effect). */
+typedef enum { HAK_PROFILE_ABSENT, HAK_PROFILE_REFUSED, HAK_PROFILE_READ } hak_profile_state_t;
+/* What start-up read, for the start-up report and the summary at exit: the
+ * system profile's state, and HAKMEM_CONFIG's value as resolved to a path
+ * ("" when unset) with its state. */
+extern hak_profile_state_t hak_options_system_state;
+extern char hak_options_profile[1024];
+extern hak_profile_state_t hak_options_profile_state;
+/* HAKMEM_VERBOSE: report the settings at start-up (hak_options_report). */
+extern bool hak_options_verbose;
+/* The start-up report: the version, the profiles read and every knob that
+ * differs from its default, with its value and source, as one block on
+ * stderr (one write). */
+void hak_options_report(void);
 /* Set by hak_options_init before it reads anything: the process runs with
  * more privilege than its caller (getauxval(AT_SECURE): setuid, setgid,
  * file capabilities), so it reads the system profile alone, obeys no

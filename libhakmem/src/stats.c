@@ -1,5 +1,6 @@
 /* stats.c — the counters: collection, the text report, JSON, and the
- * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for.
+ * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for. Both
+ * name the profile the run was read from.
  *
  * Counters are declared once, in HAK_STATS (knobs.h). Threads count in
  * their own heap; exited heaps and the OS layer add to global atomics; a
@@ -48,6 +49,16 @@ static void write_all(int fd, const char *buf, size_t n) {
     }
 }
 
+/* Writes one line that quotes a path: control characters escaped. */
+#define WRITE_LINE(fd, ...)                                                                        \
+    do {                                                                                           \
+        char line_[1400];                                                                          \
+        size_t n_ = hak_fmt_esc(line_, sizeof line_ - 1, __VA_ARGS__);                             \
+        if (n_ > sizeof line_ - 2) n_ = sizeof line_ - 2;                                          \
+        line_[n_++] = '\n';                                                                        \
+        write_all(fd, line_, n_);                                                                  \
+    } while (0)
+
 hak_export void hak_stats_print(int fd) {
     uint64_t v[HAK_STAT_COUNT];
     collect(v);
@@ -55,6 +66,14 @@ hak_export void hak_stats_print(int fd) {
     size_t n = hak_fmt(line, sizeof line, "hakmem %s stats (pid %d)\n", HAKMEM_VERSION_STRING,
                        (int)getpid());
     write_all(fd, line, n);
+    if (hak_options_system_state == HAK_PROFILE_READ)
+        WRITE_LINE(fd, "  system profile %s", hak_system_profile_path);
+    if (hak_options_profile[0] == '\0')
+        WRITE_LINE(fd, "  profile: none, the built-in defaults%s",
+                   hak_options_system_state == HAK_PROFILE_READ ? " and the system profile" : "");
+    else
+        WRITE_LINE(fd, "  profile %s%s", hak_options_profile,
+                   hak_options_profile_state == HAK_PROFILE_READ ? "" : " (not read)");
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
         char num[24];
         size_t w = hak_fmt(num, sizeof num, "%llu", (unsigned long long)v[i]);
@@ -65,11 +84,35 @@ hak_export void hak_stats_print(int fd) {
     }
 }
 
+/* Appends s to the JSON in buf as a string, or null. */
+static size_t json_string(char *buf, size_t cap, size_t n, const char *s) {
+#define PUT(...) (n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__))
+    if (s == NULL) return PUT("null");
+    PUT("\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            PUT("\\%c", *s);
+        else if (c < 0x20)
+            PUT("\\u00%c%c", "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
+        else
+            PUT("%c", *s);
+    }
+    return PUT("\"");
+#undef PUT
+}
+
 hak_export size_t hak_stats_json(char *buf, size_t cap) {
     uint64_t v[HAK_STAT_COUNT];
     collect(v);
     size_t n =
         hak_fmt(buf, cap, "{\"version\":\"%s\",\"pid\":%d", HAKMEM_VERSION_STRING, (int)getpid());
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"profile\":");
+    n = json_string(buf, cap, n,
+                    hak_options_profile_state == HAK_PROFILE_READ ? hak_options_profile : NULL);
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"system_profile\":");
+    n = json_string(buf, cap, n,
+                    hak_options_system_state == HAK_PROFILE_READ ? hak_system_profile_path : NULL);
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
         n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%llu",
                      hak_stat_name[i], (unsigned long long)v[i]);
@@ -153,7 +196,7 @@ __attribute__((destructor)) static void report_at_exit(void) {
     if (!hak_ready()) return;
     if (report_mode == REPORT_TEXT) hak_stats_print(STDERR_FILENO);
     if (report_mode == REPORT_JSON || report_file[0] != '\0') {
-        char json[4096];
+        char json[8192];
         size_t n = hak_stats_json(json, sizeof json - 1);
         if (n > sizeof json - 2) n = sizeof json - 2;
         json[n++] = '\n';
