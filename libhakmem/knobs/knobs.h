@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ------------------------------------------------------------------------
  * Knobs: the one table. Loader, environment overrides, validation, dump,
@@ -228,5 +229,29 @@ typedef enum {
 
 extern const char *const hak_stat_name[HAK_STAT_COUNT];
 extern const char *const hak_stat_help[HAK_STAT_COUNT];
+
+/* ------------------------------------------------------------------------
+ * The advisor (advisor.c, which declares the rules): what a run's counters
+ * suggest, the last part of the text report. hakmem-config --rules lists
+ * the rules; tuner/TUNING.md is the guide they follow.
+ * ---------------------------------------------------------------------- */
+
+/* A rule fires when its figure reaches its threshold and its condition
+ * holds; figure and condition in words here, in C in advisor.c. */
+typedef struct {
+    const char *id;
+    uint64_t threshold;
+    const char *figure, *when, *knobs; /* knobs: what it suggests */
+} hak_rule_info_t;
+
+extern const hak_rule_info_t hak_rule_table[];
+extern const unsigned hak_rule_count;
+/* Whether rule r fires on the counters v. */
+bool hak_rule_fires(unsigned r, const uint64_t v[HAK_STAT_COUNT]);
+/* Rule r's advice on the counters v, one line without its newline; as
+ * snprintf sizes it. */
+size_t hak_rule_advice(unsigned r, const uint64_t v[HAK_STAT_COUNT], char *buf, size_t cap);
+/* The closing line of advice: hak-tune on this very command line. */
+size_t hak_advice_tune(char *buf, size_t cap);
 
 #endif /* HAK_KNOBS_H */

@@ -1,6 +1,7 @@
 /* stats.c — the counters: collection, the text report, JSON, and the
  * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for. Both
- * name the profile the run was read from.
+ * name the profile the run was read from and end with the advisor's
+ * (advisor.c): advice in words, the ids of the rules that fired in JSON.
  *
  * Counters are declared once, in HAK_STATS (knobs.h). Threads count in
  * their own heap; exited heaps and the OS layer add to global atomics; a
@@ -59,6 +60,29 @@ static void write_all(int fd, const char *buf, size_t n) {
         write_all(fd, line_, n_);                                                                  \
     } while (0)
 
+/* The advice: one line a rule that fires, then how to measure rather
+ * than take the rules' word for it. */
+static void print_advice(int fd, const uint64_t v[HAK_STAT_COUNT]) {
+    bool any = false;
+    for (unsigned r = 0; r < hak_rule_count; r++) {
+        if (!hak_rule_fires(r, v)) continue;
+        if (!any)
+            WRITE_LINE(fd, "advice (tuner/TUNING.md explains each rule; hakmem-config --rules "
+                           "lists them):");
+        any = true;
+        char text[1024];
+        hak_rule_advice(r, v, text, sizeof text);
+        WRITE_LINE(fd, "  %s: %s", hak_rule_table[r].id, text);
+    }
+    if (!any) {
+        WRITE_LINE(fd, "advice: none (no rule of hakmem-config --rules fired)");
+        return;
+    }
+    char tune[1024];
+    hak_advice_tune(tune, sizeof tune);
+    WRITE_LINE(fd, "  %s", tune);
+}
+
 hak_export void hak_stats_print(int fd) {
     uint64_t v[HAK_STAT_COUNT];
     collect(v);
@@ -82,6 +106,7 @@ hak_export void hak_stats_print(int fd) {
         n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, hak_stat_help[i]);
         write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
     }
+    print_advice(fd, v);
 }
 
 /* Appends s to the JSON in buf as a string, or null. */
@@ -116,7 +141,12 @@ hak_export size_t hak_stats_json(char *buf, size_t cap) {
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
         n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%llu",
                      hak_stat_name[i], (unsigned long long)v[i]);
-    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"advice\":[");
+    for (unsigned r = 0, k = 0; r < hak_rule_count; r++)
+        if (hak_rule_fires(r, v))
+            n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s\"%s\"",
+                         k++ ? "," : "", hak_rule_table[r].id);
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "]}");
     return n;
 }
 
