@@ -139,6 +139,9 @@ size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) hak_printf_like(3, 4
  * file supplied: control characters come out as escapes, as in hak_msg, so
  * the caller adds the line's newline itself. */
 size_t hak_fmt_esc(char *buf, size_t cap, const char *fmt, ...) hak_printf_like(3, 4);
+/* write(2) until all of buf is out or the descriptor fails; errno is kept,
+ * so that a report never changes what the program sees. */
+void hak_write_all(int fd, const char *buf, size_t n);
 /* What errno e means, in words of our own: strerror may allocate. */
 const char *hak_errno_text(int e);
 

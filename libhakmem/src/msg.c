@@ -183,6 +183,16 @@ size_t hak_fmt_esc(char *buf, size_t cap, const char *fmt, ...) {
     return n;
 }
 
+void hak_write_all(int fd, const char *buf, size_t n) {
+    int saved = errno;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, buf + off, n - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    errno = saved;
+}
+
 static void vmsg(const char *fmt, va_list ap) {
     char buf[512];
     out_t o = {buf, sizeof buf - 1, 0, true};
@@ -190,13 +200,7 @@ static void vmsg(const char *fmt, va_list ap) {
     vfmt(&o, fmt, ap);
     size_t n = o.len < o.cap ? o.len : o.cap - 1;
     buf[n++] = '\n';
-    int saved = errno;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(STDERR_FILENO, buf + off, n - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    errno = saved;
+    hak_write_all(STDERR_FILENO, buf, n);
 }
 
 void hak_msg(const char *fmt, ...) {

@@ -8,7 +8,6 @@
  * HAKMEM_VERBOSE, the start-up report says what all of it came to. */
 #include "internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -213,11 +212,5 @@ void hak_options_report(void) {
         REPORT("  every knob at its default");
     else
         REPORT("  every other knob at its default (hakmem-config --defaults lists them)");
-    int saved = errno;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(STDERR_FILENO, buf + off, n - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    errno = saved;
+    hak_write_all(STDERR_FILENO, buf, n);
 }

@@ -41,15 +41,6 @@ static void collect(uint64_t out[HAK_STAT_COUNT]) {
     if (hak_ready()) hak_heaps_sum(out);
 }
 
-static void write_all(int fd, const char *buf, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w <= 0) return;
-        buf += w;
-        n -= (size_t)w;
-    }
-}
-
 /* Writes one line that quotes a path: control characters escaped. */
 #define WRITE_LINE(fd, ...)                                                                        \
     do {                                                                                           \
@@ -57,7 +48,7 @@ static void write_all(int fd, const char *buf, size_t n) {
         size_t n_ = hak_fmt_esc(line_, sizeof line_ - 1, __VA_ARGS__);                             \
         if (n_ > sizeof line_ - 2) n_ = sizeof line_ - 2;                                          \
         line_[n_++] = '\n';                                                                        \
-        write_all(fd, line_, n_);                                                                  \
+        hak_write_all(fd, line_, n_);                                                              \
     } while (0)
 
 /* The advice: one line a rule that fires, then how to measure rather
@@ -89,7 +80,7 @@ hak_export void hak_stats_print(int fd) {
     char line[256];
     size_t n = hak_fmt(line, sizeof line, "hakmem %s stats (pid %d)\n", HAKMEM_VERSION_STRING,
                        (int)getpid());
-    write_all(fd, line, n);
+    hak_write_all(fd, line, n);
     if (hak_options_system_state == HAK_PROFILE_READ)
         WRITE_LINE(fd, "  system profile %s", hak_system_profile_path);
     if (hak_options_profile[0] == '\0')
@@ -104,7 +95,7 @@ hak_export void hak_stats_print(int fd) {
         n = hak_fmt(line, sizeof line, "  %s", hak_stat_name[i]);
         while (n < 22 + 14 - w && n < 64) line[n++] = ' ';
         n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, hak_stat_help[i]);
-        write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
+        hak_write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
     }
     print_advice(fd, v);
 }
@@ -218,7 +209,7 @@ static void write_report_file(const char *json, size_t n) {
     if (why != NULL)
         hak_msg("stats file %s: %s; not written", path, why);
     else
-        write_all(fd, json, n);
+        hak_write_all(fd, json, n);
     close(fd);
 }
 
@@ -230,7 +221,7 @@ __attribute__((destructor)) static void report_at_exit(void) {
         size_t n = hak_stats_json(json, sizeof json - 1);
         if (n > sizeof json - 2) n = sizeof json - 2;
         json[n++] = '\n';
-        if (report_mode == REPORT_JSON) write_all(STDERR_FILENO, json, n);
+        if (report_mode == REPORT_JSON) hak_write_all(STDERR_FILENO, json, n);
         if (report_file[0] != '\0') write_report_file(json, n);
     }
 }
