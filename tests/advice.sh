@@ -5,7 +5,8 @@
 # the JSON ("advice"), and does not fire on the same workload with the
 # default knobs; a quiet program (a C program that does next to nothing,
 # and python3) gets "advice: none" and "advice":[]. Every rule has a case
-# here, so a new rule cannot come without one.
+# here and an entry in tuner/TUNING.md, so a new rule cannot come without
+# both.
 #   advice.sh LIBHAKMEM_SO ADVICE_BIN PAGECYCLE_BIN HAKMEM_CONFIG SOURCE_DIR
 set -u
 lib=$1 advice=$2 pagecycle=$3 cfgtool=$4 src=$5
@@ -42,6 +43,8 @@ mapfile -t rules < <("$cfgtool" --rules | sed -n 's/^\([a-z_]*\) .*fires when.*/
 for r in "${rules[@]}"; do
   printf '%s\n' "${cases[@]}" | grep -q "^$r|" && ok "rule $r has a case here" ||
     bad "rule $r has no case in advice.sh: add a workload that provokes it"
+  grep -q "(rule \`$r\`)" "$src/tuner/TUNING.md" && ok "rule $r is explained in tuner/TUNING.md" ||
+    bad "rule $r has no entry '(rule \`$r\`)' in tuner/TUNING.md"
 done
 
 for c in "${cases[@]}"; do
