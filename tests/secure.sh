@@ -44,7 +44,7 @@ chmod 644 "$work/public.cfg"
 as_nobody() { setpriv --reuid=$nobody --regid=$nobody --clear-groups env -i PATH=/usr/bin:/bin "$@"; }
 attack=(HAKMEM_STATS_FILE="$work/rootonly/pwned.json" HAKMEM_CONFIG="$work/rootonly/secret.cfg"
   HAKMEM_STATS=1 HAKMEM_TINY_MAX=256 HAKMEM_NOT_A_KNOB=1 HAKMEM_STRICT=1
-  HAKMEM_PROFILE_PATH="$work/rootonly")
+  HAKMEM_PROFILE_PATH="$work/rootonly" HAKMEM_VERBOSE=1)
 
 # knob OUT NAME: "value source" of knob NAME in the probe's output.
 knob() { sed -n "s/^$2=//p" "$1"; }
@@ -111,6 +111,20 @@ got="$(knob "$work/out" idle_threshold_us)|$(knob "$work/out" tiny_max)|$(knob "
 if [[ $got != "5000 system|2048 profile|300 environment|8 default" || -s $work/err ]]; then
   bad "system profile order" "idle|tiny_max|tcache_count|drain_scan = $got, stderr $(cat "$work/err")"
 else ok "order: defaults < system profile < HAKMEM_CONFIG < HAKMEM_<KNOB>"; fi
+
+# The start-up report names both profiles and each knob's source.
+env HAKMEM_CONFIG="$work/public.cfg" HAKMEM_TCACHE_COUNT=300 HAKMEM_VERBOSE=1 "$work/plain" >/dev/null 2>"$work/err"
+want=("hakmem:   system profile $sys: read" "hakmem:   profile $work/public.cfg: read"
+  "hakmem:   idle_threshold_us = 5000;  # system (default 1000)"
+  "hakmem:   tiny_max = 2048;  # profile (default 1024)"
+  "hakmem:   tcache_count = 300;  # environment (default 64)")
+missing=()
+for w in "${want[@]}"; do grep -qxF -- "$w" "$work/err" || missing+=("$w"); done
+if [[ ${#missing[@]} -gt 0 ]]; then bad "start-up report" "missing ${missing[*]}: $(cat "$work/err")"
+else ok "HAKMEM_VERBOSE: the report names the system profile and each knob's source"; fi
+as_nobody HAKMEM_VERBOSE=1 "$work/suid" >/dev/null 2>"$work/err"
+[[ -s $work/err ]] && bad "secure start-up report" "a setuid run reported: $(cat "$work/err")" ||
+  ok "a setuid run makes no start-up report, even with the system profile read"
 
 "$cfgtool" --system >"$work/out" 2>"$work/err"; rc=$?
 if [[ $rc -ne 0 ]] || ! grep -q '^tcache_count = 100;  # system$' "$work/out" ||

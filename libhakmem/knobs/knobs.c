@@ -92,21 +92,29 @@ static bool word_eq(const char *a, const char *b) {
     return *a == *b;
 }
 
+bool hak_bool_parse(const char *text, bool *out) {
+    if (word_eq(text, "1") || word_eq(text, "true") || word_eq(text, "yes") ||
+        word_eq(text, "on")) {
+        *out = true;
+        return true;
+    }
+    if (word_eq(text, "0") || word_eq(text, "false") || word_eq(text, "no") ||
+        word_eq(text, "off")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
 bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out) {
     const hak_knob_info_t *kn = &hak_knob_table[k];
     switch (kn->type) {
-    case HAK_T_BOOL:
-        if (word_eq(text, "1") || word_eq(text, "true") || word_eq(text, "yes") ||
-            word_eq(text, "on")) {
-            *out = 1;
-            return true;
-        }
-        if (word_eq(text, "0") || word_eq(text, "false") || word_eq(text, "no") ||
-            word_eq(text, "off")) {
-            *out = 0;
-            return true;
-        }
-        return false;
+    case HAK_T_BOOL: {
+        bool b;
+        if (!hak_bool_parse(text, &b)) return false;
+        *out = b;
+        return true;
+    }
     case HAK_T_ENUM:
         for (long long i = 0; kn->values[i] != NULL; i++)
             if (word_eq(text, kn->values[i])) {

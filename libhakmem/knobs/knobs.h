@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ------------------------------------------------------------------------
  * Knobs: the one table. Loader, environment overrides, validation, dump,
@@ -129,6 +130,9 @@ extern const char *const hak_knob_source_name[]; /* "default", "system", ... */
 int hak_knob_find(const char *name);
 /* The known knob closest to name, when it is close enough to be a typo. */
 const char *hak_knob_suggest(const char *name);
+/* The words a boolean takes (1/0, true/false, yes/no, on/off, any case);
+ * false when text is none of them. */
+bool hak_bool_parse(const char *text, bool *out);
 /* Parses text (a profile string or an environment value) for knob k; false
  * when it is not a value k accepts. */
 bool hak_knob_parse(hak_knob_id_t k, const char *text, long long *out);
@@ -144,6 +148,22 @@ size_t hak_knob_format(hak_knob_id_t k, long long v, char *buf, size_t cap);
  * afterwards whether anything at all was wrong. Runs once. */
 bool hak_options_init(void);
 extern bool hak_options_clean;
+/* What a profile load made of its file: absent (the system profile may
+ * be), refused or unparsable (said why on stderr), or read (its good lines
+ * took effect). */
+typedef enum { HAK_PROFILE_ABSENT, HAK_PROFILE_REFUSED, HAK_PROFILE_READ } hak_profile_state_t;
+/* What start-up read, for the start-up report and the summary at exit: the
+ * system profile's state, and HAKMEM_CONFIG's value as resolved to a path
+ * ("" when unset) with its state. */
+extern hak_profile_state_t hak_options_system_state;
+extern char hak_options_profile[1024];
+extern hak_profile_state_t hak_options_profile_state;
+/* HAKMEM_VERBOSE: report the settings at start-up (hak_options_report). */
+extern bool hak_options_verbose;
+/* The start-up report: the version, the profiles read and every knob that
+ * differs from its default, with its value and source, as one block on
+ * stderr (one write). */
+void hak_options_report(void);
 /* Set by hak_options_init before it reads anything: the process runs with
  * more privilege than its caller (getauxval(AT_SECURE): setuid, setgid,
  * file capabilities), so it reads the system profile alone, obeys no
@@ -209,5 +229,29 @@ typedef enum {
 
 extern const char *const hak_stat_name[HAK_STAT_COUNT];
 extern const char *const hak_stat_help[HAK_STAT_COUNT];
+
+/* ------------------------------------------------------------------------
+ * The advisor (advisor.c, which declares the rules): what a run's counters
+ * suggest, the last part of the text report. hakmem-config --rules lists
+ * the rules; tuner/TUNING.md is the guide they follow.
+ * ---------------------------------------------------------------------- */
+
+/* A rule fires when its figure reaches its threshold and its condition
+ * holds; figure and condition in words here, in C in advisor.c. */
+typedef struct {
+    const char *id;
+    uint64_t threshold;
+    const char *figure, *when, *knobs; /* knobs: what it suggests */
+} hak_rule_info_t;
+
+extern const hak_rule_info_t hak_rule_table[];
+extern const unsigned hak_rule_count;
+/* Whether rule r fires on the counters v. */
+bool hak_rule_fires(unsigned r, const uint64_t v[HAK_STAT_COUNT]);
+/* Rule r's advice on the counters v, one line without its newline; as
+ * snprintf sizes it. */
+size_t hak_rule_advice(unsigned r, const uint64_t v[HAK_STAT_COUNT], char *buf, size_t cap);
+/* The closing line of advice: hak-tune on this very command line. */
+size_t hak_advice_tune(char *buf, size_t cap);
 
 #endif /* HAK_KNOBS_H */

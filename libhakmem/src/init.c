@@ -88,6 +88,7 @@ bool hak_init(void) {
     if (rnd != NULL) memcpy(&key, rnd, sizeof key); /* any byte address */
     hak_free_key = key | 1u;
     hak_stats_init();
+    if (hak_options_verbose) hak_options_report();
     have_key = pthread_key_create(&thread_key, hak_heap_thread_exit) == 0;
     if (!have_key) hak_msg("pthread_key_create failed: thread caches will not be flushed at exit");
     if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)

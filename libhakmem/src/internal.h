@@ -87,8 +87,9 @@ _Noreturn void hak_assert_fail(const char *cond, const char *file, int line, con
  * process; start-up only. */
 const char *hak_getenv(const char *name);
 /* Reads a libconfig profile into the table as source src (profile.c);
- * false on any error, each reported on stderr. */
-bool hak_profile_load(const char *path, hak_knob_source_t src);
+ * false on any error, each reported on stderr. *state (when state is not
+ * NULL): what became of the file. */
+bool hak_profile_load(const char *path, hak_knob_source_t src, hak_profile_state_t *state);
 /* A profile name (no slash, no .cfg) as NAME.cfg in the directories of
  * `dirs` (colon-separated), then the installed profile directory. */
 const char *hak_profile_resolve(const char *value, const char *dirs, char *buf, size_t cap);
@@ -134,6 +135,13 @@ void hak_stats_init(void); /* start-up: reads HAKMEM_STATS, HAKMEM_STATS_FILE */
 void hak_msg(const char *fmt, ...) hak_printf_like(1, 2);
 _Noreturn void hak_fatal(const char *fmt, ...) hak_printf_like(1, 2);
 size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) hak_printf_like(3, 4);
+/* hak_fmt for one line of a report that quotes what the environment or a
+ * file supplied: control characters come out as escapes, as in hak_msg, so
+ * the caller adds the line's newline itself. */
+size_t hak_fmt_esc(char *buf, size_t cap, const char *fmt, ...) hak_printf_like(3, 4);
+/* write(2) until all of buf is out or the descriptor fails; errno is kept,
+ * so that a report never changes what the program sees. */
+void hak_write_all(int fd, const char *buf, size_t n);
 /* What errno e means, in words of our own: strerror may allocate. */
 const char *hak_errno_text(int e);
 

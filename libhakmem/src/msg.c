@@ -160,14 +160,37 @@ const char *hak_errno_text(int e) {
     }
 }
 
-size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) {
-    out_t o = {buf, cap, 0, false};
-    va_list ap;
-    va_start(ap, fmt);
+static size_t vfmt_buf(char *buf, size_t cap, bool escape, const char *fmt, va_list ap) {
+    out_t o = {buf, cap, 0, escape};
     vfmt(&o, fmt, ap);
-    va_end(ap);
     if (cap > 0) buf[o.len < cap ? o.len : cap - 1] = '\0';
     return o.len;
+}
+
+size_t hak_fmt(char *buf, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = vfmt_buf(buf, cap, false, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+size_t hak_fmt_esc(char *buf, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = vfmt_buf(buf, cap, true, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+void hak_write_all(int fd, const char *buf, size_t n) {
+    int saved = errno;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, buf + off, n - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    errno = saved;
 }
 
 static void vmsg(const char *fmt, va_list ap) {
@@ -177,13 +200,7 @@ static void vmsg(const char *fmt, va_list ap) {
     vfmt(&o, fmt, ap);
     size_t n = o.len < o.cap ? o.len : o.cap - 1;
     buf[n++] = '\n';
-    int saved = errno;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(STDERR_FILENO, buf + off, n - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    errno = saved;
+    hak_write_all(STDERR_FILENO, buf, n);
 }
 
 void hak_msg(const char *fmt, ...) {

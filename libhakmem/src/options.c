@@ -4,12 +4,14 @@
  * variable means something. A secure-execution process (setuid, setgid,
  * file capabilities) reads the system profile alone and obeys no variable. A bad value is
  * reported in one line naming the variable, the knob and what is allowed,
- * and the default is kept; in strict mode start-up ends instead. */
+ * and the default is kept; in strict mode start-up ends instead. With
+ * HAKMEM_VERBOSE, the start-up report says what all of it came to. */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #ifndef HAKMEM_SYSTEM_PROFILE
 #define HAKMEM_SYSTEM_PROFILE "/etc/hakmem.cfg"
@@ -17,6 +19,10 @@
 
 bool hak_options_clean = true;
 bool hak_secure;
+hak_profile_state_t hak_options_system_state;
+char hak_options_profile[1024];
+hak_profile_state_t hak_options_profile_state;
+bool hak_options_verbose;
 const char hak_system_profile_path[] = HAKMEM_SYSTEM_PROFILE;
 
 extern char **environ;
@@ -64,7 +70,18 @@ static bool apply_env(hak_knob_id_t k) {
 }
 
 /* HAKMEM_ variables that are not knobs. */
-static const char *const plain_vars[] = {"CONFIG", "PROFILE_PATH", "STATS", "STATS_FILE", NULL};
+static const char *const plain_vars[] = {"CONFIG",     "PROFILE_PATH", "STATS",
+                                         "STATS_FILE", "VERBOSE",      NULL};
+
+/* HAKMEM_VERBOSE takes the words a boolean knob takes; anything else is a
+ * bad setting like a bad knob value. */
+static bool apply_verbose(void) {
+    const char *text = hak_getenv("HAKMEM_VERBOSE"); /* start-up only */
+    if (text == NULL || hak_bool_parse(text, &hak_options_verbose)) return true;
+    hak_msg("environment HAKMEM_VERBOSE=\"%s\": must be true or false (1 or 0); %s", text,
+            hak_knob_value[HAK_K_STRICT] ? "strict mode: refusing to start" : "ignored");
+    return false;
+}
 
 /* A HAKMEM_ variable that is neither a knob nor one of the plain ones is a
  * typo until proven otherwise: say so, with the nearest name. */
@@ -109,10 +126,10 @@ static bool check_unknown_vars(void) {
 
 /* Loads a profile as source src; a strict set in the environment stays, since
  * the environment beats every profile, for strict as for every knob. */
-static bool load(const char *path, hak_knob_source_t src) {
-    if (hak_knob_src[HAK_K_STRICT] != HAK_SRC_ENV) return hak_profile_load(path, src);
+static bool load(const char *path, hak_knob_source_t src, hak_profile_state_t *state) {
+    if (hak_knob_src[HAK_K_STRICT] != HAK_SRC_ENV) return hak_profile_load(path, src, state);
     long long strict = hak_knob_value[HAK_K_STRICT];
-    bool ok = hak_profile_load(path, src);
+    bool ok = hak_profile_load(path, src, state);
     hak_knob_value[HAK_K_STRICT] = strict;
     hak_knob_src[HAK_K_STRICT] = HAK_SRC_ENV;
     return ok;
@@ -124,13 +141,17 @@ bool hak_options_init(void) {
     hak_secure = getauxval(AT_SECURE) != 0;
     /* strict first, from wherever it is set: it decides what an error does. */
     bool ok = apply_env(HAK_K_STRICT);
-    ok &= load(hak_system_profile_path, HAK_SRC_SYSTEM);
-    char resolved[1024];
+    ok &= load(hak_system_profile_path, HAK_SRC_SYSTEM, &hak_options_system_state);
+    char resolved[sizeof hak_options_profile];
     const char *path = hak_profile_resolve(
         hak_getenv("HAKMEM_CONFIG"), hak_getenv("HAKMEM_PROFILE_PATH"), resolved, sizeof resolved);
-    if (path != NULL && path[0] != '\0') ok &= load(path, HAK_SRC_PROFILE);
+    if (path != NULL && path[0] != '\0') {
+        hak_fmt(hak_options_profile, sizeof hak_options_profile, "%s", path);
+        ok &= load(path, HAK_SRC_PROFILE, &hak_options_profile_state);
+    }
     for (unsigned k = 0; k < HAK_KNOB_COUNT; k++)
         if (k != HAK_K_STRICT) ok &= apply_env((hak_knob_id_t)k);
+    ok &= apply_verbose();
     ok &= check_unknown_vars();
     hak_options_clean = ok;
     /* A secure process never refuses to start: it could not tell its caller
@@ -148,4 +169,48 @@ size_t hak_options_dump(char *buf, size_t cap) {
                      hak_knob_table[k].name, v, hak_knob_source_name[hak_knob_src[k]]);
     }
     return n;
+}
+
+/* Appends "hakmem: " and one line to the report, control characters in
+ * what the environment or a file supplied escaped. */
+#define REPORT(...)                                                                                \
+    do {                                                                                           \
+        n += hak_fmt_esc(buf + n, sizeof buf - n, "hakmem: " __VA_ARGS__);                         \
+        if (n > sizeof buf - 2) n = sizeof buf - 2;                                                \
+        buf[n++] = '\n';                                                                           \
+    } while (0)
+
+/* As jemalloc's confirm_conf: what this process runs on, said once, so
+ * that a profile that was never read or a variable that never reached the
+ * program shows before any measurement is trusted. One write, so that it
+ * stays one block among other threads' output. */
+void hak_options_report(void) {
+    char buf[6144];
+    size_t n = 0;
+    REPORT("hakmem %s (pid %d): settings at start-up", HAKMEM_VERSION_STRING, (int)getpid());
+    static const char *const state[] = {
+        [HAK_PROFILE_ABSENT] = "absent",
+        [HAK_PROFILE_REFUSED] = "not read (said why above)",
+        [HAK_PROFILE_READ] = "read",
+    };
+    REPORT("  system profile %s: %s", hak_system_profile_path, state[hak_options_system_state]);
+    if (hak_options_profile[0] != '\0')
+        REPORT("  profile %s: %s", hak_options_profile, state[hak_options_profile_state]);
+    else
+        REPORT("  profile: none (HAKMEM_CONFIG is not set)");
+    unsigned changed = 0;
+    for (unsigned k = 0; k < HAK_KNOB_COUNT; k++) {
+        if (hak_knob_value[k] == hak_knob_table[k].def) continue;
+        char v[48], def[48];
+        hak_knob_format((hak_knob_id_t)k, hak_knob_value[k], v, sizeof v);
+        hak_knob_format((hak_knob_id_t)k, hak_knob_table[k].def, def, sizeof def);
+        REPORT("  %s = %s;  # %s (default %s)", hak_knob_table[k].name, v,
+               hak_knob_source_name[hak_knob_src[k]], def);
+        changed++;
+    }
+    if (changed == 0)
+        REPORT("  every knob at its default");
+    else
+        REPORT("  every other knob at its default (hakmem-config --defaults lists them)");
+    hak_write_all(STDERR_FILENO, buf, n);
 }

@@ -190,13 +190,19 @@ static char *read_all(int fd, size_t size) {
     return text;
 }
 
-bool hak_profile_load(const char *path, hak_knob_source_t src) {
+bool hak_profile_load(const char *path, hak_knob_source_t src, hak_profile_state_t *state) {
     bool system = src == HAK_SRC_SYSTEM;
+    hak_profile_state_t unused;
+    if (state == NULL) state = &unused;
+    *state = HAK_PROFILE_REFUSED;
     kind = system ? "system profile" : "profile";
     quiet = system && hak_secure;
     size_t size = 0;
     int fd = profile_open(path, system, &size);
-    if (fd == -2) return true;
+    if (fd == -2) {
+        *state = HAK_PROFILE_ABSENT;
+        return true;
+    }
     if (fd < 0) return false;
     char *text = read_all(fd, size);
     if (text == NULL) {
@@ -217,6 +223,7 @@ bool hak_profile_load(const char *path, hak_knob_source_t src) {
         config_destroy(&cfg);
         return false;
     }
+    *state = HAK_PROFILE_READ;
     config_setting_t *root = config_root_setting(&cfg);
     /* strict first: it decides what the other errors mean. */
     config_setting_t *strict = config_setting_get_member(root, "strict");

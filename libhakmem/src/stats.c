@@ -1,5 +1,7 @@
 /* stats.c — the counters: collection, the text report, JSON, and the
- * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for.
+ * report at exit that HAKMEM_STATS and HAKMEM_STATS_FILE ask for. Both
+ * name the profile the run was read from and end with the advisor's
+ * (advisor.c): advice in words, the ids of the rules that fired in JSON.
  *
  * Counters are declared once, in HAK_STATS (knobs.h). Threads count in
  * their own heap; exited heaps and the OS layer add to global atomics; a
@@ -39,13 +41,37 @@ static void collect(uint64_t out[HAK_STAT_COUNT]) {
     if (hak_ready()) hak_heaps_sum(out);
 }
 
-static void write_all(int fd, const char *buf, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w <= 0) return;
-        buf += w;
-        n -= (size_t)w;
+/* Writes one line that quotes a path: control characters escaped. */
+#define WRITE_LINE(fd, ...)                                                                        \
+    do {                                                                                           \
+        char line_[1400];                                                                          \
+        size_t n_ = hak_fmt_esc(line_, sizeof line_ - 1, __VA_ARGS__);                             \
+        if (n_ > sizeof line_ - 2) n_ = sizeof line_ - 2;                                          \
+        line_[n_++] = '\n';                                                                        \
+        hak_write_all(fd, line_, n_);                                                              \
+    } while (0)
+
+/* The advice: one line a rule that fires, then how to measure rather
+ * than take the rules' word for it. */
+static void print_advice(int fd, const uint64_t v[HAK_STAT_COUNT]) {
+    bool any = false;
+    for (unsigned r = 0; r < hak_rule_count; r++) {
+        if (!hak_rule_fires(r, v)) continue;
+        if (!any)
+            WRITE_LINE(fd, "advice (tuner/TUNING.md explains each rule; hakmem-config --rules "
+                           "lists them):");
+        any = true;
+        char text[1024];
+        hak_rule_advice(r, v, text, sizeof text);
+        WRITE_LINE(fd, "  %s: %s", hak_rule_table[r].id, text);
     }
+    if (!any) {
+        WRITE_LINE(fd, "advice: none (no rule of hakmem-config --rules fired)");
+        return;
+    }
+    char tune[1024];
+    hak_advice_tune(tune, sizeof tune);
+    WRITE_LINE(fd, "  %s", tune);
 }
 
 hak_export void hak_stats_print(int fd) {
@@ -54,15 +80,42 @@ hak_export void hak_stats_print(int fd) {
     char line[256];
     size_t n = hak_fmt(line, sizeof line, "hakmem %s stats (pid %d)\n", HAKMEM_VERSION_STRING,
                        (int)getpid());
-    write_all(fd, line, n);
+    hak_write_all(fd, line, n);
+    if (hak_options_system_state == HAK_PROFILE_READ)
+        WRITE_LINE(fd, "  system profile %s", hak_system_profile_path);
+    if (hak_options_profile[0] == '\0')
+        WRITE_LINE(fd, "  profile: none, the built-in defaults%s",
+                   hak_options_system_state == HAK_PROFILE_READ ? " and the system profile" : "");
+    else
+        WRITE_LINE(fd, "  profile %s%s", hak_options_profile,
+                   hak_options_profile_state == HAK_PROFILE_READ ? "" : " (not read)");
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
         char num[24];
         size_t w = hak_fmt(num, sizeof num, "%llu", (unsigned long long)v[i]);
         n = hak_fmt(line, sizeof line, "  %s", hak_stat_name[i]);
         while (n < 22 + 14 - w && n < 64) line[n++] = ' ';
         n += hak_fmt(line + n, sizeof line - n, "%s  %s\n", num, hak_stat_help[i]);
-        write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
+        hak_write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
     }
+    print_advice(fd, v);
+}
+
+/* Appends s to the JSON in buf as a string, or null. */
+static size_t json_string(char *buf, size_t cap, size_t n, const char *s) {
+#define PUT(...) (n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, __VA_ARGS__))
+    if (s == NULL) return PUT("null");
+    PUT("\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            PUT("\\%c", *s);
+        else if (c < 0x20)
+            PUT("\\u00%c%c", "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
+        else
+            PUT("%c", *s);
+    }
+    return PUT("\"");
+#undef PUT
 }
 
 hak_export size_t hak_stats_json(char *buf, size_t cap) {
@@ -70,10 +123,21 @@ hak_export size_t hak_stats_json(char *buf, size_t cap) {
     collect(v);
     size_t n =
         hak_fmt(buf, cap, "{\"version\":\"%s\",\"pid\":%d", HAKMEM_VERSION_STRING, (int)getpid());
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"profile\":");
+    n = json_string(buf, cap, n,
+                    hak_options_profile_state == HAK_PROFILE_READ ? hak_options_profile : NULL);
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"system_profile\":");
+    n = json_string(buf, cap, n,
+                    hak_options_system_state == HAK_PROFILE_READ ? hak_system_profile_path : NULL);
     for (unsigned i = 0; i < HAK_STAT_COUNT; i++)
         n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"%s\":%llu",
                      hak_stat_name[i], (unsigned long long)v[i]);
-    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "}");
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ",\"advice\":[");
+    for (unsigned r = 0, k = 0; r < hak_rule_count; r++)
+        if (hak_rule_fires(r, v))
+            n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s\"%s\"",
+                         k++ ? "," : "", hak_rule_table[r].id);
+    n += hak_fmt(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "]}");
     return n;
 }
 
@@ -145,7 +209,7 @@ static void write_report_file(const char *json, size_t n) {
     if (why != NULL)
         hak_msg("stats file %s: %s; not written", path, why);
     else
-        write_all(fd, json, n);
+        hak_write_all(fd, json, n);
     close(fd);
 }
 
@@ -153,11 +217,11 @@ __attribute__((destructor)) static void report_at_exit(void) {
     if (!hak_ready()) return;
     if (report_mode == REPORT_TEXT) hak_stats_print(STDERR_FILENO);
     if (report_mode == REPORT_JSON || report_file[0] != '\0') {
-        char json[4096];
+        char json[8192];
         size_t n = hak_stats_json(json, sizeof json - 1);
         if (n > sizeof json - 2) n = sizeof json - 2;
         json[n++] = '\n';
-        if (report_mode == REPORT_JSON) write_all(STDERR_FILENO, json, n);
+        if (report_mode == REPORT_JSON) hak_write_all(STDERR_FILENO, json, n);
         if (report_file[0] != '\0') write_report_file(json, n);
     }
 }

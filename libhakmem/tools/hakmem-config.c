@@ -20,6 +20,8 @@ static void usage(FILE *f) {
             "       hakmem-config --knobs[=man]       print the knob table (markdown, or roff\n"
             "                                         for the KNOBS section of hakmem(3))\n"
             "       hakmem-config --counters[=man]    print the counters hak_stat() reads\n"
+            "       hakmem-config --rules[=man]       print the advisor's rules (the advice\n"
+            "                                         at the end of HAKMEM_STATS=1)\n"
             "\n"
             "Every process reads, in this order: the built-in defaults, the system profile\n"
             "%s (only when it is a regular file owned by root that no one else may\n"
@@ -132,6 +134,32 @@ static void print_counters(bool man) {
     }
 }
 
+/* The advisor's rules: what each reads, its threshold, what it suggests.
+ * tuner/TUNING.md explains each one with a measured example. */
+static void print_rules(bool man) {
+    for (unsigned r = 0; r < hak_rule_count; r++) {
+        const hak_rule_info_t *ru = &hak_rule_table[r];
+        char threshold[32];
+        snprintf(threshold, sizeof threshold, "%llu", (unsigned long long)ru->threshold);
+        if (!man) {
+            printf("%-12s fires when %s >= %s\n%12s and %s;\n%12s suggests %s\n", ru->id,
+                   ru->figure, threshold, "", ru->when, "", ru->knobs);
+            continue;
+        }
+        fputs(".TP\n.B ", stdout);
+        roff(ru->id);
+        fputs("\nFires when ", stdout);
+        roff(ru->figure);
+        fputs(" \\(>= ", stdout);
+        roff(threshold);
+        fputs(" and ", stdout);
+        roff(ru->when);
+        fputs("; suggests ", stdout);
+        roff(ru->knobs);
+        puts(".");
+    }
+}
+
 extern char **environ;
 
 /* --system: what the system profile alone makes of the defaults, as a
@@ -174,6 +202,9 @@ int main(int argc, char **argv) {
             return 0;
         } else if (strcmp(a, "--counters") == 0 || strcmp(a, "--counters=man") == 0) {
             print_counters(a[10] == '=');
+            return 0;
+        } else if (strcmp(a, "--rules") == 0 || strcmp(a, "--rules=man") == 0) {
+            print_rules(a[7] == '=');
             return 0;
         } else if (strcmp(a, "--system") == 0) {
             system = true;

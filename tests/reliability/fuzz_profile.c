@@ -105,7 +105,7 @@ static bool load_captured(void) {
     int saved = dup(STDERR_FILENO);
     dup2(sv[1], STDERR_FILENO);
     close(sv[1]);
-    bool ok = hak_profile_load(profile_path, HAK_SRC_PROFILE);
+    bool ok = hak_profile_load(profile_path, HAK_SRC_PROFILE, NULL);
     dup2(saved, STDERR_FILENO); /* closes the last write end: the reader sees the end */
     close(saved);
     pthread_join(reader, NULL);
