@@ -21,24 +21,24 @@ static void say(hr_result_t *r, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* What the process alone says; false when it ran to a clean exit. */
-static bool process_failed(const hr_job_t *job, const hr_proc_t *p, hr_result_t *r) {
+bool hr_process_failed(const char *prog, const char *lib, double timeout_s, const hr_proc_t *p,
+                       hr_result_t *r) {
     const char *err = hr_err(p);
     char line[160];
     hr_last_line(err, line, sizeof line);
     if (p->exec_errno) {
         r->status = HR_EXEC_FAILED;
-        say(r, "cannot run %s: %s", job->spawn.argv[0], strerror(p->exec_errno));
+        say(r, "cannot run %s: %s", prog, strerror(p->exec_errno));
     } else if (p->interrupted) {
         r->status = HR_INTERRUPTED;
         say(r, "interrupted by the user");
     } else if (p->timed_out) {
         r->status = HR_TIMEOUT;
-        say(r, "still running after %.1f s: killed", job->spawn.timeout_s);
+        say(r, "still running after %.1f s: killed", timeout_s);
     } else if (strstr(err, "cannot be preloaded")) {
         /* ld.so goes on without the library: the run was glibc's. */
         r->status = HR_PRELOAD_FAILED;
-        say(r, "ld.so could not preload %s", job->lib ? job->lib : "the library");
+        say(r, "ld.so could not preload %s", lib ? lib : "the library");
     } else if (WIFEXITED(p->wstatus) && WEXITSTATUS(p->wstatus) == 2 &&
                (strstr(err, "refusing to start") || strncmp(line, "hakmem: ", 8) == 0)) {
         /* strict mode: hakmem's own message, then exit status 2 */
@@ -82,7 +82,7 @@ void hr_run(const hr_job_t *job, hr_proc_t *p, hr_result_t *r) {
     if (job->stats) r->have_stats = hr_stats_read(job->stats, &r->stats, why, sizeof why);
 
     r->status = HR_OK;
-    if (process_failed(job, p, r)) return;
+    if (hr_process_failed(job->spawn.argv[0], job->lib, job->spawn.timeout_s, p, r)) return;
     if (!hr_metric_read(job->metric, p, &r->metric)) {
         r->status = HR_NO_METRIC;
         r->metric = NAN;
