@@ -19,7 +19,7 @@ usage() {
   ok "$name"
 }
 
-usage "no workload" 'give one workload: --bench NAME or --cmd' --max-evals 3
+usage "no workload" "give one workload: --bench NAME, --cmd 'PROGRAM ARGS' or --server with --client" --max-evals 3
 usage "two workloads" 'give one workload' --bench larson --cmd true
 usage "unknown option" "unknown option or stray argument '--frobnicate'" --cmd true --frobnicate
 usage "missing value" '--max-evals needs a value' --cmd true --max-evals
