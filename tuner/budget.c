@@ -18,9 +18,11 @@ static double margin(const ht_tuner_t *t) {
     return t->cap_margin > 0 ? t->cap_margin : fmax(0.2, 3 * t->noise);
 }
 
+/* What mattered measures how much a variant loses, not only that it
+ * loses: its runs may go on to three times the winner's. */
 double ht_cap_time(const ht_tuner_t *t) {
     if (!t->capping || !t->best || !(t->best->wall > 0)) return 0;
-    return t->best->wall * (1 + margin(t));
+    return t->best->wall * (1 + (t->analysing ? fmax(2, margin(t)) : margin(t)));
 }
 
 /* Seconds one run of a candidate is expected to take: the average so far,

@@ -16,7 +16,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PEER_ROUNDS 3 /* rounds of (default, glibc, peers...), interleaved */
+#define PEER_ROUNDS   3 /* rounds of (default, glibc, peers...), interleaved */
+#define MIN_PER_POINT 8 /* evaluations each bound gets at least */
+
+/* The knobs that trade the bounded figure, each the way that lowers it:
+ * tried first when nothing measured yet meets a bound. Less kept mapped
+ * and cached for peak RSS; more kept for reuse (fewer calls into the
+ * kernel) for kernel time. */
+static const int rss_levers[] = {HAK_K_CHUNK_POOL_PAGES,  HAK_K_TCACHE_BYTES,
+                                 HAK_K_LARGE_CACHE_BYTES, HAK_K_RETAIN_PCT,
+                                 HAK_K_RELEASE_DELAY_MS,  HAK_K_TCACHE_MAX_BYTES,
+                                 HAK_K_TCACHE_COUNT,      HAK_K_LARGE_CACHE_SPANS};
+static const ht_dir_t rss_dirs[] = {HT_DOWN, HT_DOWN, HT_DOWN, HT_DOWN,
+                                    HT_DOWN, HT_DOWN, HT_DOWN, HT_DOWN};
+static const int sys_levers[] = {HAK_K_CHUNK_POOL_PAGES, HAK_K_RELEASE_DELAY_MS,
+                                 HAK_K_RETAIN_PCT,       HAK_K_LARGE_CACHE_BYTES,
+                                 HAK_K_ALIGN_MODE,       HAK_K_LARGE_THP_MIN};
+static const ht_dir_t sys_dirs[] = {HT_UP, HT_UP, HT_UP, HT_UP, HT_EITHER, HT_EITHER};
+_Static_assert(sizeof rss_levers / sizeof rss_levers[0] == sizeof rss_dirs / sizeof rss_dirs[0],
+               "a direction for every lever");
+_Static_assert(sizeof sys_levers / sizeof sys_levers[0] == sizeof sys_dirs / sizeof sys_dirs[0],
+               "a direction for every lever");
 
 typedef struct {
     double frac, bound;
@@ -210,17 +230,29 @@ int ht_front(ht_tuner_t *t, const ht_front_opts_t *o, const ht_origin_t *origin)
         t->time_budget = fmax(hr_now() - t->t_start + run, budget - later);
     }
     int total = t->max_evals, start = t->evals;
+    int per = total / np > MIN_PER_POINT ? total / np : MIN_PER_POINT;
     for (int i = 0; i < np && !t->interrupted; i++) {
         set_bound(t, rss, pts[i].bound);
         t->front_point = i + 1;
-        t->max_evals = start + (int)((long)total * (i + 1) / np);
+        t->max_evals = start + per * (i + 1);
         if (!t->quiet)
             fprintf(stderr, "front: point %d of %d: %s <= %.4g %s, evaluations up to %d\n", i + 1,
                     np, what, pts[i].bound, rss ? "MiB" : "s", t->max_evals);
-        if (i == 0)
+        if (i == 0) {
             ht_search(t);
-        else
-            ht_search_again(t);
+            continue;
+        }
+        /* Nothing measured meets this bound: the knobs that lower the
+         * bounded figure first, then the search from where they led. */
+        if (!t->best) {
+            if (rss)
+                ht_search_toward(t, rss_levers, rss_dirs,
+                                 (int)(sizeof rss_levers / sizeof *rss_levers));
+            else
+                ht_search_toward(t, sys_levers, sys_dirs,
+                                 (int)(sizeof sys_levers / sizeof *sys_levers));
+        }
+        ht_search_again(t);
     }
     t->time_budget = budget;
     t->max_evals = total;

@@ -38,6 +38,8 @@ typedef struct {
     bool per_second;  /* the numerator per second of the run */
     double threshold; /* the measure at which it fires */
     double least;     /* and the numerator must be at least this: a few events prove nothing */
+    bool usage; /* it says what the program uses, not that something goes wrong: it ranks after
+                   every rule that does */
     lever_t knobs[MAX_LEVERS];
     int nknobs;
     const char *says;
@@ -58,6 +60,7 @@ static const rule_t rules[] = {
      false,
      1.0,
      16 << 20,
+     false,
      {{K(RETAIN_PCT), HT_UP},
       {K(RELEASE_DELAY_MS), HT_UP},
       {K(LARGE_CACHE_BYTES), HT_UP},
@@ -73,6 +76,7 @@ static const rule_t rules[] = {
      false,
      0.25,
      32,
+     false,
      {{K(LARGE_CACHE_BYTES), HT_UP},
       {K(LARGE_CACHE_SPANS), HT_UP},
       {K(RETAIN_PCT), HT_UP},
@@ -87,6 +91,7 @@ static const rule_t rules[] = {
      true,
      500,
      1000,
+     false,
      {{K(CHUNK_POOL_PAGES), HT_UP}, {K(RELEASE_DELAY_MS), HT_UP}, {K(RETAIN_PCT), HT_UP}},
      3,
      "pages go back to the kernel with madvise and fault in again: a larger page pool"},
@@ -98,6 +103,7 @@ static const rule_t rules[] = {
      true,
      500,
      1000,
+     false,
      {{K(ALIGN_MODE), HT_EITHER},
       {K(CHUNK_POOL_PAGES), HT_UP},
       {K(LARGE_CACHE_BYTES), HT_UP},
@@ -112,6 +118,7 @@ static const rule_t rules[] = {
      false,
      0.5,
      64,
+     false,
      {{K(CHUNK_POOL_PAGES), HT_UP}, {K(RELEASE_DELAY_MS), HT_UP}, {K(RETAIN_PCT), HT_UP}},
      3,
      "pages are released empty and carved fresh again: keep more of them in the pool"},
@@ -123,6 +130,7 @@ static const rule_t rules[] = {
      false,
      0.05,
      1000,
+     false,
      {{K(TCACHE_COUNT), HT_UP},
       {K(TCACHE_BYTES), HT_UP},
       {K(TCACHE_MAX_BYTES), HT_UP},
@@ -137,6 +145,7 @@ static const rule_t rules[] = {
      false,
      16,
      16,
+     false,
      {{K(TCACHE_MAX_BYTES), HT_UP}, {K(TCACHE_GROW_PCT), HT_UP}, {K(TCACHE_BYTES), HT_UP}},
      3,
      "thread caches overflowed and grew: let them start or grow larger"},
@@ -148,6 +157,7 @@ static const rule_t rules[] = {
      false,
      0.10,
      1000,
+     false,
      {{K(DRAIN_SCAN), HT_EITHER}, {K(IDLE_THRESHOLD_US), HT_EITHER}, {K(TCACHE_COUNT), HT_UP}},
      3,
      "small blocks are freed by other threads than their owners: how owners collect them"},
@@ -159,6 +169,7 @@ static const rule_t rules[] = {
      false,
      0.25,
      1000,
+     false,
      {{K(DRAIN_SCAN), HT_UP}, {K(TCACHE_COUNT), HT_UP}},
      2,
      "owners collect their remote frees a few blocks at a time: scan more pages per refill"},
@@ -170,6 +181,7 @@ static const rule_t rules[] = {
      false,
      100,
      100,
+     false,
      {{K(IDLE_THRESHOLD_US), HT_EITHER}},
      1,
      "pages of idle or exited owners are handed on: when an owner counts as idle"},
@@ -181,6 +193,7 @@ static const rule_t rules[] = {
      true,
      100,
      100,
+     true,
      {{K(IDLE_THRESHOLD_US), HT_EITHER}, {K(TCACHE_COUNT), HT_EITHER}},
      2,
      "threads come and go many times a second: what a thread keeps, and when its pages move on"},
@@ -192,6 +205,7 @@ static const rule_t rules[] = {
      false,
      0.10,
      1000,
+     false,
      {{K(MID_OPEN_AFTER), HT_DOWN}},
      1,
      "mid-size requests wait in the large tier for the mid tier to open: open it sooner"},
@@ -203,6 +217,7 @@ static const rule_t rules[] = {
      false,
      0.01,
      100,
+     true,
      {{K(LARGE_THP_MIN), HT_EITHER}, {K(LARGE_CACHE_BYTES), HT_UP}, {K(WRAP_LARGE), HT_EITHER}},
      3,
      "the large tier serves a share of the allocations: its huge pages and span cache, or the C "
@@ -215,6 +230,7 @@ static const rule_t rules[] = {
      false,
      0.30,
      1000,
+     true,
      {{K(WRAP_MID), HT_EITHER}, {K(DRAIN_SCAN), HT_EITHER}},
      2,
      "the mid tier (the MF2 pool) serves most allocations: whether hakmem or the C library "
@@ -289,7 +305,9 @@ void ht_guide_read(ht_guide_t *g, const long long *c, bool have, double wall) {
         if (!(v >= r->threshold)) continue;
         ht_fired_t *f = &g->fired[g->nfired++];
         f->rule = i;
-        f->score = v / r->threshold;
+        /* A rule that only says what the program uses ranks below every
+         * rule that says something goes wrong, however far it fired. */
+        f->score = r->usage ? 1 - 1 / (1 + v / r->threshold) : v / r->threshold;
         char m[200];
         measure_text(r, m, sizeof m);
         ht_fmt(f->evidence, sizeof f->evidence, "%s = %.3g (fires at %.3g)", m, v, r->threshold);
@@ -346,6 +364,6 @@ void ht_guide_rules_table(FILE *f) {
                     r->knobs[k].dir == HT_UP     ? "up"
                     : r->knobs[k].dir == HT_DOWN ? "down"
                                                  : "either");
-        fprintf(f, " | %s |\n", r->says);
+        fprintf(f, " | %s%s |\n", r->says, r->usage ? " (ranks after the others)" : "");
     }
 }

@@ -44,11 +44,6 @@ void ht_what_mattered(ht_tuner_t *t, const ht_cand_t *w) {
     memset(m, 0, sizeof *m);
     if (!w || w->st != HR_OK || t->interrupted) return;
     m->around = w->eval;
-    /* Two medians differ by noise alone by about noise x sqrt(1/n1 +
-     * 1/n2) (x 1.25 for medians); three of those is beyond the noise, and
-     * never less than the gain a profile needs to be written. */
-    double sd = t->noise * 1.25 * sqrt(1.0 / w->nruns + 1.0 / t->repeats);
-    m->threshold = fmax(3 * sd, log(1 + t->min_gain));
     int order[HAK_KNOB_COUNT], n = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int k = 0; k < HAK_KNOB_COUNT; k++)
@@ -58,6 +53,10 @@ void ht_what_mattered(ht_tuner_t *t, const ht_cand_t *w) {
         fprintf(stderr, "what mattered: each knob of evaluation %d varied alone (%d knobs)\n",
                 w->eval, n);
     t->analysing = true;
+    /* The winner's own figure was taken early in the search, perhaps in
+     * a quieter or busier minute than the variants': it gets its full
+     * runs now, beside them. */
+    ht_remeasure(t, (ht_cand_t *)w, t->max_repeats);
     for (int i = 0; i < n; i++) {
         int k = order[i];
         ht_profile_t q;
@@ -75,9 +74,18 @@ void ht_what_mattered(ht_tuner_t *t, const ht_cand_t *w) {
         e->violates = c->violates && w->feasible;
         e->gain = c->st == HR_OK ? ht_obj_gain(t, w->obj, c->obj) : NAN;
         if (c->st == HR_CAPPED && c->bound > 0) e->gain = ht_obj_gain(t, w->obj, c->bound);
-        e->mattered = c->st != HR_OK || e->violates || !(fabs(log(e->gain)) <= m->threshold);
     }
     t->analysing = false;
+    /* Two medians differ by noise alone by about noise x sqrt(1/n1 +
+     * 1/n2) (x 1.25 for medians); three of those is beyond the noise, and
+     * never less than the gain a profile needs to be written. The noise is
+     * the one the variants' own repeats leave the search with. */
+    double sd = t->noise * 1.25 * sqrt(1.0 / w->nruns + 1.0 / t->repeats);
+    m->threshold = fmax(3 * sd, log(1 + t->min_gain));
+    for (int i = 0; i < m->n; i++) {
+        ht_effect_t *e = &m->e[i];
+        e->mattered = e->st != HR_OK || e->violates || !(fabs(log(e->gain)) <= m->threshold);
+    }
 }
 
 /* Most first: failures and capped variants, then by how far they moved. */

@@ -37,7 +37,7 @@ double ht_cap_limit(const ht_tuner_t *t, const ht_fig_t *ref) {
     if (!t->sys_rel) return t->cap_seconds ? t->max_sys_s : t->max_sys_frac;
     if (!ref) return NAN;
     double v = t->cap_seconds ? ref->sys : ref->sysfrac;
-    return v * (1 + t->sys_rel_tol) + (t->cap_seconds ? 0.004 : 0.01);
+    return v * (1 + t->sys_rel_tol) + t->sys_rel_abs;
 }
 
 ht_fig_t ht_ref(const ht_tuner_t *t) {
@@ -69,6 +69,9 @@ bool ht_objective_parse(const char *name, ht_objective_t *out) {
 /* Kernel seconds come in scheduler ticks and may be 0: ratios of them get
  * a millisecond on both sides. */
 #define SYS_EPS 0.001
+/* Five ticks of 4 ms: what a relative kernel-time cap allows beyond the
+ * default's median whatever its spread. */
+#define TICKS_S 0.020
 
 double ht_obj_of(const ht_tuner_t *t, double metric, double sys, double rss_kb) {
     switch (t->objective) {
@@ -169,8 +172,9 @@ static void con_text(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f, const h
         else if (!t->sys_rel)
             ht_fmt(buf, cap, "%s <= %.3g", what, lim);
         else if (isfinite(lim))
-            ht_fmt(buf, cap, "%s <= %.3g (the default's median %.3g + %.0f%%)", what, lim,
-                   t->cap_seconds ? ref->sys : ref->sysfrac, 100 * t->sys_rel_tol);
+            ht_fmt(buf, cap, "%s <= %.3g (the default's median %.3g + %.0f%% + %.3g for its noise)",
+                   what, lim, t->cap_seconds ? ref->sys : ref->sysfrac, 100 * t->sys_rel_tol,
+                   t->sys_rel_abs);
         else
             ht_fmt(buf, cap, "%s <= the default's median (+ a tolerance for its noise)", what);
         break;
@@ -444,7 +448,9 @@ ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin)
         summarize(t, c);
         update_noise(t);
         ht_spend_by_noise(t);
-        if (round == 0 && !could_win(t, c)) break;
+        /* What mattered's variants are not racing for the win: their
+         * first runs say what they need to. */
+        if (round == 0 && (t->analysing || !could_win(t, c))) break;
     }
     c->seconds = hr_now() - t0;
     if (made) t->measured_evals++;
@@ -457,6 +463,21 @@ ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin)
     ht_progress(t, c);
     recheck_default(t);
     return c;
+}
+
+void ht_remeasure(ht_tuner_t *t, ht_cand_t *c, int runs) {
+    if (c->st != HR_OK) return;
+    while (c->nruns < runs) {
+        ht_run_t r;
+        bool replayed;
+        t->runner.cap_s = 0;
+        if (!one_run(t, &c->p, HT_PHASE_SEARCH, c->eval, c->nruns + 1, &r, &replayed)) return;
+        c->nreplayed += replayed;
+        cand_add_run(c, &r);
+        if (r.st != HR_OK) break;
+    }
+    summarize(t, c);
+    update_noise(t);
 }
 
 void ht_rejudge(ht_tuner_t *t) {
@@ -532,7 +553,8 @@ static double spread(const double *values, int n, double mid) {
  * floor keeps that from making every difference look significant. */
 static void calib_noise(ht_tuner_t *t, const ht_cand_t *d) {
     double eps = t->objective == HT_OBJ_SYS ? SYS_EPS : 0;
-    double *v = malloc(((size_t)d->nruns + 1) * 2 * sizeof *v), *k = v + d->nruns + 1;
+    double *v = malloc(((size_t)d->nruns + 1) * 3 * sizeof *v), *k = v + d->nruns + 1,
+           *cpu = k + d->nruns + 1;
     if (!v) abort();
     int n = 0;
     for (int i = 0; i < d->nruns; i++) {
@@ -540,11 +562,19 @@ static void calib_noise(ht_tuner_t *t, const ht_cand_t *d) {
         if (r->st != HR_OK) continue;
         v[n] = ht_obj_of(t, r->metric, r->sys, r->rss_kb) + eps;
         k[n] = t->cap_seconds ? r->sys : sysfrac_of(r);
+        cpu[n] = r->user + r->sys;
         n++;
     }
     t->noise_calib = fmax(0.01, spread(v, n, d->obj + eps));
-    double kmid = t->cap_seconds ? d->sys : d->sysfrac;
-    t->sys_rel_tol = fmin(0.5, fmax(0.10, 2 * spread(k, n, kmid)));
+    /* The relative cap: 10 % over the default's median, plus five ticks of
+     * the kernel's sampling (a share of a short run moves in steps of a
+     * tick over its CPU time, and a median of one or two runs is a few
+     * ticks either way) or twice the spread of the default's own runs,
+     * whichever is more. */
+    double kmid = t->cap_seconds ? d->sys : d->sysfrac, c = hr_median(cpu, n);
+    double ticks = t->cap_seconds ? TICKS_S : c > 0 ? fmin(0.5, TICKS_S / c) : 0.5;
+    t->sys_rel_tol = 0.10;
+    t->sys_rel_abs = fmax(ticks, 2 * spread(k, n, kmid) * kmid);
     free(v);
     update_noise(t);
 }

@@ -464,51 +464,98 @@ static bool clearly_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_can
 
 #define GUIDED_STEPS 3 /* steps one knob may take while each pays */
 
-/* The knobs the guide names, in its order, from the best point so far: a
- * choice is raced, a numeric knob steps the way its rule says (both ways
- * when it says either) for as long as each step is clearly better. Up to
- * half the budget; PROBED and MATTERS say which knobs were tried and which
- * of those moved the outcome beyond the noise. */
+/* One step of numeric knob k from the best point so far; the best moves
+ * there when it is clearly better. Returns the candidate, NULL when the
+ * budget ran out; *NONE when no step was possible. */
+static ht_cand_t *guided_step(ht_tuner_t *t, ht_profile_t *base, int k, ht_dir_t dir, bool *matters,
+                              bool *helped, bool *none) {
+    *none = false;
+    *helped = false;
+    ht_cand_t *cur = ht_find(t, base);
+    ht_profile_t p;
+    if (!cur || !ht_step(t, &cur->p, k, STEP_START, dir, &p)) {
+        *none = true;
+        return cur;
+    }
+    ht_cand_t *c = ht_evaluate(t, &p, "guided");
+    if (!c) return NULL;
+    double gain = ht_obj_gain(t, c->obj, cur->obj);
+    *matters |= c->st != cur->st || c->feasible != cur->feasible || !(fabs(gain - 1) <= t->noise);
+    if (clearly_better(t, c, cur)) {
+        *base = c->p;
+        *helped = true;
+    }
+    return c;
+}
+
+/* The point to step from: the best so far, or while nothing meets the
+ * constraints the one that breaks them least. */
+static ht_cand_t *leader(ht_tuner_t *t, const ht_profile_t *base) {
+    if (t->best && ht_space_contains(&t->space, &t->best->p)) return t->best;
+    ht_cand_t *least = ht_least_excess(t);
+    if (least && ht_space_contains(&t->space, &least->p)) return least;
+    return ht_find(t, base);
+}
+
+/* KNOBS (N of them, each the way DIRS says) from the leader, until the
+ * evaluation END. First one step of each (a choice is raced), so that the
+ * knob that matters is reached after as many evaluations as there are
+ * knobs before it, not after every step of theirs; then more steps of
+ * those that paid, and the other way for those that may go either way.
+ * PROBED and MATTERS say which knobs were tried and which of those moved
+ * the outcome beyond the noise. */
+static void walk(ht_tuner_t *t, ht_profile_t *base, const int *knobs, const ht_dir_t *dirs, int n,
+                 int end, bool *probed, bool *matters) {
+    bool paid[HAK_KNOB_COUNT] = {0}, none, helped;
+    for (int i = 0; i < n && t->evals < end && !t->interrupted; i++) {
+        int k = knobs[i];
+        const ht_dim_t *d = &t->space.dim[k];
+        if (d->role == HT_FIXED || probed[k]) continue;
+        probed[k] = true;
+        /* A recheck of the default may have moved the best. */
+        ht_cand_t *from = leader(t, base);
+        if (from) *base = from->p;
+        if (d->role == HT_CHOICE) {
+            if (!race_one(t, base, k, "guided", &matters[k])) return;
+            continue;
+        }
+        ht_dir_t dir = dirs[i] == HT_DOWN ? HT_DOWN : HT_UP;
+        if (!guided_step(t, base, k, dir, &matters[k], &paid[k], &none)) return;
+        if (none && dirs[i] == HT_EITHER &&
+            !guided_step(t, base, k, HT_DOWN, &matters[k], &paid[k], &none))
+            return;
+    }
+    for (int i = 0; i < n && t->evals < end && !t->interrupted; i++) {
+        int k = knobs[i];
+        if (t->space.dim[k].role != HT_NUMERIC || !probed[k]) continue;
+        ht_cand_t *from = leader(t, base);
+        if (from) *base = from->p;
+        if (!paid[k] && dirs[i] != HT_EITHER) continue;
+        ht_dir_t dir = paid[k] && dirs[i] == HT_DOWN ? HT_DOWN : paid[k] ? HT_UP : HT_DOWN;
+        for (int step = paid[k] ? 1 : 0; step < GUIDED_STEPS && t->evals < end; step++) {
+            if (!guided_step(t, base, k, dir, &matters[k], &helped, &none)) return;
+            if (!helped) break;
+        }
+    }
+}
+
+/* The knobs the guide names, in its order: up to half the budget. */
 static void guided(ht_tuner_t *t, ht_profile_t *base, bool *probed, bool *matters) {
     const ht_guide_t *g = &t->guide;
     if (!t->guided || g->nknobs == 0) return;
-    int end = t->evals + (t->max_evals + 1) / 2;
     if (!t->quiet) {
         fprintf(stderr, "guided: the default's counters point at");
         for (int i = 0; i < g->nknobs; i++)
             fprintf(stderr, "%s %s", i ? "," : "", hak_knob_table[g->knob[i]].name);
         fprintf(stderr, " (hak-tune --print-guide says why)\n");
     }
-    for (int i = 0; i < g->nknobs && t->evals < end && !t->interrupted; i++) {
-        int k = g->knob[i];
-        const ht_dim_t *d = &t->space.dim[k];
-        if (d->role == HT_FIXED || probed[k]) continue;
-        probed[k] = true;
-        if (d->role == HT_CHOICE) {
-            if (!race_one(t, base, k, "guided", &matters[k])) return;
-            continue;
-        }
-        ht_cand_t *cur = ht_find(t, base);
-        if (!cur) return;
-        ht_dir_t dirs[2] = {g->dir[i] == HT_DOWN ? HT_DOWN : HT_UP, HT_DOWN};
-        int ndirs = g->dir[i] == HT_EITHER ? 2 : 1;
-        bool moved = false;
-        for (int j = 0; j < ndirs && !moved; j++) {
-            for (int step = 0; step < GUIDED_STEPS; step++) {
-                ht_profile_t p;
-                if (!ht_step(t, &cur->p, k, STEP_START, dirs[j], &p)) break;
-                ht_cand_t *c = ht_evaluate(t, &p, "guided");
-                if (!c) return;
-                double gain = ht_obj_gain(t, c->obj, cur->obj);
-                matters[k] |= c->st != cur->st || c->feasible != cur->feasible ||
-                              !(fabs(gain - 1) <= t->noise);
-                if (!clearly_better(t, c, cur)) break;
-                cur = c;
-                moved = true;
-            }
-        }
-        *base = cur->p;
-    }
+    walk(t, base, g->knob, g->dir, g->nknobs, t->evals + (t->max_evals + 1) / 2, probed, matters);
+}
+
+void ht_search_toward(ht_tuner_t *t, const int *knobs, const ht_dir_t *dirs, int n) {
+    ht_profile_t base = t->def->p;
+    bool probed[HAK_KNOB_COUNT] = {0}, matters[HAK_KNOB_COUNT] = {0};
+    walk(t, &base, knobs, dirs, n, t->max_evals, probed, matters);
 }
 
 static void strategy(ht_tuner_t *t, const algo_t *a) {
@@ -521,6 +568,7 @@ static void strategy(ht_tuner_t *t, const algo_t *a) {
     bool probed[HAK_KNOB_COUNT] = {0}, matters[HAK_KNOB_COUNT] = {0};
     guided(t, &base, probed, matters);
     if (t->interrupted) return;
+    if (t->best && ht_space_contains(s, &t->best->p)) base = t->best->p;
     race_choices(t, &base, probed);
     if (t->interrupted || s->nnumeric == 0 || !ht_budget_left(t)) return;
 
@@ -579,7 +627,7 @@ void ht_search_again(ht_tuner_t *t) {
         random_search(t);
         return;
     }
-    ht_cand_t *from = t->best ? t->best : t->def;
+    ht_cand_t *from = leader(t, &t->def->p);
     if (!from || t->space.nnumeric == 0) return;
     int active[HAK_KNOB_COUNT];
     for (int i = 0; i < t->space.nnumeric; i++) active[i] = i;

@@ -307,8 +307,9 @@ typedef struct {
     int evals, runs_made, runs_replayed, cache_hits, capped_runs;
     int analysed;       /* what mattered's variants measured (their eval numbers are -1, -2, ...) */
     bool analysing;     /* measuring what mattered: max_evals does not apply */
-    double sys_rel_tol; /* the relative cap's tolerance over the default's median, a fraction */
-    double spent_wall;   /* wall seconds of every run so far, made or replayed */
+    double sys_rel_tol; /* the relative cap's tolerance over the default's median: a fraction */
+    double sys_rel_abs; /* ... and an amount, for the tick's steps and the runs' spread */
+    double spent_wall;  /* wall seconds of every run so far, made or replayed */
     double last_recheck; /* spent_wall when the default last ran */
     ht_guide_t guide;
     ht_mattered_t mattered;
@@ -329,6 +330,8 @@ bool ht_calibrate(ht_tuner_t *t);
 /* Judges every candidate again (after the default's figures or a
  * constraint changed) and finds the best. */
 void ht_rejudge(ht_tuner_t *t);
+/* More runs of a measured candidate, up to RUNS in all. */
+void ht_remeasure(ht_tuner_t *t, ht_cand_t *c, int runs);
 /* Measures p (or returns its cached result); NULL when the budget is spent
  * or the user interrupted. */
 ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin);
@@ -406,6 +409,10 @@ void ht_search(ht_tuner_t *t);
 /* The numeric search again from the best candidate within the
  * constraints as they are now (--front's later points). */
 void ht_search_again(ht_tuner_t *t);
+/* Steps along KNOBS (N of them, each the way DIRS says) from the best
+ * candidate, or the one that breaks the constraints least, until the
+ * budget's evaluations are spent or every knob was tried. */
+void ht_search_toward(ht_tuner_t *t, const int *knobs, const ht_dir_t *dirs, int n);
 /* A point STEP away from p along knob k's search coordinate (DIR up or
  * down), rounded; false when that leaves the range or rounds back to p. */
 bool ht_step(const ht_tuner_t *t, const ht_profile_t *p, int k, double step, ht_dir_t dir,
