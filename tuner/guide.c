@@ -351,14 +351,15 @@ void ht_guide_print(const ht_guide_t *g, FILE *f) {
 }
 
 void ht_guide_rules_table(FILE *f) {
-    fprintf(f, "| rule | measure | fires at | knobs tried first | what it says |\n");
+    fprintf(f,
+            "| rule | measure (the default's runs, median) | fires at | knobs tried first | what "
+            "it says |\n");
     fprintf(f, "|---|---|---|---|---|\n");
     for (int i = 0; i < NRULES; i++) {
         const rule_t *r = &rules[i];
         char m[200];
         measure_text(r, m, sizeof m);
-        fprintf(f, "| %s | `%s` | >= %g (and >= %g %s) | ", r->name, m, r->threshold, r->least,
-                hak_stat_name[r->num[0].id]);
+        fprintf(f, "| %s | `%s` | >= %g, numerator >= %.0f | ", r->name, m, r->threshold, r->least);
         for (int k = 0; k < r->nknobs; k++)
             fprintf(f, "%s`%s` %s", k ? ", " : "", hak_knob_table[r->knobs[k].knob].name,
                     r->knobs[k].dir == HT_UP     ? "up"

@@ -291,8 +291,6 @@ static int parse_fracs(const char *text, double *fracs, int max) {
 /* What the header and the verdict say when nothing was confirmed: why,
  * never a verdict about a search that did not run. */
 static void unconfirmed_verdict(ht_tuner_t *t, ht_confirm_t *cf, const char *cons, int planned) {
-    char bud[16];
-    ht_fmt_duration(t->time_budget, bud, sizeof bud);
     if (t->evals == 0)
         ht_fmt(cf->verdict, sizeof cf->verdict,
                "the search did not run: %s (%d evaluations planned); writing the default "
@@ -310,7 +308,6 @@ static void unconfirmed_verdict(ht_tuner_t *t, ht_confirm_t *cf, const char *con
     else
         ht_fmt(cf->verdict, sizeof cf->verdict,
                "no candidate beat the default in %d evaluations: writing the default", t->evals);
-    (void)bud;
 }
 
 int main(int argc, char **argv) {

@@ -679,6 +679,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
            *wob = oratio + want + 1, *dob = wob + want + 1, *wex = dob + want + 1,
            *dex = wex + want + 1;
     int nw = 0, nd = 0, nr = 0, nx = 0, closer = 0;
+    bool all_meet = true; /* the tuned profile met the constraints in every pair so far */
     o->w_ok = o->d_ok = true;
     for (int i = 0; i < HT_MAX_PAIRS; i++) o->pd[i] = o->pw[i] = o->pdo[i] = o->pwo[i] = NAN;
     for (int i = 0; i < want; i++) {
@@ -735,6 +736,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
             wex[nx] = ht_excess(t, &pw, &pd);
             dex[nx] = ht_excess(t, &pd, &pd);
             closer += wex[nx] < dex[nx];
+            all_meet &= wex[nx] <= 0;
             nx++;
         }
         if (!t->quiet) {
@@ -755,7 +757,7 @@ void ht_confirm(ht_tuner_t *t, ht_cand_t *w, ht_confirm_t *o) {
         /* Pairs cost two runs each, and a slow workload's are the largest
          * share of its budget: once three leave no doubt, the rest are
          * not made. */
-        if (t->confirm_auto && i == 2 && want > 3 && decisive(t, o)) {
+        if (t->confirm_auto && i == 2 && want > 3 && all_meet && nx == 3 && decisive(t, o)) {
             if (!t->quiet)
                 fprintf(stderr,
                         "confirm: 3 of 3 pairs won by more than %.0f%% each: the other %d are "
