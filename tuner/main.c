@@ -613,8 +613,11 @@ int main(int argc, char **argv) {
         size_t n = strlen(workload);
         ht_fmt(workload + n, sizeof workload - n, " %s", server_cmd);
     }
-    t.log = ht_log_open(log_path, resume, &t.runner, workload, objname, err, sizeof err);
-    if (!t.log) {
+    /* --print-guide measures the default once and writes nothing. */
+    t.log = print_guide
+                ? NULL
+                : ht_log_open(log_path, resume, &t.runner, workload, objname, err, sizeof err);
+    if (!t.log && !print_guide) {
         fprintf(stderr, "hak-tune: %s\n", err);
         ht_runner_done(&t.runner);
         return 2;

@@ -90,6 +90,17 @@ static void axes(panel_t *p, const char *title, const char *xlabel, const char *
                 p->x0, py(p, 1), p->x0 + p->w, py(p, 1));
 }
 
+/* The document, its background and its title. */
+static void svg_open(FILE *f, double w, double h, const char *title) {
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+            "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
+            w, h);
+    fprintf(f, "<text x='10' y='18' font-size='14'>");
+    hr_xml_text(f, title);
+    fprintf(f, "</text>\n");
+}
+
 static const char *colour(const ht_cand_t *c) {
     return c->feasible ? "#1f77b4" : c->violates ? "#ff7f0e" : "#d62728";
 }
@@ -138,13 +149,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     bool floor_on = ht_con_active(t, HT_CON_FLOOR), rss_cap = ht_con_active(t, HT_CON_RSS);
     double W = MARGIN_L + 3 * (PANEL_W + MARGIN_L) + 2 * GAP - MARGIN_L + 20;
     double H = MARGIN_T + PANEL_H + MARGIN_B + 40;
-    fprintf(f,
-            "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
-            "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
-            W, H);
-    fprintf(f, "<text x='10' y='18' font-size='14'>");
-    hr_xml_text(f, title);
-    fprintf(f, "</text>\n");
+    svg_open(f, W, H, title);
 
     /* the ranges: every candidate that ran */
     double ylo = floor_on ? t->min_tput_frac : 1, yhi = 1, olo = 1, ohi = 1;
@@ -277,13 +282,7 @@ bool ht_write_front_svg(const char *path, const char *title, const char *xlabel,
     set_range(&ylo, &yhi);
     if (ylo < 0) ylo = 0;
     double W = MARGIN_L + 2 * PANEL_W + 200, H = MARGIN_T + 1.5 * PANEL_H + MARGIN_B + 30;
-    fprintf(f,
-            "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
-            "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
-            W, H);
-    fprintf(f, "<text x='10' y='18' font-size='14'>");
-    hr_xml_text(f, title);
-    fprintf(f, "</text>\n");
+    svg_open(f, W, H, title);
     panel_t p = {f, MARGIN_L, MARGIN_T, 2 * PANEL_W, 1.5 * PANEL_H, xlo, xhi, ylo, yhi};
     axes(&p, "throughput against the bound (up and to the left is better)", xlabel,
          "metric / default's");

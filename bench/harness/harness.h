@@ -230,6 +230,14 @@ typedef struct {
  * output for whatever else the caller looks at (release with
  * hr_proc_free). */
 void hr_run(const hr_job_t *job, hr_proc_t *p, hr_result_t *r);
+/* R's reason, formatted; cut to its buffer on purpose. */
+void hr_reason(hr_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Once the process (or the server and its client) ran clean: no-metric when
+ * the metric is not in P's output (OUTPUT names it in the reason), else,
+ * with WANT_STATS, no-stats (NO_STATS is the reason) or unserved (WHOSE
+ * names the hakmem that served nothing). R's stats are already read. */
+void hr_judge_output(const hr_metric_t *metric, const hr_proc_t *p, const char *output,
+                     bool want_stats, const char *whose, const char *no_stats, hr_result_t *r);
 /* What the process alone says, as hr_run classifies it (PROG and LIB name
  * the program and the preloaded library in reasons, TIMEOUT_S the limit it
  * was killed at): false when it ran to a clean exit. */

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -25,14 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static void say(hr_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(hr_result_t *r, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
-    va_end(ap);
-}
 
 int hr_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -241,7 +232,7 @@ void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r
     int port = hr_free_port();
     if (port <= 0) {
         r->status = HR_EXEC_FAILED;
-        say(r, "no free TCP port on 127.0.0.1: %s", strerror(errno));
+        hr_reason(r, "no free TCP port on 127.0.0.1: %s", strerror(errno));
         return;
     }
     r->port = port;
@@ -249,13 +240,13 @@ void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r
     cargv = hr_with_port(job->client_argv, port);
     if (!sargv || !cargv) {
         r->status = HR_EXEC_FAILED;
-        say(r, "out of memory");
+        hr_reason(r, "out of memory");
         goto done;
     }
     env = malloc(((size_t)job->nenv + 1) * sizeof *env);
     if (!env) {
         r->status = HR_EXEC_FAILED;
-        say(r, "out of memory");
+        hr_reason(r, "out of memory");
         goto done;
     }
     if (job->nenv) memcpy(env, job->env, (size_t)job->nenv * sizeof *env);
@@ -270,7 +261,7 @@ void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r
     int exec_errno = 0;
     if (!start(&sj, sargv, &s, &exec_errno)) {
         r->status = HR_EXEC_FAILED;
-        say(r, "cannot run the server %s: %s", sargv[0], strerror(exec_errno));
+        hr_reason(r, "cannot run the server %s: %s", sargv[0], strerror(exec_errno));
         goto done;
     }
 
@@ -286,20 +277,20 @@ void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r
         hr_last_line(hr_err(&sp), line, sizeof line);
         if (ready == 3) {
             r->status = HR_INTERRUPTED;
-            say(r, "interrupted by the user");
+            hr_reason(r, "interrupted by the user");
         } else if (ready == 2) {
             r->status = HR_TIMEOUT;
-            say(r, "the server did not accept connections on port %d within %.0f s%s%s", port,
-                job->ready_s, line[0] ? ": " : "", line);
+            hr_reason(r, "the server did not accept connections on port %d within %.0f s%s%s", port,
+                      job->ready_s, line[0] ? ": " : "", line);
         } else if (!hr_process_failed(sargv[0], job->lib, job->ready_s, &sp, r)) {
             r->status = HR_CRASH;
-            say(r, "the server exited (status 0) before accepting connections on port %d%s%s", port,
-                line[0] ? ": " : "", line);
+            hr_reason(r, "the server exited (status 0) before accepting connections on port %d%s%s",
+                      port, line[0] ? ": " : "", line);
         } else if (r->status == HR_CRASH || r->status == HR_EXIT) {
             char why[sizeof r->reason];
             snprintf(why, sizeof why, "%s", r->reason);
             r->status = HR_CRASH;
-            say(r, "the server died before accepting connections on port %d: %s", port, why);
+            hr_reason(r, "the server died before accepting connections on port %d: %s", port, why);
         }
         goto done;
     }
@@ -325,50 +316,45 @@ void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r
 
     if (client->interrupted) {
         r->status = HR_INTERRUPTED;
-        say(r, "interrupted by the user");
+        hr_reason(r, "interrupted by the user");
     } else if (died) {
         /* A server that goes while its client runs crashed, whatever the
          * client then said. */
         hr_result_t sr = {0};
         if (!hr_process_failed(sargv[0], job->lib, job->timeout_s, &sp, &sr))
-            say(&sr, "exit status 0");
+            hr_reason(&sr, "exit status 0");
         r->status =
             sr.status == HR_REJECTED || sr.status == HR_PRELOAD_FAILED ? sr.status : HR_CRASH;
-        say(r, "the server died during the run: %s", sr.reason);
+        hr_reason(r, "the server died during the run: %s", sr.reason);
     } else if (!stopped) {
         r->status = HR_TIMEOUT;
-        say(r, "the server did not exit within %.0f s of SIGTERM: killed, so its stats are lost",
-            job->stop_s);
+        hr_reason(r,
+                  "the server did not exit within %.0f s of SIGTERM: killed, so its stats are lost",
+                  job->stop_s);
     } else if (WIFSIGNALED(s.wstatus) && WTERMSIG(s.wstatus) != SIGTERM) {
         char sig[32];
         hr_signal_name(WTERMSIG(s.wstatus), sig, sizeof sig);
         r->status = HR_CRASH;
-        say(r, "the server crashed at shutdown: killed by %s%s%s", sig, sline[0] ? ": " : "",
-            sline);
+        hr_reason(r, "the server crashed at shutdown: killed by %s%s%s", sig, sline[0] ? ": " : "",
+                  sline);
     } else if (hr_process_failed(cargv[0], NULL, job->timeout_s, client, r)) {
         /* A client that fails fails the candidate: what it measured is
          * not a run of the workload. */
         char cwhy[sizeof r->reason];
         snprintf(cwhy, sizeof cwhy, "%s", r->reason);
-        say(r, "the client failed: %s", cwhy);
-    } else if (!hr_metric_read(job->metric, client, &r->metric)) {
-        r->status = HR_NO_METRIC;
-        r->metric = NAN;
-        say(r, "no match for /%s/ in the client's output", job->metric->regex);
-    } else if (job->stats && !r->have_stats) {
-        r->status = HR_NO_STATS;
+        hr_reason(r, "the client failed: %s", cwhy);
+    } else {
+        char nostats[300];
         if (WIFSIGNALED(s.wstatus))
-            say(r, "the server ended by SIGTERM's default action, so hakmem wrote no stats: a "
-                   "server must exit normally on SIGTERM (as redis-server does) to be tuned");
+            snprintf(nostats, sizeof nostats,
+                     "the server ended by SIGTERM's default action, so hakmem wrote no stats: a "
+                     "server must exit normally on SIGTERM (as redis-server does) to be tuned");
         else
-            say(r, "the server's hakmem wrote no stats: the preload did not take%s%s",
-                why[0] ? "; " : "", why);
-    } else if (job->stats && hr_stats_served(&r->stats) <= 0) {
-        r->status = HR_UNSERVED;
-        say(r,
-            "the server's hakmem served no allocation (%lld went to the C library): this run "
-            "measured another allocator",
-            r->stats.v[HAK_S_libc_alloc]);
+            snprintf(nostats, sizeof nostats,
+                     "the server's hakmem wrote no stats: the preload did not take%s%s",
+                     why[0] ? "; " : "", why);
+        hr_judge_output(job->metric, client, "the client's output", job->stats != NULL,
+                        "the server's hakmem", nostats, r);
     }
 done:
     free(env);
