@@ -14,7 +14,7 @@ source "$(dirname "$0")/common.sh"
 "$cfgtool" --defaults | grep -E '^(idle_threshold_us|tcache_count|drain_scan|large_cache_spans|align_mode|wrap_mid) = ' |
   sed 's/;.*/;/' >"$tmp/fixed.space"
 "$tune" --lib "$lib" --cmd "$(load --seed 7 --rss-mib 64)" --front rss --front-points 1,0.75,0.5 \
-  --space "$tmp/fixed.space" --max-evals 24 --report "$tmp/report" -o "$tmp/f.cfg" \
+  --space "$tmp/fixed.space" --max-evals 24 --confirm 3 --report "$tmp/report" -o "$tmp/f.cfg" \
   >"$tmp/out" 2>"$tmp/err"
 rc=$?
 expect "hak-tune --front rss exits 0" test $rc -eq 0

@@ -17,7 +17,7 @@ set -u
 source "$(dirname "$0")/common.sh"
 CPU_MS=20
 
-"$tune" --lib "$lib" --cmd "$(load --big-ms 60)" --metric wall --max-evals 12 \
+"$tune" --lib "$lib" --cmd "$(load --big-ms 40)" --metric wall --max-evals 12 \
   --report "$tmp/report" -o "$tmp/t.cfg" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 expect "hak-tune exits 0" test $rc -eq 0
@@ -79,7 +79,7 @@ done
 expect "the report lists the confirmation pairs" grep -qE '<tr><td>3</td><td>[0-9.]+</td>' "$tmp/report/index.html"
 
 # No room for one evaluation: said, and no verdict about a search that did not run.
-"$tune" --lib "$lib" --cmd "$(load --big-ms 100)" --metric wall --time-budget 2s \
+"$tune" --lib "$lib" --cmd "$(load --big-ms 60)" --metric wall --time-budget 1s \
   -o "$tmp/none.cfg" >"$tmp/none.out" 2>"$tmp/none.err"
 expect "a budget too small still exits 0" test $? -eq 0
 expect "it says up front that the search will not run" \
