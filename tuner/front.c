@@ -233,7 +233,6 @@ int ht_front(ht_tuner_t *t, const ht_front_opts_t *o, const ht_origin_t *origin)
     int per = total / np > MIN_PER_POINT ? total / np : MIN_PER_POINT;
     for (int i = 0; i < np && !t->interrupted; i++) {
         set_bound(t, rss, pts[i].bound);
-        t->front_point = i + 1;
         t->max_evals = start + per * (i + 1);
         if (!t->quiet)
             fprintf(stderr, "front: point %d of %d: %s <= %.4g %s, evaluations up to %d\n", i + 1,

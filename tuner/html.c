@@ -112,6 +112,7 @@ static void ranked_table(FILE *f, ht_tuner_t *t) {
     const ht_cand_t **v = ht_ranked(t, &n);
     for (int i = 0, shown = 0; i < n && shown < RANKED_ROWS; i++) {
         const ht_cand_t *c = v[i];
+        if (c->eval < 0) continue; /* what mattered's variants have their own table */
         char m[32], lo[32], hi[32], diff[512];
         ht_fmt_metric(c->metric, m, sizeof m);
         ht_fmt_metric(c->metric_min, lo, sizeof lo);

@@ -175,10 +175,11 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     ht_fmt_duration(hr_now() - t->t_start, el, sizeof el);
     ht_constraints_text(t, cons, sizeof cons);
     fprintf(f,
-            "\nhak-tune: %d evaluations, %d runs made, %d replayed from the log, %d cache hits, %s;"
-            " noise of %s %.1f%% a run (calibration %.1f%%, all candidates %.1f%%)\n",
-            t->evals, t->runs_made, t->runs_replayed, t->cache_hits, el, ht_obj_label(t),
-            100 * t->noise, 100 * t->noise_calib, 100 * t->noise_pooled);
+            "\nhak-tune: %d evaluations (and %d variants of what mattered), %d runs made, %d "
+            "replayed from the log, %d cache hits, %s; noise of %s %.1f%% a run (calibration "
+            "%.1f%%, all candidates %.1f%%)\n",
+            t->evals, t->analysed, t->runs_made, t->runs_replayed, t->cache_hits, el,
+            ht_obj_label(t), 100 * t->noise, 100 * t->noise_calib, 100 * t->noise_pooled);
     fprintf(f, "objective: %s, %s %s, subject to %s; ranked by it\n",
             ht_objective_name(t->objective),
             t->objective == HT_OBJ_THROUGHPUT ? "maximise" : "minimise",
@@ -206,7 +207,7 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
         } else if (v[i]->violates) {
             over++;
         }
-        if (shown < 10 && v[i] != t->def) {
+        if (shown < 10 && v[i] != t->def && v[i]->eval >= 0) {
             char label[16];
             snprintf(label, sizeof label, "%d", shown + 1);
             row(f, t, label, v[i]);

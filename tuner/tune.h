@@ -288,7 +288,6 @@ typedef struct {
     double cap_margin; /* capping: a run is stopped at the best's wall x (1 + it); 0 off; <0 auto */
     bool capping;      /* capping applies: the metric is the wall time */
     bool guided;       /* the counters order the search (--no-guide: they do not) */
-    int front_point;   /* --front: 1.. the point being searched; 0 otherwise */
     ht_objective_t objective;
     double min_tput_frac; /* rss, sys: the metric's floor, a fraction of the default's */
     double max_rss_mib;   /* the peak-RSS cap; 0: none */

@@ -38,6 +38,8 @@ expect "the failures line counts none of them" grep -qE '^broke a constraint: [0
 gain=$(sed -nE 's/^# gain: +throughput x([0-9.]+) .*/\1/p' "$tmp/t.cfg")
 expect "confirmed at least 5x over the default (x${gain:-none})" \
   awk -v g="${gain:-0}" 'BEGIN { exit !(g >= 5) }'
+# On a failure above, what the search saw.
+[[ $fail -eq 0 ]] || grep -E '^(calibration|guide|budget|\[|confirm|verdict|hak-tune)' "$tmp/err" "$tmp/out" | cut -c1-220
 expect "what mattered names large_cache_bytes" \
   grep -qE '^# mattered: +large_cache_bytes \(' "$tmp/t.cfg"
 expect "the summary lists what mattered" grep -qE '^  MATTERED +large_cache_bytes' "$tmp/out"
