@@ -18,10 +18,6 @@
 #include <unistd.h>
 
 #define MAX_ALLOCS 8
-/* Where Debian puts the peers; -DPEER_LIB_DIR=... for other layouts. */
-#ifndef PEER_LIB_DIR
-#define PEER_LIB_DIR "/usr/lib/x86_64-linux-gnu/"
-#endif
 
 /* ---- what is compared ---------------------------------------------------- */
 
@@ -33,14 +29,6 @@ typedef struct {
     bool peer;           /* counts for "best peer" */
     bool hakmem;
 } alloc_t;
-
-static const alloc_t PEERS[] = {
-    {"mimalloc", PEER_LIB_DIR "libmimalloc.so.2", "libmimalloc2.0", "#1f77b4", true, false},
-    {"jemalloc", PEER_LIB_DIR "libjemalloc.so.2", "libjemalloc2", "#2ca02c", true, false},
-    {"tcmalloc", PEER_LIB_DIR "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", "#ff7f0e", true,
-     false},
-};
-#define N_PEERS (sizeof PEERS / sizeof PEERS[0])
 
 typedef struct {
     int workload, alloc, repeat;
@@ -190,14 +178,16 @@ static void setup_allocators(char *missing_pkgs, size_t cap) {
     }
 
     missing_pkgs[0] = '\0';
-    for (size_t p = 0; p < N_PEERS; p++) {
-        if (access(PEERS[p].lib, R_OK) == 0) {
-            g_allocs[g_nallocs++] = PEERS[p];
+    for (size_t p = 0; p < HR_NPEERS; p++) {
+        const hr_peer_t *peer = &hr_peers[p];
+        if (access(peer->lib, R_OK) == 0) {
+            g_allocs[g_nallocs++] =
+                (alloc_t){peer->name, peer->lib, peer->package, peer->color, true, false};
         } else {
-            fprintf(stderr, "compare: peer %s is not installed (%s missing)\n", PEERS[p].name,
-                    PEERS[p].lib);
+            fprintf(stderr, "compare: peer %s is not installed (%s missing)\n", peer->name,
+                    peer->lib);
             size_t len = strlen(missing_pkgs);
-            snprintf(missing_pkgs + len, cap - len, " %s", PEERS[p].package);
+            snprintf(missing_pkgs + len, cap - len, " %s", peer->package);
         }
     }
     if (missing_pkgs[0])

@@ -18,6 +18,7 @@
 
 typedef struct {
     ht_profile_t p;
+    char peer[32]; /* a peer's run (--front): its allocator; "" for hakmem's */
     ht_run_t r;
     bool used;
 } rec_t;
@@ -30,7 +31,7 @@ struct ht_log_s {
     bool cut; /* the last line has no newline: the writer was killed mid-line */
 };
 
-static const char *const phase_name[] = {"calibrate", "search", "confirm"};
+static const char *const phase_name[] = {"calibrate", "search", "confirm", "peer"};
 
 /* One object a line, flushed: an interrupted or killed tuner keeps every
  * run it paid for. Keys keep their order, so a line reads as written. */
@@ -104,6 +105,16 @@ static bool run_from_json(json_t *j, ht_run_t *r) {
     r->munmap = num_of(j, "munmap", 0);
     r->madvise = num_of(j, "madvise", 0);
     r->mapped_peak = num_of(j, "mapped_peak", 0);
+    /* Every counter, which the guide reads from the default's runs: a
+     * replayed search must see what the first one saw. */
+    json_t *counters = json_object_get(j, "stats");
+    if (json_is_object(counters)) {
+        r->have_stats = true;
+        for (int i = 0; i < HAK_STAT_COUNT; i++) {
+            json_t *v = json_object_get(counters, hak_stat_name[i]);
+            if (json_is_integer(v)) r->stats[i] = (long long)json_integer_value(v);
+        }
+    }
     return true;
 }
 
@@ -168,7 +179,19 @@ static bool load(ht_log_t *l, const ht_runner_t *r, const char *objective, char 
             bad++;
             continue;
         }
-        if (kind && strcmp(kind, "run") == 0) {
+        if (kind && strcmp(kind, "peer") == 0) {
+            rec_t rec = {0};
+            const char *peer = str_of(j, "peer");
+            if (peer && run_from_json(j, &rec.r) && rec.r.st != HR_INTERRUPTED) {
+                snprintf(rec.peer, sizeof rec.peer, "%s", peer);
+                if (l->nrecs == l->caprecs) {
+                    l->caprecs = l->caprecs ? 2 * l->caprecs : 256;
+                    l->recs = realloc(l->recs, (size_t)l->caprecs * sizeof *l->recs);
+                    if (!l->recs) abort();
+                }
+                l->recs[l->nrecs++] = rec;
+            }
+        } else if (kind && strcmp(kind, "run") == 0) {
             rec_t rec = {0};
             if (!knobs_from_json(json_object_get(j, "knobs"), &rec.p)) {
                 unknown++;
@@ -259,7 +282,18 @@ int ht_log_replayable(const ht_log_t *l) {
 bool ht_log_replay(ht_log_t *l, const ht_profile_t *p, ht_run_t *out) {
     if (!l) return false;
     for (int i = 0; i < l->nrecs; i++) {
-        if (l->recs[i].used || !ht_profile_equal(&l->recs[i].p, p)) continue;
+        if (l->recs[i].used || l->recs[i].peer[0] || !ht_profile_equal(&l->recs[i].p, p)) continue;
+        l->recs[i].used = true;
+        *out = l->recs[i].r;
+        return true;
+    }
+    return false;
+}
+
+bool ht_log_replay_peer(ht_log_t *l, const char *peer, ht_run_t *out) {
+    if (!l) return false;
+    for (int i = 0; i < l->nrecs; i++) {
+        if (l->recs[i].used || strcmp(l->recs[i].peer, peer) != 0) continue;
         l->recs[i].used = true;
         *out = l->recs[i].r;
         return true;
@@ -272,11 +306,40 @@ static json_t *num(double v) {
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* The figures of a run, as a JSON object the caller completes. */
+static json_t *run_json(const char *kind, const ht_run_t *r) {
+    char date[64];
+    now_text(date, sizeof date);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                  "s:o, s:s}",
+                  "kind", kind, "status", hr_status_name(r->st), "reason", r->reason, "metric",
+                  num(r->metric), "wall", num(r->wall), "user", num(r->user), "sys", num(r->sys),
+                  "maxrss_kb", num(r->rss_kb), "served", num(r->served), "libc", num(r->libc),
+                  "mmap", num(r->mmap), "munmap", num(r->munmap), "madvise", num(r->madvise),
+                  "mapped_peak", num(r->mapped_peak), "date", date);
+    if (j && r->have_stats) {
+        json_t *st = json_object();
+        for (int i = 0; i < HAK_STAT_COUNT; i++)
+            json_object_set_new(st, hak_stat_name[i], json_integer(r->stats[i]));
+        json_object_set_new(j, "stats", st);
+    }
+    return j;
+}
+
+void ht_log_peer(ht_log_t *l, const char *peer, int repeat, const ht_run_t *r) {
+    if (!l || !l->f) return;
+    json_t *j = run_json("peer", r);
+    if (j) {
+        json_object_set_new(j, "peer", json_string(peer));
+        json_object_set_new(j, "repeat", json_integer(repeat));
+    }
+    put_line(l->f, j);
+}
+
 void ht_log_run(ht_log_t *l, const ht_profile_t *p, ht_phase_t phase, int eval, int repeat,
                 const ht_run_t *r) {
     if (!l || !l->f) return;
-    char date[64];
-    now_text(date, sizeof date);
     json_t *knobs = json_object();
     for (int k = 0; k < HAK_KNOB_COUNT; k++) {
         const hak_knob_info_t *kn = &hak_knob_table[k];
@@ -285,15 +348,25 @@ void ht_log_run(ht_log_t *l, const ht_profile_t *p, ht_phase_t phase, int eval, 
                                              : json_integer(p->v[k]);
         json_object_set_new(knobs, kn->name, v);
     }
-    put_line(l->f, json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-                             "s:o, s:o, s:o, s:o, s:s, s:o}",
-                             "kind", "run", "phase", phase_name[phase], "eval", eval, "repeat",
-                             repeat, "status", hr_status_name(r->st), "reason", r->reason, "metric",
-                             num(r->metric), "wall", num(r->wall), "user", num(r->user), "sys",
-                             num(r->sys), "maxrss_kb", num(r->rss_kb), "served", num(r->served),
-                             "libc", num(r->libc), "mmap", num(r->mmap), "munmap", num(r->munmap),
-                             "madvise", num(r->madvise), "mapped_peak", num(r->mapped_peak), "date",
-                             date, "knobs", knobs));
+    /* The order the tests and people read: phase, evaluation, repeat,
+     * status, figures, then the knobs and the counters. */
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i}", "kind", "run", "phase", phase_name[phase], "eval",
+                          eval, "repeat", repeat);
+    json_t *fig = run_json("run", r);
+    if (j && fig) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(fig, key, v) {
+            if (strcmp(key, "kind") != 0 && strcmp(key, "stats") != 0) json_object_set(j, key, v);
+        }
+        json_object_set_new(j, "knobs", knobs);
+        json_t *st = json_object_get(fig, "stats");
+        if (st) json_object_set(j, "stats", st);
+    } else {
+        json_decref(knobs);
+    }
+    json_decref(fig);
+    put_line(l->f, j);
 }
 
 void ht_log_close(ht_log_t *l) {

@@ -102,24 +102,38 @@ bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
      * documents and ht_header_read reads back; then the details. */
     fprintf(f, "# hakmem profile written by hak-tune %s\n", HT_VERSION);
     fprintf(f, "# workload:    %s\n", o->name);
-    if (o->bench)
+    if (o->bench) {
         fprintf(f, "# bench:       %s\n", o->bench);
-    else
+    } else if (o->server) {
+        fprintf(f, "# server:      %s\n", o->server);
+        fprintf(f, "# client:      %s\n", o->command);
+    } else {
         fprintf(f, "# cmd:         %s\n", o->command);
+    }
     fprintf(f, "# metric:      %s\n", mf);
     fprintf(f, "# objective:   %s\n", ht_objective_name(t->objective));
     fprintf(f, "# constraints: %s\n", cons);
     fprintf(f, "# gain:        %s\n", gain);
+    if (o->front) fprintf(f, "# front:       %s\n", o->front);
+    /* What mattered is said of the profile it was measured around. */
+    const ht_cand_t *around = NULL;
+    for (int i = 0; i < t->ncands && t->mattered.around; i++)
+        if (t->cands[i]->eval == t->mattered.around) around = t->cands[i];
+    if (around && ht_profile_equal(&around->p, p)) {
+        char m[HT_HEADER_VALUE];
+        ht_mattered_text(t, m, sizeof m);
+        fprintf(f, "# mattered:    %s\n", m);
+    }
     fprintf(f, "# command:     HAKMEM_CONFIG=%s LD_PRELOAD=%s %s\n", path, t->runner.lib,
-            o->command);
+            o->server ? o->server : o->command);
     fprintf(f, "# tuned by:    %s\n", o->invocation);
     fprintf(f, "# date:        %s\n", date);
     fprintf(f, "# host:        %s\n", host);
     fprintf(f,
-            "# search:      %d evaluations, %d runs (%d replayed), algorithm %s, seed %lu, repeats "
-            "%d-%d, noise of %s %.1f%% a run\n",
-            t->evals, t->runs_made + t->runs_replayed, t->runs_replayed, t->algorithm, t->seed,
-            t->repeats, t->max_repeats, ht_obj_label(t), 100 * t->noise);
+            "# search:      %d evaluations, %d runs (%d replayed, %d capped), algorithm %s, seed "
+            "%lu, repeats %d-%d, noise of %s %.1f%% a run\n",
+            t->evals, t->runs_made + t->runs_replayed, t->runs_replayed, t->capped_runs,
+            t->algorithm, t->seed, t->repeats, t->max_repeats, ht_obj_label(t), 100 * t->noise);
     if (cf && cf->pairs) {
         ht_fmt_metric(cf->w_metric, a, sizeof a);
         ht_fmt_metric(cf->d_metric, b, sizeof b);

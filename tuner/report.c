@@ -34,7 +34,7 @@ void ht_fmt_metric(double v, char *buf, size_t cap) {
         snprintf(buf, cap, "%.4g", v);
 }
 
-static void fmt_duration(double s, char *buf, size_t cap) {
+void ht_fmt_duration(double s, char *buf, size_t cap) {
     if (!isfinite(s) || s < 0) s = 0;
     long v = lround(s);
     if (v >= 3600)
@@ -64,10 +64,10 @@ static void fmt_obj(const ht_tuner_t *t, double v, char *buf, size_t cap) {
 /* What a candidate that ran fine but cannot win breaks. */
 static const char *violation_tag(const ht_tuner_t *t, const ht_cand_t *c) {
     if (!c->violates || !t->def) return "";
-    ht_fig_t f = ht_cand_fig(c);
-    if (ht_con_active(t, HT_CON_FLOOR) && ht_con_excess(t, HT_CON_FLOOR, &f, t->def->metric) > 0)
+    ht_fig_t f = ht_cand_fig(c), ref = ht_ref(t);
+    if (ht_con_active(t, HT_CON_FLOOR) && ht_con_excess(t, HT_CON_FLOOR, &f, &ref) > 0)
         return " BELOW FLOOR";
-    if (ht_con_active(t, HT_CON_RSS) && ht_con_excess(t, HT_CON_RSS, &f, t->def->metric) > 0)
+    if (ht_con_active(t, HT_CON_RSS) && ht_con_excess(t, HT_CON_RSS, &f, &ref) > 0)
         return " OVER RSS CAP";
     return " OVER CAP";
 }
@@ -81,8 +81,8 @@ void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
     double per_eval = t->measured_evals ? t->measured_s / t->measured_evals : per_run * t->repeats;
     double rest = per_eval * (t->max_evals - t->evals) + per_run * 2 * t->confirm_pairs;
     if (t->time_budget > 0 && rest > t->time_budget - elapsed) rest = t->time_budget - elapsed;
-    fmt_duration(elapsed, el, sizeof el);
-    fmt_duration(rest, left, sizeof left);
+    ht_fmt_duration(elapsed, el, sizeof el);
+    ht_fmt_duration(rest, left, sizeof left);
     bool up = t->objective == HT_OBJ_THROUGHPUT;
     if (t->best && up)
         snprintf(best, sizeof best, "best x%.3f (#%d)", ratio(t, t->best->metric), t->best->eval);
@@ -93,7 +93,10 @@ void ht_progress(ht_tuner_t *t, const ht_cand_t *c) {
     else
         snprintf(best, sizeof best, "best: none within the constraints");
     ht_profile_diff(&c->p, &t->defaults, diff, sizeof diff);
-    fprintf(stderr, "[%*d/%d] ", t->max_evals >= 100 ? 3 : 2, c->eval, t->max_evals);
+    if (c->eval < 0)
+        fprintf(stderr, "[what mattered %d] ", -c->eval);
+    else
+        fprintf(stderr, "[%*d/%d] ", t->max_evals >= 100 ? 3 : 2, c->eval, t->max_evals);
     if (c->st != HR_OK) {
         fprintf(stderr, "%s: %s", hr_status_name(c->st), c->reason);
     } else {
@@ -124,6 +127,16 @@ static int cmp_rank(const void *a, const void *b) {
     if (ht_better(sort_tuner, x, y)) return -1;
     if (ht_better(sort_tuner, y, x)) return 1;
     return (x->eval > y->eval) - (x->eval < y->eval);
+}
+
+const ht_cand_t **ht_ranked(ht_tuner_t *t, int *n) {
+    *n = t->ncands;
+    const ht_cand_t **v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
+    if (!v) abort();
+    for (int i = 0; i < *n; i++) v[i] = t->cands[i];
+    sort_tuner = t;
+    qsort(v, (size_t)*n, sizeof *v, cmp_rank);
+    return v;
 }
 
 /* The objective's ratio column, for rss and sys only (for throughput the
@@ -159,13 +172,14 @@ static void row(FILE *f, const ht_tuner_t *t, const char *label, const ht_cand_t
 
 void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     char el[16], cons[300];
-    fmt_duration(hr_now() - t->t_start, el, sizeof el);
+    ht_fmt_duration(hr_now() - t->t_start, el, sizeof el);
     ht_constraints_text(t, cons, sizeof cons);
     fprintf(f,
-            "\nhak-tune: %d evaluations, %d runs made, %d replayed from the log, %d cache hits, %s;"
-            " noise of %s %.1f%% a run (calibration %.1f%%, all candidates %.1f%%)\n",
-            t->evals, t->runs_made, t->runs_replayed, t->cache_hits, el, ht_obj_label(t),
-            100 * t->noise, 100 * t->noise_calib, 100 * t->noise_pooled);
+            "\nhak-tune: %d evaluations (and %d variants of what mattered), %d runs made, %d "
+            "replayed from the log, %d cache hits, %s; noise of %s %.1f%% a run (calibration "
+            "%.1f%%, all candidates %.1f%%)\n",
+            t->evals, t->analysed, t->runs_made, t->runs_replayed, t->cache_hits, el,
+            ht_obj_label(t), 100 * t->noise, 100 * t->noise_calib, 100 * t->noise_pooled);
     fprintf(f, "objective: %s, %s %s, subject to %s; ranked by it\n",
             ht_objective_name(t->objective),
             t->objective == HT_OBJ_THROUGHPUT ? "maximise" : "minimise",
@@ -178,22 +192,22 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
             "ratio", ow, obj_col(t), "min..max",
             t->cap_seconds || t->objective == HT_OBJ_SYS ? "sys s" : "sys frac", "peak RSS", "runs",
             "status", "knobs (vs default)");
-    int n = t->ncands;
-    const ht_cand_t **v = malloc((size_t)n * sizeof *v);
-    if (!v) return;
-    for (int i = 0; i < n; i++) v[i] = t->cands[i];
-    sort_tuner = t;
-    qsort(v, (size_t)n, sizeof *v, cmp_rank);
-    int shown = 0, failed = 0, over = 0;
+    int n;
+    const ht_cand_t **v = ht_ranked(t, &n);
+    int shown = 0, failed = 0, over = 0, capped = 0;
     int by_status[HR_STATUS_COUNT] = {0};
     for (int i = 0; i < n; i++) {
-        if (v[i]->st != HR_OK) {
+        if (v[i]->eval < 0) {
+            /* what mattered's variants: counted in its own lines */
+        } else if (v[i]->st == HR_CAPPED) {
+            capped++;
+        } else if (v[i]->st != HR_OK) {
             failed++;
             by_status[v[i]->st]++;
         } else if (v[i]->violates) {
             over++;
         }
-        if (shown < 10 && v[i] != t->def) {
+        if (shown < 10 && v[i] != t->def && v[i]->eval >= 0) {
             char label[16];
             snprintf(label, sizeof label, "%d", shown + 1);
             row(f, t, label, v[i]);
@@ -206,6 +220,12 @@ void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f) {
     for (int s = 0; s < HR_STATUS_COUNT; s++)
         if (by_status[s]) fprintf(f, " (%s %d)", hr_status_name((hr_status_t)s), by_status[s]);
     fputc('\n', f);
+    if (capped)
+        fprintf(f,
+                "capped: %d candidates, stopped at the best's time x (1 + margin) once they could "
+                "no longer win (%d runs)\n",
+                capped, t->capped_runs);
+    ht_mattered_print(t, f);
     if (cf && cf->pairs) {
         char a[32], b[32];
         ht_fmt_metric(cf->w_metric, a, sizeof a);

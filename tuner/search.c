@@ -1,7 +1,9 @@
-/* search.c — where the tuner looks next: the choices raced one knob at a
- * time, then NLopt over the numeric knobs of the best one or two choice
- * settings, restarted while budget remains; or pure random search, the
- * baseline the strategy has to beat.
+/* search.c — where the tuner looks next: first the knobs the default's
+ * counters point at (guide.c), each moved the way its rule says while that
+ * pays; then the other choices raced one knob at a time, then NLopt over
+ * the numeric knobs of the best one or two choice settings, restarted
+ * while budget remains; or pure random search, the baseline the strategy
+ * has to beat.
  *
  * NLopt knows neither integers nor categories. Integers: NLopt moves in
  * [0,1] coordinates, the objective rounds them to a profile, and the
@@ -203,6 +205,10 @@ static double objective(unsigned n, const double *x, double *grad, void *data) {
      * the best one within them: else the optimiser, which tolerates
      * violations on its way, keeps being drawn to the good side of a cap
      * (COBYLA did, on testload, for a quarter of its budget). */
+    /* A capped candidate is slower than the bound it was stopped at. */
+    if (cand && cand->st == HR_CAPPED && cand->bound > 0 && t->best)
+        return fmin(ht_obj_gain(t, cand->bound, t->def->obj),
+                    ht_obj_gain(t, t->best->obj, t->def->obj));
     if (!cand || cand->st != HR_OK) return 0;
     double g = ht_obj_gain(t, cand->obj, t->def->obj);
     if (cand->violates && t->best) g = fmin(g, ht_obj_gain(t, t->best->obj, t->def->obj));
@@ -217,8 +223,8 @@ static double constraint(unsigned n, const double *x, double *grad, void *data) 
     ht_cand_t *cand = at(c, x);
     if (!cand) return 0;
     if (cand->st != HR_OK) return 1;
-    ht_fig_t f = ht_cand_fig(cand);
-    return ht_con_excess(c->t, k->k, &f, c->t->def->metric);
+    ht_fig_t f = ht_cand_fig(cand), ref = ht_ref(c->t);
+    return ht_con_excess(c->t, k->k, &f, &ref);
 }
 
 static nlopt_opt make_opt(const algo_t *a, unsigned n, ctx_t *c, double step) {
@@ -262,11 +268,13 @@ static nlopt_opt make_opt(const algo_t *a, unsigned n, ctx_t *c, double step) {
  * moves, and most knobs do nothing for a given workload: NLopt then works
  * in the few that matter. Returns the knobs kept; all of them when the
  * budget is too small to screen or nothing stood out. */
-static int screen(ht_tuner_t *t, const ht_profile_t *base, int *active) {
+static int screen(ht_tuner_t *t, const ht_profile_t *base, int *active, const bool *probed,
+                  const bool *matters) {
     const ht_space_t *s = &t->space;
-    int n = s->nnumeric, kept = 0;
+    int n = s->nnumeric, kept = 0, unprobed = 0;
     for (int i = 0; i < n; i++) active[i] = i;
-    if (t->max_evals - t->evals < 2 * n + 4) return n;
+    for (int i = 0; i < n; i++) unprobed += !probed[s->numeric[i]];
+    if (t->max_evals - t->evals < 2 * unprobed + 4) return n;
     ht_cand_t *b0 = best_with(t, base);
     double u0[HAK_KNOB_COUNT];
     ht_space_coords(s, &b0->p, u0);
@@ -279,6 +287,16 @@ static int screen(ht_tuner_t *t, const ht_profile_t *base, int *active) {
     memcpy(both, u0, sizeof both);
     int helped = 0;
     for (int i = 0; i < n; i++) {
+        /* The guide already moved this one: its verdict stands. */
+        if (probed[s->numeric[i]]) {
+            if (matters[s->numeric[i]]) {
+                active[kept++] = i;
+                size_t len = strlen(names);
+                snprintf(names + len, sizeof names - len, " %s",
+                         hak_knob_table[s->numeric[i]].name);
+            }
+            continue;
+        }
         double u[HAK_KNOB_COUNT];
         memcpy(u, u0, sizeof u);
         u[i] = u0[i] + STEP_START <= 1 ? u0[i] + STEP_START : u0[i] - STEP_START;
@@ -383,26 +401,161 @@ static ht_cand_t *numeric_search(ht_tuner_t *t, const algo_t *a, const ht_profil
 
 /* ---- the choices: raced one knob at a time -------------------------------- */
 
-static void race_choices(ht_tuner_t *t, ht_profile_t *base) {
-    const ht_space_t *s = &t->space;
-    for (int i = 0; i < s->nchoice && !t->interrupted; i++) {
-        int k = s->choice[i];
-        const ht_dim_t *d = &s->dim[k];
-        ht_profile_t best = *base;
-        ht_cand_t *bc = ht_find(t, base);
-        for (unsigned j = 0; j < d->nchoices; j++) {
-            if (d->choices[j] == base->v[k]) continue;
-            ht_profile_t p = *base;
-            p.v[k] = d->choices[j];
-            ht_cand_t *c = ht_evaluate(t, &p, "race");
-            if (!c) return;
-            if (!bc || ht_better(t, c, bc)) {
-                bc = c;
-                best = p;
-            }
+/* Every other value of choice knob k at base; base becomes the best.
+ * False when the budget ran out. MOVED: some value changed the outcome
+ * beyond the noise. */
+static bool race_one(ht_tuner_t *t, ht_profile_t *base, int k, const char *origin, bool *moved) {
+    const ht_dim_t *d = &t->space.dim[k];
+    ht_profile_t best = *base;
+    ht_cand_t *bc = ht_find(t, base), *b0 = bc;
+    for (unsigned j = 0; j < d->nchoices; j++) {
+        if (d->choices[j] == base->v[k]) continue;
+        ht_profile_t p = *base;
+        p.v[k] = d->choices[j];
+        ht_cand_t *c = ht_evaluate(t, &p, origin);
+        if (!c) return false;
+        if (moved && b0) {
+            double g = ht_obj_gain(t, c->obj, b0->obj);
+            *moved |= c->st != b0->st || c->feasible != b0->feasible || !(fabs(g - 1) <= t->noise);
         }
-        *base = best;
+        if (!bc || ht_better(t, c, bc)) {
+            bc = c;
+            best = p;
+        }
     }
+    *base = best;
+    return true;
+}
+
+static void race_choices(ht_tuner_t *t, ht_profile_t *base, const bool *probed) {
+    const ht_space_t *s = &t->space;
+    for (int i = 0; i < s->nchoice && !t->interrupted; i++)
+        if (!probed[s->choice[i]] && !race_one(t, base, s->choice[i], "race", NULL)) return;
+}
+
+bool ht_step(const ht_tuner_t *t, const ht_profile_t *p, int k, double step, ht_dir_t dir,
+             ht_profile_t *out) {
+    const ht_space_t *s = &t->space;
+    int i = 0;
+    while (i < s->nnumeric && s->numeric[i] != k) i++;
+    if (i == s->nnumeric) return false;
+    double u[HAK_KNOB_COUNT];
+    ht_space_coords(s, p, u);
+    double x = u[i] + (dir == HT_DOWN ? -step : step);
+    /* Past an end of the range: to the end, a shorter step, unless there
+     * already. */
+    if (x > 1) x = u[i] < 1 - 1e-9 ? 1 : NAN;
+    if (x < 0) x = u[i] > 1e-9 ? 0 : NAN;
+    if (isnan(x)) return false;
+    u[i] = x;
+    *out = *p;
+    ht_space_apply(s, u, out);
+    return !ht_profile_equal(out, p);
+}
+
+/* a beats b by more than the noise, or is within the constraints where b
+ * is not, or breaks them by clearly less. */
+static bool clearly_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_cand_t *b) {
+    if (a->feasible && !b->feasible) return true;
+    if (a->feasible) return ht_obj_gain(t, a->obj, b->obj) > 1 + t->noise;
+    if (a->violates && b->violates) return a->excess < 0.9 * b->excess;
+    return false;
+}
+
+#define GUIDED_STEPS 3 /* steps one knob may take while each pays */
+
+/* One step of numeric knob k from the best point so far; the best moves
+ * there when it is clearly better. Returns the candidate, NULL when the
+ * budget ran out; *NONE when no step was possible. */
+static ht_cand_t *guided_step(ht_tuner_t *t, ht_profile_t *base, int k, ht_dir_t dir, bool *matters,
+                              bool *helped, bool *none) {
+    *none = false;
+    *helped = false;
+    ht_cand_t *cur = ht_find(t, base);
+    ht_profile_t p;
+    if (!cur || !ht_step(t, &cur->p, k, STEP_START, dir, &p)) {
+        *none = true;
+        return cur;
+    }
+    ht_cand_t *c = ht_evaluate(t, &p, "guided");
+    if (!c) return NULL;
+    double gain = ht_obj_gain(t, c->obj, cur->obj);
+    *matters |= c->st != cur->st || c->feasible != cur->feasible || !(fabs(gain - 1) <= t->noise);
+    if (clearly_better(t, c, cur)) {
+        *base = c->p;
+        *helped = true;
+    }
+    return c;
+}
+
+/* The point to step from: the best so far, or while nothing meets the
+ * constraints the one that breaks them least. */
+static ht_cand_t *leader(ht_tuner_t *t, const ht_profile_t *base) {
+    if (t->best && ht_space_contains(&t->space, &t->best->p)) return t->best;
+    ht_cand_t *least = ht_least_excess(t);
+    if (least && ht_space_contains(&t->space, &least->p)) return least;
+    return ht_find(t, base);
+}
+
+/* KNOBS (N of them, each the way DIRS says) from the leader, until the
+ * evaluation END. First one step of each (a choice is raced), so that the
+ * knob that matters is reached after as many evaluations as there are
+ * knobs before it, not after every step of theirs; then more steps of
+ * those that paid, and the other way for those that may go either way.
+ * PROBED and MATTERS say which knobs were tried and which of those moved
+ * the outcome beyond the noise. */
+static void walk(ht_tuner_t *t, ht_profile_t *base, const int *knobs, const ht_dir_t *dirs, int n,
+                 int end, bool *probed, bool *matters) {
+    bool paid[HAK_KNOB_COUNT] = {0}, none, helped;
+    for (int i = 0; i < n && t->evals < end && !t->interrupted; i++) {
+        int k = knobs[i];
+        const ht_dim_t *d = &t->space.dim[k];
+        if (d->role == HT_FIXED || probed[k]) continue;
+        probed[k] = true;
+        /* A recheck of the default may have moved the best. */
+        ht_cand_t *from = leader(t, base);
+        if (from) *base = from->p;
+        if (d->role == HT_CHOICE) {
+            if (!race_one(t, base, k, "guided", &matters[k])) return;
+            continue;
+        }
+        ht_dir_t dir = dirs[i] == HT_DOWN ? HT_DOWN : HT_UP;
+        if (!guided_step(t, base, k, dir, &matters[k], &paid[k], &none)) return;
+        if (none && dirs[i] == HT_EITHER &&
+            !guided_step(t, base, k, HT_DOWN, &matters[k], &paid[k], &none))
+            return;
+    }
+    for (int i = 0; i < n && t->evals < end && !t->interrupted; i++) {
+        int k = knobs[i];
+        if (t->space.dim[k].role != HT_NUMERIC || !probed[k]) continue;
+        ht_cand_t *from = leader(t, base);
+        if (from) *base = from->p;
+        if (!paid[k] && dirs[i] != HT_EITHER) continue;
+        ht_dir_t dir = paid[k] && dirs[i] == HT_DOWN ? HT_DOWN : paid[k] ? HT_UP : HT_DOWN;
+        for (int step = paid[k] ? 1 : 0; step < GUIDED_STEPS && t->evals < end; step++) {
+            if (!guided_step(t, base, k, dir, &matters[k], &helped, &none)) return;
+            if (!helped) break;
+        }
+    }
+}
+
+/* The knobs the guide names, in its order: up to half the budget. */
+static void guided(ht_tuner_t *t, ht_profile_t *base, bool *probed, bool *matters) {
+    const ht_guide_t *g = &t->guide;
+    if (!t->guided || g->nknobs == 0) return;
+    if (!t->quiet) {
+        fprintf(stderr, "guided: the default's counters point at");
+        for (int i = 0; i < g->nknobs; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", hak_knob_table[g->knob[i]].name);
+        fprintf(stderr, " (hak-tune --print-guide says why)\n");
+    }
+    walk(t, base, g->knob, g->dir, g->nknobs, t->evals + (t->max_evals + 1) / 2, probed, matters);
+}
+
+void ht_search_toward(ht_tuner_t *t, const int *knobs, const ht_dir_t *dirs, int n) {
+    ht_profile_t base = t->def->p;
+    bool probed[HAK_KNOB_COUNT] = {0}, matters[HAK_KNOB_COUNT] = {0};
+    walk(t, &base, knobs, dirs, n, t->max_evals, probed, matters);
 }
 
 static void strategy(ht_tuner_t *t, const algo_t *a) {
@@ -412,7 +565,11 @@ static void strategy(ht_tuner_t *t, const algo_t *a) {
     ht_cand_t *start = ht_evaluate(t, &base, "start");
     if (!start) return;
     if (ht_space_contains(s, &t->def->p) && ht_better(t, t->def, start)) base = t->def->p;
-    race_choices(t, &base);
+    bool probed[HAK_KNOB_COUNT] = {0}, matters[HAK_KNOB_COUNT] = {0};
+    guided(t, &base, probed, matters);
+    if (t->interrupted) return;
+    if (t->best && ht_space_contains(s, &t->best->p)) base = t->best->p;
+    race_choices(t, &base, probed);
     if (t->interrupted || s->nnumeric == 0 || !ht_budget_left(t)) return;
 
     /* The runner-up setting of the choices stays in the running when,
@@ -432,7 +589,7 @@ static void strategy(ht_tuner_t *t, const algo_t *a) {
                     ht_obj_gain(t, second->obj, first->obj) >= 1.0 - 2.0 * t->noise))
         second = NULL;
     int active[HAK_KNOB_COUNT];
-    int nactive = screen(t, &first->p, active);
+    int nactive = screen(t, &first->p, active, probed, matters);
     if (t->interrupted) return;
     if (!t->quiet)
         fprintf(stderr, "numeric search: %d knobs, %s%s\n", nactive, t->algorithm,
@@ -461,6 +618,20 @@ static void random_search(ht_tuner_t *t) {
         if (ht_find(t, &p)) continue;
         if (!ht_evaluate(t, &p, "random")) break;
     }
+}
+
+void ht_search_again(ht_tuner_t *t) {
+    algo_t a;
+    char why[300];
+    if (!parse_algorithm(t->algorithm, &a, why, sizeof why) || a.random) {
+        random_search(t);
+        return;
+    }
+    ht_cand_t *from = leader(t, &t->def->p);
+    if (!from || t->space.nnumeric == 0) return;
+    int active[HAK_KNOB_COUNT];
+    for (int i = 0; i < t->space.nnumeric; i++) active[i] = i;
+    numeric_search(t, &a, &from->p, active, t->space.nnumeric, STEP_START, NULL, INT32_MAX);
 }
 
 void ht_search(ht_tuner_t *t) {

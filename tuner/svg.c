@@ -1,7 +1,8 @@
-/* svg.c — the picture of a search, drawn by hand as SVG: convergence of
+/* svg.c — the pictures of a search, drawn by hand as SVG: convergence of
  * the objective (every evaluation and the best so far), and the metric
  * against kernel time and against peak RSS for every candidate that ran,
- * so the trade-off the constraints cut through is visible.
+ * so the trade-off the constraints cut through is visible; and the
+ * trade-off front of --front, with the peers placed on it.
  *
  * Everything is drawn as a ratio to the default's median: the default sits
  * at 1 in every panel and gains read directly. */
@@ -89,6 +90,17 @@ static void axes(panel_t *p, const char *title, const char *xlabel, const char *
                 p->x0, py(p, 1), p->x0 + p->w, py(p, 1));
 }
 
+/* The document, its background and its title. */
+static void svg_open(FILE *f, double w, double h, const char *title) {
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+            "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
+            w, h);
+    fprintf(f, "<text x='10' y='18' font-size='14'>");
+    hr_xml_text(f, title);
+    fprintf(f, "</text>\n");
+}
+
 static const char *colour(const ht_cand_t *c) {
     return c->feasible ? "#1f77b4" : c->violates ? "#ff7f0e" : "#d62728";
 }
@@ -137,17 +149,13 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     bool floor_on = ht_con_active(t, HT_CON_FLOOR), rss_cap = ht_con_active(t, HT_CON_RSS);
     double W = MARGIN_L + 3 * (PANEL_W + MARGIN_L) + 2 * GAP - MARGIN_L + 20;
     double H = MARGIN_T + PANEL_H + MARGIN_B + 40;
-    fprintf(f,
-            "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
-            "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='#fafafa'/>\n",
-            W, H);
-    fprintf(f, "<text x='10' y='18' font-size='14'>");
-    hr_xml_text(f, title);
-    fprintf(f, "</text>\n");
+    svg_open(f, W, H, title);
 
     /* the ranges: every candidate that ran */
     double ylo = floor_on ? t->min_tput_frac : 1, yhi = 1, olo = 1, ohi = 1;
-    double slo = 0, shi = t->sys_cap ? ht_cap_limit(t) : 0, rlo = INFINITY, rhi = -INFINITY;
+    ht_fig_t ref = ht_ref(t);
+    double cap = t->sys_cap ? ht_cap_limit(t, &ref) : NAN;
+    double slo = 0, shi = isfinite(cap) ? cap : 0, rlo = INFINITY, rhi = -INFINITY;
     if (rss_cap) rlo = rhi = t->max_rss_mib;
     int maxeval = 1;
     for (int i = 0; i < t->ncands; i++) {
@@ -221,7 +229,7 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
     char xl[64];
     snprintf(xl, sizeof xl, "%s", t->cap_seconds ? "kernel time, s" : "sys / (user + sys)");
     axes(&sys, "metric against kernel time", xl, "metric / default");
-    if (t->sys_cap) limit_line(&sys, true, ht_cap_limit(t), "cap");
+    if (t->sys_cap) limit_line(&sys, true, cap, t->sys_rel ? "default's + tolerance" : "cap");
     if (floor_on) limit_line(&sys, false, t->min_tput_frac, "floor");
     axes(&rss, "metric against peak RSS", "peak RSS, MiB", "metric / default");
     if (rss_cap) limit_line(&rss, true, t->max_rss_mib, "cap");
@@ -253,6 +261,61 @@ bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, cons
             "x2='570' y2='%.1f' stroke='#555' stroke-dasharray='4 3'/><text x='575' "
             "y='%.1f'>default = 1</text></g>\n",
             ly - 4, ly, ly - 4, ly, ly, ly, ly - 4, ly - 4, ly, ly - 4, ly - 4, ly);
+    fprintf(f, "</svg>\n");
+    return fclose(f) == 0;
+}
+
+bool ht_write_front_svg(const char *path, const char *title, const char *xlabel,
+                        const ht_front_mark_t *m, int n) {
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    double xlo = INFINITY, xhi = -INFINITY, ylo = 1, yhi = 1;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(m[i].x) || !isfinite(m[i].y)) continue;
+        xlo = fmin(xlo, m[i].x);
+        xhi = fmax(xhi, m[i].x);
+        ylo = fmin(ylo, m[i].y);
+        yhi = fmax(yhi, m[i].y);
+    }
+    set_range(&xlo, &xhi);
+    if (xlo < 0) xlo = 0;
+    set_range(&ylo, &yhi);
+    if (ylo < 0) ylo = 0;
+    double W = MARGIN_L + 2 * PANEL_W + 200, H = MARGIN_T + 1.5 * PANEL_H + MARGIN_B + 30;
+    svg_open(f, W, H, title);
+    panel_t p = {f, MARGIN_L, MARGIN_T, 2 * PANEL_W, 1.5 * PANEL_H, xlo, xhi, ylo, yhi};
+    axes(&p, "throughput against the bound (up and to the left is better)", xlabel,
+         "metric / default's");
+    /* the front: its points in the order of their bounds, joined */
+    fprintf(f, "<polyline fill='none' stroke='#2ca02c' stroke-width='2' points='");
+    for (int i = 0; i < n; i++)
+        if (!m[i].peer && isfinite(m[i].x) && isfinite(m[i].y) && m[i].color == NULL)
+            fprintf(f, "%.1f,%.1f ", px(&p, m[i].x), py(&p, m[i].y));
+    fprintf(f, "'/>\n");
+    for (int i = 0; i < n; i++) {
+        const ht_front_mark_t *k = &m[i];
+        if (!isfinite(k->x) || !isfinite(k->y)) continue;
+        const char *c = k->color ? k->color : "#2ca02c";
+        if (k->peer)
+            fprintf(f,
+                    "<path d='M %.1f %.1f l 6 6 l -6 6 l -6 -6 z' fill='%s' fill-opacity='0.8'/>\n",
+                    px(&p, k->x), py(&p, k->y) - 6, c);
+        else
+            fprintf(f, "<circle cx='%.1f' cy='%.1f' r='5' fill='%s' stroke='%s'/>\n", px(&p, k->x),
+                    py(&p, k->y), k->confirmed ? c : "#fff", c);
+        fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' fill='%s'>", px(&p, k->x) + 8,
+                py(&p, k->y) - 6, c);
+        hr_xml_text(f, k->label);
+        fprintf(f, "</text>\n");
+    }
+    double ly = H - 14;
+    fprintf(f,
+            "<g font-size='11'><circle cx='20' cy='%.1f' r='5' fill='#2ca02c'/><text x='30' "
+            "y='%.1f'>front point, confirmed</text><circle cx='190' cy='%.1f' r='5' fill='#fff' "
+            "stroke='#2ca02c'/><text x='200' y='%.1f'>not confirmed</text><path d='M 320 %.1f l "
+            "6 6 l -6 6 l -6 -6 z' fill='#7f7f7f'/><text x='332' y='%.1f'>another allocator, "
+            "same workload</text></g>\n",
+            ly - 4, ly, ly - 4, ly, ly - 10, ly);
     fprintf(f, "</svg>\n");
     return fclose(f) == 0;
 }

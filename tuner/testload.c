@@ -42,6 +42,21 @@
  * throughput is either met or clearly not). Lowering chunk_pool_pages
  * saves memory for free; lowering tcache_bytes saves more, up to the cliff.
  *
+ * With --sys-share S the default itself spends S of its CPU time in the
+ * kernel (a program that faults in fresh memory), and raising
+ * chunk_pool_pages 0.15 above its default takes that to nothing (the
+ * madvise fix of a real server): a cap below S is broken by the default
+ * and met by that move, and a relative cap between S and the cliff's 90 %
+ * still forbids the cliff.
+ *
+ * With --big-ms MS it is a slow program of the big-buffer shape: a run
+ * sleeps MS times a slowdown that is --big-factor (default 12) while
+ * large_cache_bytes stays at or below its default and falls to 1 once it
+ * reaches 256 MiB (linearly in search coordinates between), and it
+ * allocates growing large buffers, each a fresh mapping, so that the
+ * default's counters point at the large tier. One knob, several-fold,
+ * found only by a search that reaches it.
+ *
  * It allocates a little in every tier, so hakmem's stats show it served the
  * run (--no-malloc does not, to test that the tuner refuses such runs), and
  * --fail makes a region of the space crash, hang, exit or print garbage.
@@ -156,9 +171,39 @@ static void touch_mib(double mib) {
     /* left mapped: the peak is what wait4 reports */
 }
 
+#define POOL_FIX   0.15        /* how far above its default chunk_pool_pages removes --sys-share */
+#define BIG_ENOUGH 268435456.0 /* large_cache_bytes at which --big-ms runs at full speed */
+
+static double sys_base = SYS_LOW; /* --sys-share */
+
 /* The designed kernel share of the run's CPU time. */
-static double sys_share(double idle) {
-    return idle_moved(idle) < CLIFF ? SYS_LOW : SYS_HIGH;
+static double sys_share(const long long *v) {
+    if (idle_moved((double)v[HAK_K_IDLE_THRESHOLD_US]) >= CLIFF) return SYS_HIGH;
+    int k = HAK_K_CHUNK_POOL_PAGES;
+    return unit(k, (double)v[k]) - default_u(k) >= POOL_FIX ? SYS_LOW : sys_base;
+}
+
+/* --big-ms's slowdown at the profile's large_cache_bytes. */
+static double big_slowdown(const long long *v, double factor) {
+    int k = HAK_K_LARGE_CACHE_BYTES;
+    double u = unit(k, (double)v[k]), u0 = default_u(k), u1 = unit(k, BIG_ENOUGH);
+    double x = u1 > u0 ? (u1 - u) / (u1 - u0) : 0;
+    return 1 + (factor - 1) * fmin(1, fmax(0, x));
+}
+
+/* Growing large buffers, each larger than any freed before: fresh
+ * mappings, as a program that keeps replacing bigger buffers makes. */
+static void big_buffers(void) {
+    void *prev = NULL;
+    for (int i = 1; i <= 40; i++) {
+        size_t len = (size_t)i << 21;
+        char *p = malloc(len);
+        if (p)
+            for (size_t off = 0; off < len; off += 65536) p[off] = 1;
+        free(prev);
+        prev = p;
+    }
+    free(prev);
 }
 
 /* How far towards the peak idle_threshold_us may move within the cap: up
@@ -256,6 +301,7 @@ static bool fail_hits(const fail_t *f) {
 int main(int argc, char **argv) {
     unsigned long long seed = 1;
     double noise = 0.03, cpu_ms = 60, cap = 0.45, sleep_ms = 0, rss_mib = 0, floor = 0.9;
+    double big_ms = 0, big_factor = 12;
     const char *counter = NULL;
     bool explain = false, no_malloc = false;
     fail_t fails[8];
@@ -276,6 +322,12 @@ int main(int argc, char **argv) {
             sleep_ms = atof(argv[++i]);
         } else if (next && strcmp(a, "--cap") == 0) {
             cap = atof(argv[++i]);
+        } else if (next && strcmp(a, "--sys-share") == 0) {
+            sys_base = atof(argv[++i]);
+        } else if (next && strcmp(a, "--big-ms") == 0) {
+            big_ms = atof(argv[++i]);
+        } else if (next && strcmp(a, "--big-factor") == 0) {
+            big_factor = atof(argv[++i]);
         } else if (next && strcmp(a, "--rss-mib") == 0) {
             rss_mib = atof(argv[++i]);
         } else if (next && strcmp(a, "--floor") == 0) {
@@ -293,9 +345,10 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: testload [--seed N] [--noise F] [--cpu-ms MS] [--sleep-ms MS] "
-                    "[--rss-mib M] [--counter FILE] [--fail MODE:KNOB:OP:VALUE]... [--no-malloc]\n"
-                    "       testload --explain [--cap F] [--rss-mib M --floor F]   (knobs from "
-                    "HAKMEM_CONFIG)\n");
+                    "[--rss-mib M] [--sys-share S] [--big-ms MS [--big-factor F]] [--counter "
+                    "FILE] [--fail MODE:KNOB:OP:VALUE]... [--no-malloc]\n"
+                    "       testload --explain [--cap F] [--rss-mib M --floor F] [--sys-share S] "
+                    "[--big-factor F]   (knobs from HAKMEM_CONFIG)\n");
             return 2;
         }
     }
@@ -308,10 +361,11 @@ int main(int argc, char **argv) {
     if (!hak_options_init()) return 2;
     const long long *v = hak_knob_value;
     if (explain) {
-        double idle = (double)v[HAK_K_IDLE_THRESHOLD_US], best = optimum(cap);
+        double best = optimum(cap);
         printf("value %.6f optimum %.6f ratio %.4f sys %.4f cap %.4f feasible %d edge %.0f",
-               value_at(v), best, value_at(v) / best, sys_share(idle), cap, sys_share(idle) <= cap,
+               value_at(v), best, value_at(v) / best, sys_share(v), cap, sys_share(v) <= cap,
                edge_value(cap));
+        printf(" big_slowdown %.3f", big_slowdown(v, big_factor));
         if (rss_mib > 0) {
             /* The memory model against the defaults: designed extra MiB of
              * this profile, of the defaults and the least possible with the
@@ -350,7 +404,11 @@ int main(int argc, char **argv) {
         printf("Throughput = not a number\n");
         return 0;
     }
-    double share = sys_share((double)v[HAK_K_IDLE_THRESHOLD_US]);
+    double share = sys_share(v);
+    if (big_ms > 0) {
+        big_buffers();
+        sleep_ms += big_ms * big_slowdown(v, big_factor);
+    }
     double factor = 1;
     if (rss_mib > 0) {
         touch_mib(rss_mib * rss_shape(v));

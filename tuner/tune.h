@@ -105,16 +105,23 @@ typedef struct {
     double wall, user, sys;
     double rss_kb;
     double served, libc, mmap, munmap, madvise, mapped_peak; /* hakmem's stats */
+    bool have_stats;
+    long long stats[HAK_STAT_COUNT]; /* every counter, for the guide (guide.c) */
 } ht_run_t;
 
 typedef struct {
-    char **argv; /* the workload; argv[0] a path or a name looked up in PATH */
+    char **argv; /* the workload, or with --server the client; argv[0] a path or a
+                    name looked up in PATH */
     int argc;
+    char **server_argv; /* --server: the server, which alone is preloaded; NULL otherwise */
+    int server_argc;
     char lib[4096]; /* absolute path of libhakmem.so */
     hr_metric_t metric;
     double timeout_s;
-    char workdir[4096]; /* private: the candidate profile */
+    double cap_s;       /* > 0: the next run is stopped at this many seconds as capped */
+    char workdir[4096]; /* private: the candidate profile, the server's output */
     char profile_path[4200];
+    char server_out[4200];
     hr_stats_dir_t stats;
     volatile sig_atomic_t *stop;
 } ht_runner_t;
@@ -130,6 +137,9 @@ void ht_run_file(ht_runner_t *r, const char *path, ht_run_t *out);
 /* ... and another workload and metric than the runner's (--verify). */
 void ht_run_with(ht_runner_t *r, char *const *argv, const hr_metric_t *metric, const char *path,
                  ht_run_t *out);
+/* The workload under another allocator: PEER_LIB preloaded instead of
+ * hakmem (NULL: the C library's own), no profile, no stats. */
+void ht_run_peer(ht_runner_t *r, const char *peer_lib, ht_run_t *out);
 /* The command as a shell would read it, for headers and messages. */
 void ht_command_text(char *const *argv, int argc, char *buf, size_t cap);
 /* Splits a command line (quotes and backslashes as a shell reads them, no
@@ -140,7 +150,7 @@ bool ht_split_command(const char *text, char ***argv, int *argc, char *why, size
  * Candidates and the tuner's state.
  * ---------------------------------------------------------------------- */
 
-typedef enum { HT_PHASE_CALIBRATE, HT_PHASE_SEARCH, HT_PHASE_CONFIRM } ht_phase_t;
+typedef enum { HT_PHASE_CALIBRATE, HT_PHASE_SEARCH, HT_PHASE_CONFIRM, HT_PHASE_PEER } ht_phase_t;
 
 /* What the search optimises: the metric (maximised), or the median peak
  * RSS or kernel seconds of a run (minimised, with the metric held to a
@@ -161,7 +171,8 @@ typedef struct {
 
 typedef struct {
     ht_profile_t p;
-    int eval;        /* evaluation number; 0 for the default's calibration */
+    int eval;        /* evaluation number; 0 for the default's calibration; negative: what
+                        mattered's variants, counted apart from the search's budget */
     char origin[24]; /* which part of the search proposed it */
     ht_run_t *runs;
     int nruns, caproom;
@@ -170,17 +181,22 @@ typedef struct {
     char reason[240];
     double metric, metric_min, metric_max; /* over ok runs: median, min, max */
     double sysfrac, sys, user, rss_kb, served;
+    double wall; /* median wall seconds of its ok runs: capping stops others at a multiple */
     double obj, obj_min, obj_max; /* the objective's measure (ht_obj_of): median, min, max */
     double excess;     /* the worst constraint's normalised excess (ht_excess); > 0 violated */
     bool violates;     /* ran fine, but breaks a constraint (over a cap, under the floor) */
     bool feasible;     /* ran fine and meets every constraint: it may win */
+    double bound;      /* capped: the metric is below this (1 / the wall it was stopped at) */
     double best_after; /* best objective measure once this one was judged (convergence) */
     double seconds;    /* wall time spent measuring it */
 } ht_cand_t;
 
+#define HT_MAX_PAIRS 64 /* pairs kept one by one, for the report */
+
 typedef struct {
     int eval;                                  /* the candidate confirmed */
     int pairs;                                 /* pairs made */
+    int wanted;                                /* pairs asked for (fewer when decisive early) */
     double ratio_med, ratio_min, ratio_max;    /* metric (throughput), tuned / default */
     double oratio_med, oratio_min, oratio_max; /* the objective's measure, tuned / default */
     int wins;                                  /* pairs the winner won on the objective */
@@ -190,20 +206,88 @@ typedef struct {
     double w_rss, d_rss;
     bool w_ok, d_ok; /* every run of each succeeded */
     bool w_feasible, d_feasible;
-    bool done;    /* all pairs made */
-    bool adopted; /* the winner is written */
-    char verdict[400];
+    bool done;                 /* all pairs made */
+    bool adopted;              /* the winner is written */
+    bool closer;               /* neither meets the constraints; the winner comes closer */
+    double w_excess, d_excess; /* the worst constraint's excess on each side's medians */
+    /* pair by pair: the metric and the objective's measure, default and
+     * tuned (NAN for a failed run) */
+    double pd[HT_MAX_PAIRS], pw[HT_MAX_PAIRS], pdo[HT_MAX_PAIRS], pwo[HT_MAX_PAIRS];
+    char verdict[600];
 } ht_confirm_t;
 
 typedef struct ht_log_s ht_log_t;
+
+/* ------------------------------------------------------------------------
+ * The guide (guide.c): the default's own counters say where its time goes;
+ * the rules that fire name the knobs that govern what they show, tried
+ * before the rest.
+ * ---------------------------------------------------------------------- */
+
+typedef enum { HT_UP, HT_DOWN, HT_EITHER } ht_dir_t;
+
+#define HT_GUIDE_RULES 16
+
+typedef struct {
+    int rule;     /* index into the rules table */
+    double score; /* its measure over its threshold: >= 1 fired */
+    char evidence[200];
+} ht_fired_t;
+
+typedef struct {
+    bool read;                        /* the default's counters were there to read */
+    ht_fired_t fired[HT_GUIDE_RULES]; /* strongest first */
+    int nfired;
+    int knob[HAK_KNOB_COUNT]; /* the knobs the fired rules name, in their order */
+    ht_dir_t dir[HAK_KNOB_COUNT];
+    int from[HAK_KNOB_COUNT]; /* the rule (index into fired) that named it first */
+    int nknobs;
+} ht_guide_t;
+
+/* The rules against the counters COUNTERS (medians of the default's runs)
+ * of runs that took WALL seconds. */
+void ht_guide_read(ht_guide_t *g, const long long *counters, bool have, double wall);
+void ht_guide_print(const ht_guide_t *g, FILE *f);
+/* The rule's name ("large-fresh") and what it says of the knobs. */
+const char *ht_guide_rule_name(int rule);
+const char *ht_guide_rule_says(int rule);
+/* The rules as a markdown table, for tuner/README.md (--print-rules). */
+void ht_guide_rules_table(FILE *f);
+
+/* ------------------------------------------------------------------------
+ * What mattered (mattered.c): each knob of the winner varied alone.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    int knob;
+    long long value; /* the variant's value of it */
+    double gain;     /* winner's objective over the variant's: > 1 the winner's value is better */
+    hr_status_t st;  /* the variant's */
+    bool violates;   /* the variant broke a constraint the winner meets */
+    bool mattered;
+    int eval;
+} ht_effect_t;
+
+typedef struct {
+    int around; /* the evaluation whose knobs were varied; 0: not done */
+    ht_effect_t e[HAK_KNOB_COUNT];
+    int n;            /* measured */
+    int unmeasured;   /* knobs the budget left no time for */
+    double threshold; /* |ln gain| beyond it moved the objective beyond the noise */
+} ht_mattered_t;
 
 typedef struct {
     /* options */
     int max_evals, repeats, max_repeats, calib_runs, confirm_pairs;
     int recheck_every; /* evaluations between runs of the default (0: never) */
+    bool repeats_auto, calib_auto, confirm_auto; /* spent by the noise measured */
     double time_budget, max_sys_frac, max_sys_s, min_gain;
-    bool cap_seconds; /* --max-sys: the cap is in seconds, not a fraction */
-    bool sys_cap;     /* the kernel-time cap applies (always for throughput) */
+    bool cap_seconds;  /* the kernel-time cap is in seconds, not a fraction */
+    bool sys_cap;      /* the kernel-time cap applies (always for throughput) */
+    bool sys_rel;      /* ... relative to the default's own median (no cap given) */
+    double cap_margin; /* capping: a run is stopped at the best's wall x (1 + it); 0 off; <0 auto */
+    bool capping;      /* capping applies: the metric is the wall time */
+    bool guided;       /* the counters order the search (--no-guide: they do not) */
     ht_objective_t objective;
     double min_tput_frac; /* rss, sys: the metric's floor, a fraction of the default's */
     double max_rss_mib;   /* the peak-RSS cap; 0: none */
@@ -219,7 +303,15 @@ typedef struct {
     int ncands, capcands;
     ht_cand_t *def, *best;
     ht_profile_t defaults;
-    int evals, runs_made, runs_replayed, cache_hits;
+    int evals, runs_made, runs_replayed, cache_hits, capped_runs;
+    int analysed;       /* what mattered's variants measured (their eval numbers are -1, -2, ...) */
+    bool analysing;     /* measuring what mattered: max_evals does not apply */
+    double sys_rel_tol; /* the relative cap's tolerance over the default's median: a fraction */
+    double sys_rel_abs; /* ... and an amount, for the tick's steps and the runs' spread */
+    double spent_wall;  /* wall seconds of every run so far, made or replayed */
+    double last_recheck; /* spent_wall when the default last ran */
+    ht_guide_t guide;
+    ht_mattered_t mattered;
     double noise;        /* relative spread of one run's objective: the larger of the two below */
     double noise_calib;  /* ... from the calibration runs of the default */
     double noise_pooled; /* ... pooled over every candidate's repeats (0: too few yet) */
@@ -234,14 +326,20 @@ typedef struct {
 
 /* measure.c */
 bool ht_calibrate(ht_tuner_t *t);
+/* Judges every candidate again (after the default's figures or a
+ * constraint changed) and finds the best. */
+void ht_rejudge(ht_tuner_t *t);
+/* More runs of a measured candidate, up to RUNS in all. */
+void ht_remeasure(ht_tuner_t *t, ht_cand_t *c, int runs);
 /* Measures p (or returns its cached result); NULL when the budget is spent
  * or the user interrupted. */
 ht_cand_t *ht_evaluate(ht_tuner_t *t, const ht_profile_t *p, const char *origin);
 ht_cand_t *ht_find(ht_tuner_t *t, const ht_profile_t *p);
-bool ht_budget_left(ht_tuner_t *t);
 /* The kernel-time cap's measure of a candidate: sys fraction, or sys seconds. */
 double ht_cap_value(const ht_tuner_t *t, double sysfrac, double sys);
-double ht_cap_limit(const ht_tuner_t *t);
+/* Its limit: the absolute cap, or the relative one on the default's
+ * figures REF. */
+double ht_cap_limit(const ht_tuner_t *t, const ht_fig_t *ref);
 /* The objective's measure in its own units: the metric, peak RSS in KiB,
  * or kernel seconds. */
 double ht_obj_of(const ht_tuner_t *t, double metric, double sys, double rss_kb);
@@ -257,17 +355,21 @@ ht_fig_t ht_cand_fig(const ht_cand_t *c);
 bool ht_con_active(const ht_tuner_t *t, ht_con_t k);
 /* A constraint's measure of f: the cap value, peak RSS in MiB, the metric. */
 double ht_con_value(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f);
-/* Its limit; the floor is min_tput_frac x ref_metric. */
-double ht_con_limit(const ht_tuner_t *t, ht_con_t k, double ref_metric);
+/* Its limit against the default's figures REF (the floor is min_tput_frac
+ * x its metric, the relative kernel-time cap its median and a tolerance). */
+double ht_con_limit(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *ref);
 /* By how much f breaks constraint k, relative to its limit: <= 0 met. */
-double ht_con_excess(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f, double ref_metric);
+double ht_con_excess(const ht_tuner_t *t, ht_con_t k, const ht_fig_t *f, const ht_fig_t *ref);
 /* The largest excess over the active constraints (-1 when none is active). */
-double ht_excess(const ht_tuner_t *t, const ht_fig_t *f, double ref_metric);
+double ht_excess(const ht_tuner_t *t, const ht_fig_t *f, const ht_fig_t *ref);
 /* The broken constraints, "sys/(user+sys) 0.31 > 0.25; ...", or "". */
-void ht_excess_text(const ht_tuner_t *t, const ht_fig_t *f, double ref_metric, char *buf,
+void ht_excess_text(const ht_tuner_t *t, const ht_fig_t *f, const ht_fig_t *ref, char *buf,
                     size_t cap);
-/* The active constraints, "throughput >= 0.9 x default; ...", or "none". */
+/* The active constraints, "throughput >= 0.9 x default; ...", or "none";
+ * a relative cap with its figure once the default is calibrated. */
 void ht_constraints_text(const ht_tuner_t *t, char *buf, size_t cap);
+/* The default's figures every constraint is relative to. */
+ht_fig_t ht_ref(const ht_tuner_t *t);
 /* Inside every constraint with a margin: caps at 0.8 of their limit, the
  * floor half-way between it and the default. */
 bool ht_clearly_feasible(const ht_tuner_t *t, const ht_cand_t *c);
@@ -276,6 +378,26 @@ bool ht_clearly_feasible(const ht_tuner_t *t, const ht_cand_t *c);
  * last. */
 bool ht_better(const ht_tuner_t *t, const ht_cand_t *a, const ht_cand_t *b);
 void ht_confirm(ht_tuner_t *t, ht_cand_t *winner, ht_confirm_t *out);
+/* The candidate whose constraints' excess is smallest, among those that
+ * break one; NULL when none ran. */
+ht_cand_t *ht_least_excess(ht_tuner_t *t);
+
+/* budget.c: what the time allows, said up front, and capping. */
+bool ht_budget_left(ht_tuner_t *t);
+/* The wall time at which a search run is stopped as capped; 0: none. */
+double ht_cap_time(const ht_tuner_t *t);
+/* Repeats by the noise measured, unless the user fixed them. */
+void ht_spend_by_noise(ht_tuner_t *t);
+/* After calibration: how many evaluations the budget allows at the
+ * measured run time, and what the whole search would need. Returns the
+ * number it allows (max_evals when there is no time limit). */
+int ht_plan(ht_tuner_t *t, FILE *f);
+/* Seconds a candidate's measurement is expected to take, and the
+ * confirmation. */
+double ht_cand_cost(const ht_tuner_t *t);
+double ht_confirm_cost(const ht_tuner_t *t);
+/* "2m05s" */
+void ht_fmt_duration(double s, char *buf, size_t cap);
 uint64_t ht_rand(ht_tuner_t *t);
 double ht_rand01(ht_tuner_t *t);
 
@@ -283,6 +405,24 @@ double ht_rand01(ht_tuner_t *t);
 /* false when the algorithm name is unknown (with a message). */
 bool ht_search_check_algorithm(const char *name, char *why, size_t cap);
 void ht_search(ht_tuner_t *t);
+/* The numeric search again from the best candidate within the
+ * constraints as they are now (--front's later points). */
+void ht_search_again(ht_tuner_t *t);
+/* Steps along KNOBS (N of them, each the way DIRS says) from the best
+ * candidate, or the one that breaks the constraints least, until the
+ * budget's evaluations are spent or every knob was tried. */
+void ht_search_toward(ht_tuner_t *t, const int *knobs, const ht_dir_t *dirs, int n);
+/* A point STEP away from p along knob k's search coordinate (DIR up or
+ * down), rounded; false when that leaves the range or rounds back to p. */
+bool ht_step(const ht_tuner_t *t, const ht_profile_t *p, int k, double step, ht_dir_t dir,
+             ht_profile_t *out);
+
+/* mattered.c */
+void ht_what_mattered(ht_tuner_t *t, const ht_cand_t *winner);
+/* "large_cache_bytes (1g; at its default 64m: x0.12); ..." for the
+ * summary and the header; "not measured" when it was not. */
+void ht_mattered_text(const ht_tuner_t *t, char *buf, size_t cap);
+void ht_mattered_print(const ht_tuner_t *t, FILE *f);
 
 /* log.c */
 ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const char *workload,
@@ -291,6 +431,10 @@ ht_log_t *ht_log_open(const char *path, bool resume, const ht_runner_t *r, const
 bool ht_log_replay(ht_log_t *l, const ht_profile_t *p, ht_run_t *out);
 void ht_log_run(ht_log_t *l, const ht_profile_t *p, ht_phase_t phase, int eval, int repeat,
                 const ht_run_t *r);
+/* A peer's run (--front): logged, never replayed by profile. */
+void ht_log_peer(ht_log_t *l, const char *peer, int repeat, const ht_run_t *r);
+/* The next unused logged run of PEER, if any. */
+bool ht_log_replay_peer(ht_log_t *l, const char *peer, ht_run_t *out);
 int ht_log_replayable(const ht_log_t *l);
 void ht_log_close(ht_log_t *l);
 
@@ -298,19 +442,44 @@ void ht_log_close(ht_log_t *l);
 void ht_progress(ht_tuner_t *t, const ht_cand_t *c);
 void ht_summary(ht_tuner_t *t, const ht_confirm_t *cf, FILE *f);
 void ht_fmt_metric(double v, char *buf, size_t cap);
+/* The ranking the summary prints: every candidate, best first (free it). */
+const ht_cand_t **ht_ranked(ht_tuner_t *t, int *n);
 /* snprintf for text that may be cut to its buffer on purpose (reasons,
  * labels): gcc's truncation warnings do not follow it here. */
 void ht_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* profile.c: the profile file, its header written (and read, above). */
 typedef struct {
-    const char *name;       /* the header's workload: larson-mid, ..., custom or command */
+    const char *name;       /* the header's workload: larson-mid, ..., custom, command or server */
     const char *bench;      /* "larson 5 2048 ...": bench program and arguments; NULL for --cmd */
-    const char *command;    /* the workload's command line */
+    const char *command;    /* the workload's command line (--server: the client's) */
+    const char *server;     /* --server: the server's command line; NULL otherwise */
     const char *invocation; /* hak-tune's own command line */
+    const char *front;      /* --front: which point of the front this is; NULL otherwise */
 } ht_origin_t;
 bool ht_write_profile(ht_tuner_t *t, const char *path, const ht_profile_t *p,
                       const ht_cand_t *winner, const ht_confirm_t *cf, const ht_origin_t *o);
+
+/* front.c: --front rss|sys, the trade-off front; its exit status. */
+typedef struct {
+    const char *kind; /* "rss" or "sys" */
+    double fracs[16]; /* the bounds, as fractions of the default's median */
+    int nfracs;
+    const char *output; /* -o: the points' profiles are named after it */
+    const char *svg;    /* the front's plot */
+    const char *report; /* --report DIR, or NULL */
+} ht_front_opts_t;
+int ht_front(ht_tuner_t *t, const ht_front_opts_t *o, const ht_origin_t *origin);
+
+/* html.c: --report DIR, one static page. A front point's table, peers and
+ * plot come with FRONT_MD and FRONT_SVG (NULL for a single profile). */
+typedef struct {
+    const char *title, *profile, *svg, *front_svg, *front_md;
+    const ht_origin_t *origin;
+    const ht_cand_t *chosen; /* the written profile's candidate, marked on the plot */
+} ht_report_t;
+bool ht_write_report(ht_tuner_t *t, const char *dir, const ht_confirm_t *cf,
+                     const ht_report_t *rep);
 
 /* main.c: Ctrl-C (or SIGTERM) sets ht_stop once ht_trap_interrupts ran;
  * a second one ends hak-tune at once. */
@@ -334,5 +503,16 @@ int ht_verify_main(int argc, char **argv);
 
 /* svg.c */
 bool ht_write_svg(ht_tuner_t *t, const char *path, const ht_cand_t *chosen, const char *title);
+/* The front: throughput against peak RSS (or kernel seconds), its points
+ * joined in order, the default and the peers marked. */
+typedef struct {
+    const char *label; /* "0.8 x default", "glibc", ... */
+    double x, y;       /* peak RSS in MiB (or kernel seconds); metric / default's */
+    bool confirmed;    /* a point measured in confirmation (else the search's figure) */
+    bool peer;
+    const char *color;
+} ht_front_mark_t;
+bool ht_write_front_svg(const char *path, const char *title, const char *xlabel,
+                        const ht_front_mark_t *m, int n);
 
 #endif /* HT_TUNE_H */

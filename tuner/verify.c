@@ -179,6 +179,9 @@ static void profile_read(vprof_t *p, const char *path) {
             else
                 problem(p, "'# %s:' cannot be split: %s", kind, why);
         }
+    } else if (ht_header_get(h, "server")) {
+        problem(p, "a server's profile ('# server:' and '# client:'): --verify does not run "
+                   "servers; hak-tune --server ... --client ... measures it again");
     } else {
         problem(p, "no '# bench:' or '# cmd:' line: which workload is it for?");
     }

@@ -50,7 +50,9 @@ void hr_workload_argv(const hr_workload_t *w, const char *prog, const char *seco
                       const char **argv);
 
 /* ------------------------------------------------------------------------
- * Statuses (status.c): how a run ended. One list for every tool.
+ * Statuses (status.c): how a run ended. One list for every tool. "capped"
+ * is no failure: the caller stopped a run that could no longer beat its
+ * best (hak-tune's adaptive capping), and the run is slower than that.
  * ---------------------------------------------------------------------- */
 
 #define HR_STATUSES(X)                                                                             \
@@ -64,7 +66,8 @@ void hr_workload_argv(const hr_workload_t *w, const char *prog, const char *seco
     X(REJECTED, "rejected")                                                                        \
     X(PRELOAD_FAILED, "preload-failed")                                                            \
     X(EXEC_FAILED, "exec-failed")                                                                  \
-    X(INTERRUPTED, "interrupted")
+    X(INTERRUPTED, "interrupted")                                                                  \
+    X(CAPPED, "capped")
 
 typedef enum {
 #define HR_STATUS_ENUM(id, name) HR_##id,
@@ -120,6 +123,10 @@ typedef struct {
     int exec_errno; /* 0, or why the program could not be started */
     bool timed_out, interrupted;
 } hr_proc_t;
+
+/* In a child between fork and exec: drops the inherited LD_PRELOAD (and,
+ * with DROP_HAKMEM, every HAKMEM_* variable), then applies ENV in order. */
+void hr_apply_env(const hr_env_t *env, int nenv, bool drop_hakmem);
 
 /* Runs one process to its end, its timeout or the caller's stop: its
  * stdout, stderr and (from wait4) its CPU times and peak RSS. The whole
@@ -214,6 +221,7 @@ typedef struct {
     long maxrss_kib;
     bool have_stats;
     hr_stats_t stats;
+    int port; /* a server's run: the port it served on */
 } hr_result_t;
 
 /* Runs JOB and classifies it: exec-failed, interrupted, timeout,
@@ -222,6 +230,76 @@ typedef struct {
  * output for whatever else the caller looks at (release with
  * hr_proc_free). */
 void hr_run(const hr_job_t *job, hr_proc_t *p, hr_result_t *r);
+/* R's reason, formatted; cut to its buffer on purpose. */
+void hr_reason(hr_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Once the process (or the server and its client) ran clean: no-metric when
+ * the metric is not in P's output (OUTPUT names it in the reason), else,
+ * with WANT_STATS, no-stats (NO_STATS is the reason) or unserved (WHOSE
+ * names the hakmem that served nothing). R's stats are already read. */
+void hr_judge_output(const hr_metric_t *metric, const hr_proc_t *p, const char *output,
+                     bool want_stats, const char *whose, const char *no_stats, hr_result_t *r);
+/* What the process alone says, as hr_run classifies it (PROG and LIB name
+ * the program and the preloaded library in reasons, TIMEOUT_S the limit it
+ * was killed at): false when it ran to a clean exit. */
+bool hr_process_failed(const char *prog, const char *lib, double timeout_s, const hr_proc_t *p,
+                       hr_result_t *r);
+
+/* ------------------------------------------------------------------------
+ * A server driven by a client (server.c): the server, with the job's
+ * environment, started afresh on a free port and waited for until it
+ * accepts connections on 127.0.0.1; the client run to its end; the server
+ * shut down with SIGTERM and reaped. The metric is read from the client's
+ * output; CPU times and peak RSS are the server's (from wait4), wall time
+ * the client's; hakmem's stats are the server's. Statuses: the server
+ * exited or died before it accepted connections or while the client ran
+ * (crash), did not accept in time or did not exit after SIGTERM (timeout),
+ * crashed at shutdown (crash), was refused by hakmem (rejected); the
+ * client failed (exit, crash, timeout, exec-failed: "the client failed:
+ * ..."); no-metric, no-stats and unserved as for hr_run.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *const *server_argv; /* "{port}" in any word becomes the port */
+    const char *const *client_argv; /* likewise */
+    const hr_env_t *env;            /* the server's; the client gets none of it */
+    int nenv;
+    bool drop_hakmem;            /* as hr_spawn_t's, for both */
+    double timeout_s;            /* the client's limit */
+    double ready_s;              /* how long the server may take to accept a connection */
+    double stop_s;               /* how long it may take to exit after SIGTERM */
+    const char *output;          /* file for the server's stdout and stderr */
+    volatile sig_atomic_t *stop; /* once set, the run ends as interrupted */
+    const hr_metric_t *metric;   /* read from the client */
+    hr_stats_dir_t *stats;       /* the server's; NULL: not read */
+    const char *lib;             /* the preloaded library, for reasons */
+} hr_server_job_t;
+
+/* CLIENT keeps the client's output (release with hr_proc_free). */
+void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r);
+/* A TCP port on 127.0.0.1 nobody listens on now, or -1. */
+int hr_free_port(void);
+/* A copy of ARGV with "{port}" replaced by PORT (NULL when out of
+ * memory); release with hr_argv_free. */
+char **hr_with_port(const char *const *argv, int port);
+void hr_argv_free(char **argv);
+/* Whether some word of ARGV holds "{port}". */
+bool hr_has_port(const char *const *argv);
+
+/* ------------------------------------------------------------------------
+ * The peers (peers.c): the other allocators a figure is set against, as
+ * Debian installs them. glibc, the C library's own, is not in the table:
+ * it needs no preload.
+ * ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;    /* "mimalloc" */
+    const char *lib;     /* the library to preload */
+    const char *package; /* the Debian package that installs it */
+    const char *color;   /* its colour in charts */
+} hr_peer_t;
+
+#define HR_NPEERS 3
+extern const hr_peer_t hr_peers[HR_NPEERS];
 
 /* ------------------------------------------------------------------------
  * Figures (median.c).

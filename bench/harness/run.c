@@ -11,47 +11,44 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* snprintf for reasons, which may be cut to their buffer on purpose:
- * gcc's truncation warnings do not follow it here. */
-static void say(hr_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(hr_result_t *r, const char *fmt, ...) {
+void hr_reason(hr_result_t *r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->reason, sizeof r->reason, fmt, ap);
     va_end(ap);
 }
 
-/* What the process alone says; false when it ran to a clean exit. */
-static bool process_failed(const hr_job_t *job, const hr_proc_t *p, hr_result_t *r) {
+bool hr_process_failed(const char *prog, const char *lib, double timeout_s, const hr_proc_t *p,
+                       hr_result_t *r) {
     const char *err = hr_err(p);
     char line[160];
     hr_last_line(err, line, sizeof line);
     if (p->exec_errno) {
         r->status = HR_EXEC_FAILED;
-        say(r, "cannot run %s: %s", job->spawn.argv[0], strerror(p->exec_errno));
+        hr_reason(r, "cannot run %s: %s", prog, strerror(p->exec_errno));
     } else if (p->interrupted) {
         r->status = HR_INTERRUPTED;
-        say(r, "interrupted by the user");
+        hr_reason(r, "interrupted by the user");
     } else if (p->timed_out) {
         r->status = HR_TIMEOUT;
-        say(r, "still running after %.1f s: killed", job->spawn.timeout_s);
+        hr_reason(r, "still running after %.1f s: killed", timeout_s);
     } else if (strstr(err, "cannot be preloaded")) {
         /* ld.so goes on without the library: the run was glibc's. */
         r->status = HR_PRELOAD_FAILED;
-        say(r, "ld.so could not preload %s", job->lib ? job->lib : "the library");
+        hr_reason(r, "ld.so could not preload %s", lib ? lib : "the library");
     } else if (WIFEXITED(p->wstatus) && WEXITSTATUS(p->wstatus) == 2 &&
                (strstr(err, "refusing to start") || strncmp(line, "hakmem: ", 8) == 0)) {
         /* strict mode: hakmem's own message, then exit status 2 */
         r->status = HR_REJECTED;
-        say(r, "hakmem refused the profile: %s", line);
+        hr_reason(r, "hakmem refused the profile: %s", line);
     } else if (WIFSIGNALED(p->wstatus)) {
         char sig[32];
         hr_signal_name(WTERMSIG(p->wstatus), sig, sizeof sig);
         r->status = HR_CRASH;
-        say(r, "killed by %s%s%s", sig, line[0] ? ": " : "", line);
+        hr_reason(r, "killed by %s%s%s", sig, line[0] ? ": " : "", line);
     } else if (WEXITSTATUS(p->wstatus) != 0) {
         r->status = HR_EXIT;
-        say(r, "exit status %d%s%s", WEXITSTATUS(p->wstatus), line[0] ? ": " : "", line);
+        hr_reason(r, "exit status %d%s%s", WEXITSTATUS(p->wstatus), line[0] ? ": " : "", line);
     } else {
         return false;
     }
@@ -82,20 +79,28 @@ void hr_run(const hr_job_t *job, hr_proc_t *p, hr_result_t *r) {
     if (job->stats) r->have_stats = hr_stats_read(job->stats, &r->stats, why, sizeof why);
 
     r->status = HR_OK;
-    if (process_failed(job, p, r)) return;
-    if (!hr_metric_read(job->metric, p, &r->metric)) {
+    if (hr_process_failed(job->spawn.argv[0], job->lib, job->spawn.timeout_s, p, r)) return;
+    char nostats[300];
+    snprintf(nostats, sizeof nostats,
+             "hakmem wrote no stats: the preload did not take (a static or setuid program?)%s%s",
+             why[0] ? "; " : "", why);
+    hr_judge_output(job->metric, p, "its output", job->stats != NULL, "hakmem", nostats, r);
+}
+
+void hr_judge_output(const hr_metric_t *metric, const hr_proc_t *p, const char *output,
+                     bool want_stats, const char *whose, const char *no_stats, hr_result_t *r) {
+    if (!hr_metric_read(metric, p, &r->metric)) {
         r->status = HR_NO_METRIC;
         r->metric = NAN;
-        say(r, "no match for /%s/ in its output", job->metric->regex);
-    } else if (job->stats && !r->have_stats) {
+        hr_reason(r, "no match for /%s/ in %s", metric->regex, output);
+    } else if (want_stats && !r->have_stats) {
         r->status = HR_NO_STATS;
-        say(r, "hakmem wrote no stats: the preload did not take (a static or setuid program?)%s%s",
-            why[0] ? "; " : "", why);
-    } else if (job->stats && hr_stats_served(&r->stats) <= 0) {
+        hr_reason(r, "%s", no_stats);
+    } else if (want_stats && hr_stats_served(&r->stats) <= 0) {
         r->status = HR_UNSERVED;
-        say(r,
-            "hakmem served no allocation (%lld went to the C library): this run measured "
-            "another allocator",
-            r->stats.v[HAK_S_libc_alloc]);
+        hr_reason(r,
+                  "%s served no allocation (%lld went to the C library): this run measured another "
+                  "allocator",
+                  whose, r->stats.v[HAK_S_libc_alloc]);
     }
 }

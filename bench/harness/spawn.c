@@ -136,6 +136,17 @@ static void drop_inherited_hakmem(void) {
     }
 }
 
+void hr_apply_env(const hr_env_t *env, int nenv, bool drop_hakmem) {
+    unsetenv("LD_PRELOAD");
+    if (drop_hakmem) drop_inherited_hakmem();
+    for (int i = 0; i < nenv; i++) {
+        if (env[i].value)
+            setenv(env[i].name, env[i].value, 1);
+        else
+            unsetenv(env[i].name);
+    }
+}
+
 static _Noreturn void child(const hr_spawn_t *s, int out, int err, int errpipe) {
     setpgid(0, 0);
     int null = open("/dev/null", O_RDONLY);
@@ -145,14 +156,7 @@ static _Noreturn void child(const hr_spawn_t *s, int out, int err, int errpipe) 
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
-    unsetenv("LD_PRELOAD");
-    if (s->drop_hakmem) drop_inherited_hakmem();
-    for (int i = 0; i < s->nenv; i++) {
-        if (s->env[i].value)
-            setenv(s->env[i].name, s->env[i].value, 1);
-        else
-            unsetenv(s->env[i].name);
-    }
+    hr_apply_env(s->env, s->nenv, s->drop_hakmem);
     execvp(s->argv[0], (char *const *)s->argv);
     int e = errno;
     ssize_t ignored = write(errpipe, &e, sizeof e);

@@ -19,7 +19,7 @@ usage() {
   ok "$name"
 }
 
-usage "no workload" 'give one workload: --bench NAME or --cmd' --max-evals 3
+usage "no workload" "give one workload: --bench NAME, --cmd 'PROGRAM ARGS' or --server with --client" --max-evals 3
 usage "two workloads" 'give one workload' --bench larson --cmd true
 usage "unknown option" "unknown option or stray argument '--frobnicate'" --cmd true --frobnicate
 usage "missing value" '--max-evals needs a value' --cmd true --max-evals
@@ -45,6 +45,22 @@ usage "RSS cap with the rss objective" '--objective rss minimises peak RSS: --ma
   --cmd true --objective rss --max-rss 100
 usage "bad RSS cap" "--max-rss '0': expected a number from" --cmd true --max-rss 0
 usage "unbalanced quote" "--cmd 'echo \"hi': unterminated \" quote" --cmd 'echo "hi'
+usage "server without its client" '--server and --client go together' --server 'srv {port}'
+usage "server without a metric" '--server needs --metric REGEX' --server 'srv {port}' --client 'cl {port}'
+usage "server and --cmd" '--server/--client is the workload: --bench and --cmd do not go with it' \
+  --server 'srv {port}' --client 'cl {port}' --cmd true --metric wall
+usage "server without {port}" '--server and --client each need \{port\}' \
+  --server 'srv 6379' --client 'cl {port}' --metric wall
+usage "unknown front" "--front 'memory': expected rss \(bounds on peak RSS\) or sys" --cmd true --front memory
+usage "bad front points" "--front-points '0.5,x': expected up to 16 fractions" \
+  --cmd true --front rss --front-points 0.5,x
+usage "front points without a front" '--front-points goes with --front rss or --front sys' \
+  --cmd true --front-points 0.5
+usage "a front of another objective" '--front maximises throughput under each bound: --objective rss' \
+  --cmd true --front rss --objective rss
+usage "a front and its own cap" '--front rss sets its own bounds on peak RSS: drop --max-rss' \
+  --cmd true --front rss --max-rss 100
+usage "bad capping margin" "--cap-margin '-1': expected a number from 0 to 100" --cmd true --cap-margin -1
 
 cat >"$tmp/typo.space" <<'S'
 align_mode = "reserve";
@@ -74,7 +90,8 @@ usage "space: missing file" '--space .*/none.space: cannot read: No such file' \
 for opt in --bench --bench-args --larson-args --cmd --metric --max-evals --time-budget --repeats \
            --max-sys-frac --max-sys --algorithm --seed --space --log --resume --quiet --output \
            --lib --timeout --confirm --calibrate --svg --print-space --objective \
-           --min-throughput-frac --max-rss --min-gain --recheck; do
+           --min-throughput-frac --max-rss --min-gain --recheck --server --client --front \
+           --front-points --report --cap-margin --no-guide --print-guide --print-rules; do
   expect "--help explains $opt" grep -q -- "$opt" "$tmp/help"
 done
 

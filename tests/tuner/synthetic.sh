@@ -32,6 +32,21 @@ expect "within 5% of the constrained optimum (ratio $ratio)" \
   awk -v r="$ratio" 'BEGIN { exit !(r >= 0.95) }'
 expect "inside the kernel-time cap (designed share $sys <= 0.45)" test "$feasible" = 1
 
+# What mattered: testload's throughput depends on six knobs only; the
+# winner's variants must not credit any of the others, and must name
+# large_cache_spans (its peak is far from the default: x0.5 there).
+mattered=$(sed -nE 's/^# mattered: +//p' "$tmp/t.cfg")
+echo "mattered: $mattered"
+expect "the header says what mattered, large_cache_spans first among numeric knobs" \
+  grep -qE '^# mattered: +([a-z_]+ \([^)]*\), )*large_cache_spans \(' "$tmp/t.cfg"
+for inert in chunk_pool_pages release_delay_ms retain_pct wrap_tiny wrap_large tiny_max mid_max \
+             mid_open_after tcache_bytes tcache_max_bytes tcache_grow_pct large_cache_bytes \
+             large_thp_min; do
+  expect "what mattered does not credit $inert, which does nothing here" \
+    bash -c "! grep -qE '^# mattered: .*(^|[ ,])$inert \\(' '$tmp/t.cfg' || grep -qE '^# mattered: [^;]*$inert \\([^)]*(failed|unserved|crash)' '$tmp/t.cfg'"
+done
+expect "the summary lists what mattered" grep -qE '^  MATTERED +' "$tmp/out"
+
 # Loadable in strict mode, every knob written.
 expect "hakmem-config --strict accepts the profile" "$cfgtool" --strict "$tmp/t.cfg"
 nknobs=$("$cfgtool" --knobs | grep -c '^| `')
@@ -40,8 +55,8 @@ expect "every knob written ($nknobs)" \
 expect "all knobs come from the profile" \
   test "$("$cfgtool" "$tmp/t.cfg" | grep -vc '# profile$')" -eq 0
 # The machine-readable lines configs/README.md documents, then the rest.
-for field in workload cmd metric objective constraints gain command 'tuned by' date host search \
-             verdict; do
+for field in workload cmd metric objective constraints gain mattered command 'tuned by' date \
+             host search verdict; do
   expect "header names the $field" grep -qE "^# $field: +[^ ]" "$tmp/t.cfg"
 done
 expect "header: the objective is throughput" grep -qE '^# objective: +throughput$' "$tmp/t.cfg"
