@@ -80,7 +80,7 @@ static const rule_t rules[] = {
      {{K(LARGE_CACHE_BYTES), HT_UP},
       {K(LARGE_CACHE_SPANS), HT_UP},
       {K(RETAIN_PCT), HT_UP},
-      {K(LARGE_THP_MIN), HT_EITHER}},
+      {K(THP_MIN), HT_EITHER}},
      4,
      "large allocations are fresh mappings, not span-cache hits: a larger span cache"},
     {"madvise",
@@ -218,7 +218,7 @@ static const rule_t rules[] = {
      0.01,
      100,
      true,
-     {{K(LARGE_THP_MIN), HT_EITHER}, {K(LARGE_CACHE_BYTES), HT_UP}, {K(WRAP_LARGE), HT_EITHER}},
+     {{K(THP_MIN), HT_EITHER}, {K(LARGE_CACHE_BYTES), HT_UP}, {K(WRAP_LARGE), HT_EITHER}},
      3,
      "the large tier serves a share of the allocations: its huge pages and span cache, or the C "
      "library"},

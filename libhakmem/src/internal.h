@@ -400,6 +400,10 @@ static inline uint64_t hak_retain_cap(uint64_t floor, const hak_peak_t *p, uint6
  * price of retention that was too short. */
 void hak_os_note_giveback(void);
 void hak_os_note_fresh(size_t bytes);
+/* A give-back taken out of a pool or cache under its lock, and made (the
+ * memory is the kernel's again): hak_os_reclaim waits for those between. */
+void hak_os_giveback_taken(void);
+void hak_os_giveback_made(void);
 
 /* The purge thread (purge.c): once a tier keeps more than its floor, a
  * thread started on a slow path returns what waited past release_delay_ms

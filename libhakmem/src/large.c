@@ -285,17 +285,22 @@ static hak_span_t *cache_expire(uint64_t now) {
     }
     hak_assert_deep(cache_counts_hold());
     if (cache_bytes > floor) hak_purge_wanted();
+    if (out != NULL) hak_os_giveback_taken();
     return out;
 }
 
+/* Unmaps what cache_expire took out (or hak_large_reclaim, which counts
+ * its list alike). */
 static void release(hak_span_t *list) {
-    if (list != NULL) hak_os_note_giveback();
+    if (list == NULL) return;
+    hak_os_note_giveback();
     while (list != NULL) {
         hak_span_t *next = list->next;
         hak_os_unmap(list->map, list->map_len);
         hak_meta_free(HAK_META_SPAN, list);
         list = next;
     }
+    hak_os_giveback_made();
 }
 
 /* Counts len bytes handed to (delta > 0) or back from the program. */
@@ -513,6 +518,7 @@ bool hak_large_reclaim(void) {
         sp->next = all;
         all = sp;
     }
+    if (all != NULL) hak_os_giveback_taken();
     hak_unlock(&large_lock);
     bool any = all != NULL;
     release(all);

@@ -44,6 +44,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -82,6 +83,21 @@ static _Atomic(uint64_t) last_giveback_us;
 
 void hak_os_note_giveback(void) {
     atomic_store_explicit(&last_giveback_us, hak_now_us(), memory_order_relaxed);
+}
+
+/* Give-backs taken out of a pool or cache and not yet made: until they are,
+ * what they hold is neither in the pool for hak_os_reclaim to take nor the
+ * kernel's, and a mapping that failed would fail again on retry (the purge
+ * thread may be a second into unmapping a hundred megabytes). Raised under
+ * the lock the pages were taken out under, so that a reclaim taking that
+ * lock afterwards sees either the pages or the count. */
+static _Atomic(int) giveback_pending;
+
+void hak_os_giveback_taken(void) {
+    atomic_fetch_add_explicit(&giveback_pending, 1, memory_order_relaxed);
+}
+void hak_os_giveback_made(void) {
+    atomic_fetch_sub_explicit(&giveback_pending, 1, memory_order_release);
 }
 
 void hak_os_note_fresh(size_t bytes) {
@@ -354,8 +370,9 @@ void hak_os_page_unused(void *p, uint8_t had) {
 /* Expired pages go back: chunk_pool unmaps them, reserve decommits them
  * (a reserved region is never split by munmap). No lock held. */
 static void release_expired(pool_node_t *expired) {
+    if (expired == NULL) return;
     bool unmap = (hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL;
-    if (expired != NULL) hak_os_note_giveback();
+    hak_os_note_giveback();
     while (expired != NULL) {
         pool_node_t *next = expired->next;
         if (unmap) {
@@ -366,6 +383,7 @@ static void release_expired(pool_node_t *expired) {
         }
         expired = next;
     }
+    hak_os_giveback_made();
 }
 
 void hak_os_page_free(void *p, uint8_t tag) {
@@ -383,6 +401,7 @@ void hak_os_page_free(void *p, uint8_t tag) {
     n->tag = tag;
     pool_push(n);
     pool_node_t *expired = pool_expire(now);
+    if (expired != NULL) hak_os_giveback_taken();
     hak_unlock(&os_lock);
     release_expired(expired);
 }
@@ -396,6 +415,7 @@ bool hak_os_expire(uint64_t now) {
         return false;
     hak_lock(&os_lock);
     pool_node_t *expired = pool_expire(hak_now_us());
+    if (expired != NULL) hak_os_giveback_taken();
     hak_unlock(&os_lock);
     release_expired(expired);
     return expired != NULL;
@@ -439,6 +459,12 @@ bool hak_os_reclaim(void) {
     }
     if (rest_len != 0) hak_os_unmap(rest, rest_len);
     any |= hak_large_reclaim();
+    /* Both locks were taken above, so every give-back that was pending has
+     * been counted; what they free serves the retry as well. */
+    while (atomic_load_explicit(&giveback_pending, memory_order_acquire) != 0) {
+        any = true;
+        sched_yield();
+    }
     atomic_store_explicit(&busy, false, memory_order_release);
     return any;
 }
@@ -447,8 +473,12 @@ void hak_os_lock_all(void) {
     hak_lock(&os_lock);
 }
 void hak_os_unlock_all(bool child) {
-    if (child)
+    if (child) {
         hak_lock_reset(&os_lock);
-    else
+        /* A give-back the parent's purge thread was making stays in the
+         * child's address space, never to be made: waiting for it would
+         * hang the child's first reclaim. */
+        atomic_store_explicit(&giveback_pending, 0, memory_order_relaxed);
+    } else
         hak_unlock(&os_lock);
 }

@@ -31,7 +31,7 @@ among() { # NAME N PATTERN: one of the first N knobs tried matches PATTERN
     head -"$2" | grep -qE "^($3)$"
 }
 
-large='large_cache_bytes|large_cache_spans|large_thp_min|retain_pct|release_delay_ms|chunk_pool_pages|wrap_large'
+large='large_cache_bytes|large_cache_spans|thp_min|retain_pct|release_delay_ms|chunk_pool_pages|wrap_large'
 guide bigbuffers "$bench/bigbuffers" 1
 expect "bigbuffers: a large-tier or retention rule fires" fired bigbuffers 'churn|large-fresh|large-busy'
 expect "bigbuffers: a large-tier or retention knob goes first ($(first bigbuffers))" \

@@ -41,7 +41,7 @@ expect "the header says what mattered, large_cache_spans first among numeric kno
   grep -qE '^# mattered: +([a-z_]+ \([^)]*\), )*large_cache_spans \(' "$tmp/t.cfg"
 for inert in chunk_pool_pages release_delay_ms retain_pct wrap_tiny wrap_large tiny_max mid_max \
              mid_open_after tcache_bytes tcache_max_bytes tcache_grow_pct large_cache_bytes \
-             large_thp_min; do
+             thp_min; do
   expect "what mattered does not credit $inert, which does nothing here" \
     bash -c "! grep -qE '^# mattered: .*(^|[ ,])$inert \\(' '$tmp/t.cfg' || grep -qE '^# mattered: [^;]*$inert \\([^)]*(failed|unserved|crash)' '$tmp/t.cfg'"
 done
