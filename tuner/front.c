@@ -29,9 +29,8 @@ static const int rss_levers[] = {HAK_K_CHUNK_POOL_PAGES,  HAK_K_TCACHE_BYTES,
                                  HAK_K_TCACHE_COUNT,      HAK_K_LARGE_CACHE_SPANS};
 static const ht_dir_t rss_dirs[] = {HT_DOWN, HT_DOWN, HT_DOWN, HT_DOWN,
                                     HT_DOWN, HT_DOWN, HT_DOWN, HT_DOWN};
-static const int sys_levers[] = {HAK_K_CHUNK_POOL_PAGES, HAK_K_RELEASE_DELAY_MS,
-                                 HAK_K_RETAIN_PCT,       HAK_K_LARGE_CACHE_BYTES,
-                                 HAK_K_ALIGN_MODE,       HAK_K_THP_MIN};
+static const int sys_levers[] = {HAK_K_CHUNK_POOL_PAGES,  HAK_K_RELEASE_DELAY_MS, HAK_K_RETAIN_PCT,
+                                 HAK_K_LARGE_CACHE_BYTES, HAK_K_ALIGN_MODE,       HAK_K_THP_MIN};
 static const ht_dir_t sys_dirs[] = {HT_UP, HT_UP, HT_UP, HT_UP, HT_EITHER, HT_EITHER};
 _Static_assert(sizeof rss_levers / sizeof rss_levers[0] == sizeof rss_dirs / sizeof rss_dirs[0],
                "a direction for every lever");
