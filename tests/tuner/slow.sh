@@ -34,7 +34,10 @@ expect "the profile keeps a span cache of at least 256 MiB" \
   awk '/^large_cache_bytes = / { gsub(/;.*/, ""); exit !($3 >= 268435456) }' "$tmp/t.cfg"
 expect "capped runs are logged as capped, not failed" grep -q '"status":"capped"' "$tmp/t.runs.jsonl"
 expect "progress lines say so" grep -qE '^\[[^]]*\] capped: stopped at [0-9.]+ s: slower than the best so far' "$tmp/err"
-expect "the failures line counts none of them" grep -qE '^broke a constraint: [0-9]+; failed: 0$' "$tmp/out"
+# A candidate that hands every tier to the C library is "unserved", a
+# failure of its own that the search may or may not reach.
+expect "the failures line counts none of them" \
+  grep -qE '^broke a constraint: [0-9]+; failed: (0|([0-9]+) \(unserved \2\))$' "$tmp/out"
 gain=$(sed -nE 's/^# gain: +throughput x([0-9.]+) .*/\1/p' "$tmp/t.cfg")
 expect "confirmed at least 5x over the default (x${gain:-none})" \
   awk -v g="${gain:-0}" 'BEGIN { exit !(g >= 5) }'
