@@ -253,7 +253,7 @@ static void pool_push(pool_node_t *n) {
 }
 
 /* Takes out of the pool every page past its age or beyond what retention
- * keeps. */
+ * keeps, counted as a give-back taken (os_lock held). */
 static pool_node_t *pool_expire(uint64_t now) {
     size_t out = atomic_load_explicit(&pages_out, memory_order_relaxed);
     hak_peak_note(&pages_peak, out, now);
@@ -268,6 +268,7 @@ static pool_node_t *pool_expire(uint64_t now) {
         expired = old;
     }
     if (pool_count > floor) hak_purge_wanted();
+    if (expired != NULL) hak_os_giveback_taken();
     return expired;
 }
 
@@ -401,7 +402,6 @@ void hak_os_page_free(void *p, uint8_t tag) {
     n->tag = tag;
     pool_push(n);
     pool_node_t *expired = pool_expire(now);
-    if (expired != NULL) hak_os_giveback_taken();
     hak_unlock(&os_lock);
     release_expired(expired);
 }
@@ -415,7 +415,6 @@ bool hak_os_expire(uint64_t now) {
         return false;
     hak_lock(&os_lock);
     pool_node_t *expired = pool_expire(hak_now_us());
-    if (expired != NULL) hak_os_giveback_taken();
     hak_unlock(&os_lock);
     release_expired(expired);
     return expired != NULL;
