@@ -20,6 +20,7 @@
  * re-checked under that heap's lock. */
 #include "internal.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -529,20 +530,28 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
          * time (at least one), and only a granule's worth on a heap's
          * first refill of the class: a small program touches a page of
          * each of its many classes, and uses most of them for few blocks. */
-        size_t carved = 0;
         size_t carve_max = hak_counter_get(&h->tc_nrefill[cls]) == 0 ? HAK_GRANULE : CARVE_BYTES;
-        while (got < want && pg->bump < pg->end && (carved < carve_max || got == 0)) {
-            hak_block_t *b = (hak_block_t *)pg->bump;
-            /* Read unlocked by other threads' frees (check_block_start). */
-            __atomic_store_n(&pg->bump, pg->bump + pg->block_size, __ATOMIC_RELAXED);
-            b->next = head;
-            head = b;
-            got++;
-            pg->used++;
-            carved += pg->block_size;
+        size_t bs = pg->block_size;
+        size_t k = (size_t)(pg->end - pg->bump) / bs;
+        if (k > want - got) k = want - got;
+        if (k > (carve_max + bs - 1) / bs) k = (carve_max + bs - 1) / bs;
+        if (k > 0) {
+            /* Linked in address order, in one pass of stores the hardware
+             * streams, and the bump pointer (read unlocked by other
+             * threads' frees, check_block_start) stored once: a store per
+             * block to the descriptor cost as much as the links. */
+            uint8_t *first = pg->bump;
+            uint8_t *last = first + (k - 1) * bs;
+            for (uint8_t *p = first; p < last; p += bs)
+                ((hak_block_t *)p)->next = (hak_block_t *)(p + bs);
+            ((hak_block_t *)last)->next = head;
+            head = (hak_block_t *)first;
+            __atomic_store_n(&pg->bump, last + bs, __ATOMIC_RELAXED);
+            got += (unsigned)k;
+            pg->used += (uint32_t)k;
         }
         page_settle(h, pg);
-        if (carved >= carve_max) break;
+        if (k * bs >= carve_max) break;
     }
     sweep(h, now);
     hak_unlock(&h->lock);
@@ -611,20 +620,27 @@ static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, 
     hak_page_push_remote(pg, first, last, n);
 }
 
-/* Returns every block of `list` to its page, one push per run of blocks of
- * the same page. h may be NULL (a thread without a heap); if not, its lock
- * is held. */
-static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
+/* Returns the first `count` blocks of `list` (all of them, if it is
+ * shorter) to their pages, one push per run of blocks of the same page, and
+ * returns what follows them: a flush walks the cache once, not once to cut
+ * it and again to give it back, a dependent load per block each time. h may
+ * be NULL (a thread without a heap); if not, its lock is held. */
+static hak_block_t *give_back(hak_heap_t *h, hak_block_t *list, unsigned count, uint64_t now) {
     if (h != NULL) hak_assert_locked(&h->lock);
-    while (list != NULL) {
+    while (count > 0 && list != NULL) {
         hak_page_t *pg = (hak_page_t *)(hak_registry_get(list) & ~HAK_REG_CLASS_MASK);
         hak_block_t *first = list, *last = list;
         unsigned n = 1;
         list = list->next;
-        while (list != NULL && (hak_page_t *)(hak_registry_get(list) & ~HAK_REG_CLASS_MASK) == pg) {
+        count--;
+        /* A page is the 64 KiB from its base, aligned or not: a subtraction
+         * tells a run's next block from the next page's without a lookup. */
+        uintptr_t base = (uintptr_t)pg->base;
+        while (count > 0 && list != NULL && (uintptr_t)list - base < HAK_PAGE_SIZE) {
             last = list;
             list = list->next;
             n++;
+            count--;
         }
         last->next = NULL;
         if (h != NULL && atomic_load_explicit(&pg->owner, memory_order_relaxed) == h) {
@@ -633,6 +649,7 @@ static void give_back(hak_heap_t *h, hak_block_t *list, uint64_t now) {
         } else
             give_back_remote(h, pg, first, last, n, now);
     }
+    return list;
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
@@ -640,19 +657,13 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     hak_assert(count <= hak_tc_limit(h, cls));
     unsigned n = count / 2 + 1;
     if (n > count) n = count;
-    hak_block_t *list = h->tc_head[cls], *last = NULL;
-    for (unsigned i = 0; i < n; i++) {
-        last = h->tc_head[cls];
-        h->tc_head[cls] = last->next;
-    }
     hak_tc_set_count(h, cls, count - n);
     hak_counter_add(&h->tc_nflush[cls], n);
     uint64_t now = heap_clock(h);
-    if (last != NULL) {
-        last->next = NULL;
+    if (n > 0) {
         hak_lock(&h->lock);
         stamp(h, now);
-        give_back(h, list, now);
+        h->tc_head[cls] = give_back(h, h->tc_head[cls], n, now);
         sweep(h, now);
         hak_unlock(&h->lock);
     }
@@ -669,7 +680,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b) {
     (void)pg;
     b->next = NULL;
-    give_back(NULL, b, hak_now_us());
+    give_back(NULL, b, 1, hak_now_us());
 }
 
 /* ---- thread exit ------------------------------------------------------ */
@@ -688,7 +699,7 @@ static bool cache_return_all(hak_heap_t *h, uint64_t now) {
         hak_counter_add(&h->tc_nflush[c], hak_tc_count(h, c));
         h->tc_head[c] = NULL;
         hak_tc_set_count(h, c, 0);
-        give_back(h, list, now);
+        give_back(h, list, UINT_MAX, now);
     }
     return any;
 }
