@@ -4,9 +4,9 @@
 # chunk pool's bound (0 behaves as overalloc when retention is off too),
 # retention, the release delay, the idle
 # threshold under Larson's thread churn, and wrap levels.
-#   knobs_matter.sh LIBHAKMEM_SO PAGECYCLE_BIN [LARSON_BIN]
+#   knobs_matter.sh LIBHAKMEM_SO PAGECYCLE_BIN BUFCYCLE_BIN [LARSON_BIN]
 set -u
-lib=$1 pagecycle=$2 larson=${3:-}
+lib=$1 pagecycle=$2 bufcycle=$3 larson=${4:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
@@ -62,6 +62,18 @@ check "retain_pct = 100 with chunk_pool_pages = 0: released pages come back from
 
 check "relaxed: no alignment work, one munmap per released page" \
   "$(stat relaxed os_munmap) == $(stat relaxed page_released) && $(stat relaxed page_released) > 0"
+
+# Retention follows churn: a program that holds its peak and replaces one
+# buffer at a time frees nothing the peak's share lets the span cache keep
+# (its floor set to 0 here), so each replacement would be a fresh mapping;
+# memory taken fresh soon after a give-back raises the bound, and the
+# buffers come from the cache. retain_pct = 0 turns that off as well.
+run bufchurn HAKMEM_LARGE_CACHE_BYTES=0 -- "$bufcycle" 400 16
+run bufnone HAKMEM_LARGE_CACHE_BYTES=0 HAKMEM_RETAIN_PCT=0 -- "$bufcycle" 400 16
+check "retention follows churn: replaced buffers come from the span cache, not the kernel" \
+  "$(stat bufchurn large_cache_hit) * 100 >= 85 * $(stat bufchurn large_alloc) && $(stat bufchurn os_mmap) * 5 <= $(stat bufchurn large_alloc)"
+check "retain_pct = 0 with large_cache_bytes = 0: every replaced buffer is a fresh mapping" \
+  "$(stat bufnone large_cache_hit) == 0 && $(stat bufnone os_mmap) >= $(stat bufnone large_alloc)"
 
 run delay0 HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=65536 HAKMEM_RELEASE_DELAY_MS=0 -- "$pagecycle" 20
 run delaylong HAKMEM_ALIGN_MODE=reserve HAKMEM_CHUNK_POOL_PAGES=65536 HAKMEM_RELEASE_DELAY_MS=3600000 -- "$pagecycle" 20

@@ -46,7 +46,8 @@ typedef enum {
       "OS")                                                                                        \
     X(RETAIN_PCT, "retain_pct", HAK_T_INT, 100, 0, 400, HAK_SCALE_LINEAR, 1, NULL,                 \
       "beyond those floors, the page pool and the span cache keep freed memory while it brings "   \
-      "their memory in use back to at most this percent of its recent peak (0: the floors alone)") \
+      "their memory in use back to this percent of its recent peak, up to 1.5 times that while "   \
+      "what they give back is soon taken fresh again (0: the floors alone)")                       \
     X(PURGE_THREAD, "purge_thread", HAK_T_BOOL, 1, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                \
       "a background thread returns memory past release_delay_ms when the program stops calling; "  \
       "started only once more than the floors is kept (0: only the program's own calls do)")       \

@@ -366,33 +366,70 @@ void hak_pool_unlock_all(bool child);
  * Retention (os.c's page pool and large.c's span cache): what freed memory
  * each keeps for reuse follows the program. A tier may keep free whatever
  * brings its memory in use back to retain_pct percent of its recent peak,
- * and never less than its fixed floor; whatever is kept goes back once
+ * plus what churn showed it needs, and never less than its fixed floor;
+ * whatever is kept goes back once
  * older than release_delay_ms, on the slow paths or from the purge thread.
  * ---------------------------------------------------------------------- */
 
-/* The most a tier had in use recently: the larger of this window's maximum
- * and the last one's, a window being release_delay_ms long (at least
- * 10 ms), so that a peak is remembered between one and two windows. The
- * caller holds the lock of the tier it tracks. */
+/* What a tier may keep: the most it had in use recently, and a boost that
+ * churn earns. The peak is the larger of this window's maximum and the last
+ * one's, a window being release_delay_ms long (at least 10 ms), so that a
+ * peak is remembered between one and two windows. A share of the peak is
+ * not enough for a program that holds its peak and replaces part of it (20
+ * big buffers, one at a time): what it frees goes back, and what it asks
+ * for next comes fresh from the kernel, a page fault per 4 KiB. So when the
+ * tier takes memory fresh within a window of giving memory back because of
+ * its bound (not its age), the bound was too tight: the boost grows by what
+ * was taken, up to half of retain_pct's share of the peak (so retain_pct 0
+ * still keeps nothing), and a window without such churn halves it.
+ * glibc's mmap threshold rises the same way when a freed mapping shows it
+ * too low, but never comes down. The caller holds the lock of the tier. */
 typedef struct {
     uint64_t cur, prev, window_us;
-} hak_peak_t;
+    uint64_t boost;       /* bytes kept beyond retain_pct of the peak */
+    uint64_t gaveback_us; /* when the bound last sent memory back (0: never) */
+    bool churned;         /* fresh memory taken soon after, this window */
+} hak_retain_t;
 
-static inline void hak_peak_note(hak_peak_t *p, uint64_t in_use, uint64_t now) {
+static inline uint64_t hak_retain_window(void) {
     uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
-    if (len < 10000) len = 10000;
-    if (now >= p->window_us + len) {
-        p->prev = now >= p->window_us + 2 * len ? in_use : p->cur;
-        p->cur = in_use;
-        p->window_us = now;
+    return len < 10000 ? 10000 : len;
+}
+
+static inline uint64_t hak_retain_peak(const hak_retain_t *r) {
+    return r->cur > r->prev ? r->cur : r->prev;
+}
+
+static inline void hak_retain_note(hak_retain_t *r, uint64_t in_use, uint64_t now) {
+    uint64_t len = hak_retain_window();
+    if (now >= r->window_us + len) {
+        bool stale = now >= r->window_us + 2 * len;
+        r->prev = stale ? in_use : r->cur;
+        r->cur = in_use;
+        r->window_us = now;
+        r->boost = stale ? 0 : r->churned ? r->boost : r->boost / 2;
+        r->churned = false;
     }
-    if (in_use > p->cur) p->cur = in_use;
+    if (in_use > r->cur) r->cur = in_use;
+}
+
+/* The tier's bound sent memory back to the kernel at `now`. */
+static inline void hak_retain_gave_back(hak_retain_t *r, uint64_t now) {
+    r->gaveback_us = now;
+}
+
+/* The tier took `bytes` fresh from the kernel at `now`. */
+static inline void hak_retain_fresh(hak_retain_t *r, uint64_t bytes, uint64_t now) {
+    if (r->gaveback_us == 0 || now < r->gaveback_us || now - r->gaveback_us >= hak_retain_window())
+        return;
+    uint64_t most = hak_retain_peak(r) / 200 * (uint64_t)hak_knob(RETAIN_PCT);
+    r->boost = r->boost + bytes < most ? r->boost + bytes : most;
+    r->churned = true;
 }
 
 /* How much free memory a tier may keep, in_use being what it has in use. */
-static inline uint64_t hak_retain_cap(uint64_t floor, const hak_peak_t *p, uint64_t in_use) {
-    uint64_t peak = p->cur > p->prev ? p->cur : p->prev;
-    uint64_t want = peak / 100 * (uint64_t)hak_knob(RETAIN_PCT);
+static inline uint64_t hak_retain_cap(uint64_t floor, const hak_retain_t *r, uint64_t in_use) {
+    uint64_t want = hak_retain_peak(r) / 100 * (uint64_t)hak_knob(RETAIN_PCT) + r->boost;
     uint64_t room = want > in_use ? want - in_use : 0;
     return room > floor ? room : floor;
 }

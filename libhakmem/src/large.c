@@ -17,7 +17,8 @@
  *
  * What the cache keeps follows the program (internal.h, "Retention"):
  * freed spans while they bring the bytes in use back to retain_pct of their
- * recent peak, and never fewer than large_cache_bytes; within
+ * recent peak, more when fresh mappings soon after a give-back show that
+ * too little, and never fewer than large_cache_bytes; within
  * large_cache_spans spans; none older than release_delay_ms. Spans leave
  * oldest first, unmapped; all of them under memory pressure. The age is
  * checked when a span is freed, on the thread heaps' slow paths and by the
@@ -53,7 +54,7 @@ static size_t cache_count, cache_bytes;
 static hak_span_t *bin_head[BIN_COUNT], *bin_tail[BIN_COUNT];
 static uint64_t bin_map[BIN_WORDS];
 static size_t live_bytes; /* spans handed to the program */
-static hak_peak_t live_peak;
+static hak_retain_t live_retain;
 /* When the oldest cached span was freed (0: the cache is empty), for
  * hak_large_expire's look without the lock. */
 static _Atomic(uint64_t) oldest_us;
@@ -273,10 +274,12 @@ static hak_span_t *cache_take(size_t len, size_t align) {
 static hak_span_t *cache_expire(uint64_t now) {
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
     size_t floor = (size_t)hak_knob(LARGE_CACHE_BYTES);
-    size_t max_bytes = (size_t)hak_retain_cap(floor, &live_peak, live_bytes);
+    size_t max_bytes = (size_t)hak_retain_cap(floor, &live_retain, live_bytes);
     hak_span_t *out = NULL;
-    while (age_oldest != NULL && (cache_count > max_count || cache_bytes > max_bytes ||
-                                  hak_past_delay(age_oldest->freed_us, now))) {
+    while (age_oldest != NULL) {
+        bool bound = cache_count > max_count || cache_bytes > max_bytes;
+        if (!bound && !hak_past_delay(age_oldest->freed_us, now)) break;
+        if (bound) hak_retain_gave_back(&live_retain, now);
         hak_span_t *old = age_oldest;
         cache_unlink(old);
         hak_registry_set(old->map, old->map_len, 0);
@@ -308,7 +311,7 @@ static void live_add(long long delta, uint64_t now) {
     hak_assert_locked(&large_lock);
     hak_assert(delta >= 0 || live_bytes >= (size_t)-delta);
     live_bytes += (size_t)delta;
-    hak_peak_note(&live_peak, live_bytes, now);
+    hak_retain_note(&live_retain, live_bytes, now);
 }
 
 /* ---- the kernel -------------------------------------------------------- */
@@ -339,7 +342,10 @@ static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
         hak_registry_set(map, map_len, 0);
     else if (map_len > len && split(sp, len, &front, &back))
         cache_put(back, now);
-    if (ok) live_add((long long)front->map_len, now);
+    if (ok) {
+        live_add((long long)front->map_len, now);
+        hak_retain_fresh(&live_retain, len, now);
+    }
     hak_unlock(&large_lock);
     if (!ok) {
         hak_os_unmap(map, map_len);

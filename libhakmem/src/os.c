@@ -21,7 +21,8 @@
  * Freed pages wait in the pool, still committed and linked through their own
  * first words, for at most release_delay_ms, and while the pool holds no
  * more than retention allows (internal.h, "Retention"): what brings the
- * pages in use back to retain_pct of their recent peak, and never fewer
+ * pages in use back to retain_pct of their recent peak, more when pages
+ * taken fresh soon after a give-back show that too little, and never fewer
  * than chunk_pool_pages. A server whose replies come and go in bursts of
  * thousands of pages keeps them, instead of giving each back to the kernel
  * and faulting it in again within the second. Expiry takes the oldest. Age
@@ -77,7 +78,7 @@ static size_t reserved_bytes; /* every region reserved so far */
 /* Pool pages handed out and not given back, and their recent peak (the
  * peak is sampled under os_lock, whenever the pool is touched). */
 static _Atomic(size_t) pages_out;
-static hak_peak_t pages_peak;
+static hak_retain_t pages_retain;
 /* When memory last went back to the kernel, for churn_bytes. */
 static _Atomic(uint64_t) last_giveback_us;
 
@@ -256,12 +257,14 @@ static void pool_push(pool_node_t *n) {
  * keeps, counted as a give-back taken (os_lock held). */
 static pool_node_t *pool_expire(uint64_t now) {
     size_t out = atomic_load_explicit(&pages_out, memory_order_relaxed);
-    hak_peak_note(&pages_peak, out, now);
+    hak_retain_note(&pages_retain, out, now);
     size_t floor = (size_t)hak_knob(CHUNK_POOL_PAGES);
-    size_t keep = (size_t)hak_retain_cap(floor, &pages_peak, out);
+    size_t keep = (size_t)hak_retain_cap(floor, &pages_retain, out);
     pool_node_t *expired = NULL;
-    while (pool_oldest != NULL &&
-           (pool_count > keep || hak_past_delay(pool_oldest->freed_us, now))) {
+    while (pool_oldest != NULL) {
+        bool bound = pool_count > keep;
+        if (!bound && !hak_past_delay(pool_oldest->freed_us, now)) break;
+        if (bound) hak_retain_gave_back(&pages_retain, now);
         pool_node_t *old = pool_oldest;
         pool_unlink(old);
         old->next = expired;
@@ -316,6 +319,8 @@ static void *page_alloc(uint8_t want, uint8_t *had) {
                 p = reserve_carve();
             fresh = true;
         }
+        /* The pool had nothing for us: what comes next is the kernel's. */
+        if (p == NULL || fresh) hak_retain_fresh(&pages_retain, HAK_PAGE_SIZE, hak_now_us());
         hak_unlock(&os_lock);
         if (p != NULL) {
             hak_gstat_add(fresh ? HAK_S_os_page_fresh : HAK_S_os_page_pooled, 1);
