@@ -76,7 +76,7 @@ typedef enum {
       "turn doubles its limit, up to this or 1024 blocks")                                         \
     X(TCACHE_GROW_PCT, "tcache_grow_pct", HAK_T_INT, 10, 0, 100, HAK_SCALE_LINEAR, 1, NULL,        \
       "most the caches of all threads may grow together, in percent of the pool memory in use "    \
-      "(0: caches keep their first limits)")                                                       \
+      "plus 8 MiB (0: caches keep their first limits)")                                            \
     X(DRAIN_SCAN, "drain_scan", HAK_T_INT, 8, 1, 256, HAK_SCALE_LOG, 1, NULL,                      \
       "full pages checked for remote frees per refill before taking a new page")                   \
     X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 4096, 0, 65536, HAK_SCALE_LOG, 1, NULL,   \

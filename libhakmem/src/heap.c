@@ -37,6 +37,10 @@ hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
 /* Most bytes of never-used blocks one refill carves. */
 #define CARVE_BYTES 16384
 
+/* What the caches' growth budget counts on top of the pool's memory in
+ * use (hak_heap_grow). */
+#define GROW_BASE ((uint64_t)8 << 20)
+
 /* Full pages a slow path looks at for frees that emptied them. */
 #define SWEEP_PAGES 4
 
@@ -465,23 +469,33 @@ static void page_settle(hak_heap_t *h, hak_page_t *pg) {
  * walk of sizes, a server handling requests of one size): each overflow
  * flushes half the cache to its pages and the next underflow refills it
  * from them, a cache miss for every block moved. Doubling the cache, once
- * per such cycle, makes the runs fit. A cache that only overflows belongs
- * to a thread that frees what others allocate (a consumer): a bigger cache
- * would only hoard, so it keeps its first limit, as do the classes a thread
- * uses lightly. */
+ * per such cycle, makes the runs fit; so does a cache that keeps running
+ * empty into pages with more free blocks than it takes (a producer,
+ * hak_heap_refill). A cache that only overflows belongs to a thread that
+ * frees what others allocate (a consumer), and a cache beyond tcache_bytes
+ * would only hoard their blocks; but below that bound a flush of 33 blocks
+ * costs the consumer as much again as freeing them (prodcons with batches
+ * of a thousand 64 B blocks: twice as fast when it grows), so it grows to
+ * tcache_bytes' worth, where its first limit was set by tcache_count. */
 bool hak_heap_grow(hak_heap_t *h, unsigned cls) {
     uint32_t cur = h->hard_limit[cls];
-    size_t max = (size_t)hak_knob(TCACHE_MAX_BYTES) / hak_class_size[cls];
+    size_t bytes =
+        (size_t)(h->tc_refilled[cls] ? hak_knob(TCACHE_MAX_BYTES) : hak_knob(TCACHE_BYTES));
+    size_t max = bytes / hak_class_size[cls];
     if (max > TC_LIMIT_MAX) max = TC_LIMIT_MAX;
-    if (cur >= max || !h->tc_refilled[cls]) return false;
+    if (cur >= max) return false;
     uint32_t next = cur * 2 < max ? cur * 2 : (uint32_t)max;
     /* All caches together grow by at most tcache_grow_pct of the pool's
      * memory in use, so that they cost a bounded share of a program's
-     * footprint however many threads it runs and however long. The check
-     * and the add are not one step: racing threads may overshoot by a
-     * doubling each. */
+     * footprint however many threads it runs and however long; counted as
+     * if the pool held GROW_BASE more, or a small program's few threads
+     * could not grow their caches at all (prodcons, 4 threads in 3 MiB of
+     * pages: 10 % of that let one of its four caches grow, and ran at a
+     * third of the speed). The check and the add are not one step: racing
+     * threads may overshoot by a doubling each. */
     uint64_t delta = (uint64_t)(next - cur) * hak_class_size[cls];
-    uint64_t budget = hak_pool_bytes_live() / 100 * (uint64_t)hak_knob(TCACHE_GROW_PCT);
+    uint64_t budget =
+        (hak_pool_bytes_live() + GROW_BASE) / 100 * (uint64_t)hak_knob(TCACHE_GROW_PCT);
     if (atomic_load_explicit(&grown_bytes, memory_order_relaxed) + delta > budget) return false;
     atomic_fetch_add_explicit(&grown_bytes, delta, memory_order_relaxed);
     h->grown_bytes += delta;
@@ -503,6 +517,19 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     while (got < want) {
         hak_page_t *pg = h->avail[cls].head;
         if (pg == NULL && (pg = find_page(h, cls, now)) == NULL) break;
+        /* A page with more free blocks than the cache takes at once,
+         * reached by a cache that ran empty again: a producer, whose
+         * blocks come back through other threads' frees in long lists.
+         * Walking a part of such a list would take a cache miss per block
+         * on another CPU's lines, one after another (prodcons with
+         * batches of a thousand: 4.5 times slower), where the whole list
+         * moves in one step and each block is met only when the program
+         * takes it, its miss overlapping the program's work. So such a
+         * cache grows, as one that overflows and runs empty does. */
+        if (got == 0 && pg->nfree > limit && hak_heap_grow(h, cls)) {
+            limit = hak_tc_limit(h, cls);
+            want = limit / 2 + 1;
+        }
         if (got == 0 && pg->nfree != 0 && pg->nfree <= limit) {
             /* The whole free list in one move, and enough for now: walking
              * it would touch every block, a cache miss each for mid-size

@@ -552,8 +552,9 @@ static inline void hak_tc_set_count(hak_heap_t *h, uintptr_t cls, uint32_t count
     h->tc_room[cls] = (int32_t)((int64_t)h->tc_limit[cls] - count);
 }
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
-/* Doubles the full cache of class cls, within tcache_max_bytes, if it has
- * run empty since it last grew; false otherwise (the caller flushes). */
+/* Doubles the cache of class cls, within tcache_max_bytes, if it has run
+ * empty since it last grew; false otherwise (a full cache's caller
+ * flushes). */
 bool hak_heap_grow(hak_heap_t *h, unsigned cls);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
 void hak_heap_thread_exit(void *arg);

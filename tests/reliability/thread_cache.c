@@ -4,9 +4,10 @@
  *   grow     a cache that overflows and runs empty in turn doubles its
  *            limit up to tcache_max_bytes (or 1024 blocks) instead of
  *            flushing, while all caches' growth stays within
- *            tcache_grow_pct of the pool's memory in use; one that only
- *            overflows (a thread that frees what others allocate), is at
- *            that bound or has no budget left flushes;
+ *            tcache_grow_pct of the pool's memory in use (plus 8 MiB); one
+ *            that only overflows (a thread that frees what others
+ *            allocate) grows to tcache_bytes' worth only; one at its bound
+ *            or with no budget left flushes;
  *   handover a thread's exit leaves its cached blocks in its heap, and the
  *            next thread to start takes the heap over with them;
  *   idle     blocks cached in the heap of a thread that exited are returned
@@ -67,10 +68,46 @@ static void *free_elsewhere(void *arg) {
     unsigned cls = hak_class_of_size(64);
     hak_free(hak_alloc(64)); /* a heap, and one block in this class's cache */
     uint32_t first = hak_tc_limit(heap(), cls);
+    uint32_t bound = (uint32_t)(hak_knob(TCACHE_BYTES) / 64);
     if (free_all(p, 1000) == 0) die("a thread freeing 1000 blocks never flushed");
-    if (hak_tc_limit(heap(), cls) > 2 * first)
-        die("the cache of a thread that only frees grew from %u to %u", first,
-            hak_tc_limit(heap(), cls));
+    uint32_t now = hak_tc_limit(heap(), cls);
+    if (now > bound)
+        die("the cache of a thread that only frees grew from %u to %u, past tcache_bytes' %u "
+            "blocks",
+            first, now, bound);
+    /* More than the one doubling that the refill of its start allows. */
+    if (now <= 2 * first)
+        die("the cache of a thread that only frees stayed at %u (first %u), below tcache_bytes' "
+            "%u blocks: every %u frees cost a flush",
+            now, first, bound, now / 2 + 1);
+    return NULL;
+}
+
+/* A producer: allocates blocks that another thread frees, and then
+ * allocates again from its pages, whose free lists the other thread's
+ * frees made longer than its cache takes at once. */
+static void *free_all_thread(void *arg) {
+    hak_free(hak_alloc(64)); /* a heap of its own */
+    free_all(arg, 1000);
+    return NULL;
+}
+
+static void *produce(void *arg) {
+    void **p = arg;
+    unsigned cls = hak_class_of_size(64);
+    hak_free(hak_alloc(64));
+    uint32_t first = hak_tc_limit(heap(), cls);
+    for (int r = 0; r < 6; r++) {
+        alloc_all(p, 1000, 64);
+        pthread_t t;
+        if (pthread_create(&t, NULL, free_all_thread, p) != 0 || pthread_join(t, NULL) != 0)
+            die("pthread_create or pthread_join failed");
+    }
+    uint32_t now = hak_tc_limit(heap(), cls);
+    if (now <= 2 * first)
+        die("the cache of a thread that only allocates what another frees stayed at %u (first "
+            "%u): every refill walks a list of blocks the other thread freed",
+            now, first);
     return NULL;
 }
 
@@ -107,15 +144,23 @@ static void test_grow(void) {
     if (hak_tc_limit(h, cls) < N)
         die("the cache holds %d blocks with a limit of %u", N, hak_tc_limit(h, cls));
     if (stat_of(h, HAK_S_cache_grown) == grown) die("cache_grown did not count the growth");
-    if (hak_tc_limit(h, cls) * SIZE > hak_pool_bytes_live())
-        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use",
+    if (hak_tc_limit(h, cls) * SIZE > hak_pool_bytes_live() + ((uint64_t)8 << 20))
+        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use + 8 MiB",
             hak_tc_limit(h, cls), SIZE, (unsigned long long)hak_pool_bytes_live());
 
-    /* A thread that only frees (a consumer) keeps its first limit: at most
-     * one doubling, for the one refill of its start. */
+    /* A thread that only frees (a consumer) grows its cache to
+     * tcache_bytes' worth (here 256 blocks of 64 bytes), not to
+     * tcache_max_bytes' (1024). */
     pthread_t t;
     alloc_all(p, N, SIZE);
+    long long bytes = hak_knob(TCACHE_BYTES);
+    hak_knob_value[HAK_K_TCACHE_BYTES] = 16384;
     if (pthread_create(&t, NULL, free_elsewhere, p) != 0 || pthread_join(t, NULL) != 0)
+        die("pthread_create or pthread_join failed");
+    hak_knob_value[HAK_K_TCACHE_BYTES] = bytes;
+
+    /* A producer's cache grows as well. */
+    if (pthread_create(&t, NULL, produce, p) != 0 || pthread_join(t, NULL) != 0)
         die("pthread_create or pthread_join failed");
 
     /* A class already at its bound flushes: 4 KiB blocks, bound 16 KiB. */
@@ -132,8 +177,8 @@ static void test_grow(void) {
             hak_tc_limit(h, big));
     hak_knob_value[HAK_K_TCACHE_MAX_BYTES] = saved;
     hak_knob_value[HAK_K_TCACHE_GROW_PCT] = pct;
-    printf("grow ok: the %d-byte cache grew from %u to %u blocks; a freeing thread's and a "
-           "bounded one did not\n",
+    printf("grow ok: the %d-byte cache grew from %u to %u blocks; a freeing thread's to "
+           "tcache_bytes' worth, a producer's, a bounded one not at all\n",
            SIZE, first, hak_tc_limit(h, cls));
 }
 
