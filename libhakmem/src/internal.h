@@ -386,7 +386,7 @@ void hak_pool_unlock_all(bool child);
  * too low, but never comes down. The caller holds the lock of the tier. */
 typedef struct {
     uint64_t cur, prev, window_us;
-    uint64_t boost;       /* bytes kept beyond retain_pct of the peak */
+    uint64_t boost;       /* kept beyond retain_pct of the peak, in in_use's unit */
     uint64_t gaveback_us; /* when the bound last sent memory back (0: never) */
     bool churned;         /* fresh memory taken soon after, this window */
 } hak_retain_t;
@@ -418,12 +418,13 @@ static inline void hak_retain_gave_back(hak_retain_t *r, uint64_t now) {
     r->gaveback_us = now;
 }
 
-/* The tier took `bytes` fresh from the kernel at `now`. */
-static inline void hak_retain_fresh(hak_retain_t *r, uint64_t bytes, uint64_t now) {
+/* The tier took `n` fresh from the kernel at `now`, counted in the unit of
+ * its in_use (bytes for the span cache, pages for the page pool). */
+static inline void hak_retain_fresh(hak_retain_t *r, uint64_t n, uint64_t now) {
     if (r->gaveback_us == 0 || now < r->gaveback_us || now - r->gaveback_us >= hak_retain_window())
         return;
     uint64_t most = hak_retain_peak(r) / 200 * (uint64_t)hak_knob(RETAIN_PCT);
-    r->boost = r->boost + bytes < most ? r->boost + bytes : most;
+    r->boost = r->boost + n < most ? r->boost + n : most;
     r->churned = true;
 }
 

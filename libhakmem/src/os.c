@@ -319,8 +319,9 @@ static void *page_alloc(uint8_t want, uint8_t *had) {
                 p = reserve_carve();
             fresh = true;
         }
-        /* The pool had nothing for us: what comes next is the kernel's. */
-        if (p == NULL || fresh) hak_retain_fresh(&pages_retain, HAK_PAGE_SIZE, hak_now_us());
+        /* The pool had nothing for us: what comes next is the kernel's
+         * (one page: the pool counts pages, as pages_out does). */
+        if (p == NULL || fresh) hak_retain_fresh(&pages_retain, 1, hak_now_us());
         hak_unlock(&os_lock);
         if (p != NULL) {
             hak_gstat_add(fresh ? HAK_S_os_page_fresh : HAK_S_os_page_pooled, 1);
