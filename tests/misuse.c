@@ -8,6 +8,13 @@
  *   double-now          free(p); free(p)
  *   double-later        free(p), then frees of 100 other blocks of its size, then free(p)
  *   double-interleaved  free(p); free(q); free(p)
+ *   double-reuse        free(p); free(q); free(p), then three blocks of its size
+ *                       taken and written (the third is p again)
+ *   write-after-free    free(p), a write into p's second word, then a block
+ *                       of its size taken (p)
+ *   double-flush        frees of 10,000 other blocks of its size around
+ *                       free(p); free(q); free(p): the cache overflows and
+ *                       gives its newest blocks back to their pages
  *   interior            free(p + 1)
  *   stack               free() of an array of SIZE bytes on this thread's stack
  *   stack-other         free() of an array on another live thread's stack (one that
@@ -18,7 +25,8 @@
  *                       free key (learned from a freed block) are freed; the
  *                       program must run to its end
  * A case that returns prints "returned" and exits 0: the misuse went
- * unnoticed. */
+ * unnoticed, unless the allocator finds it at exit (hakmem checks the
+ * exiting thread's caches then: a double free it let into a cache). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -109,6 +117,27 @@ int main(int argc, char **argv) {
         free_it(p);
         free_it(q);
         free_it(p);
+    } else if (strcmp(shape, "double-reuse") == 0) {
+        char *p = block(), *q = block();
+        free_it(p);
+        free_it(q);
+        free_it(p);
+        for (int i = 0; i < 3; i++) block();
+    } else if (strcmp(shape, "double-flush") == 0) {
+        enum { N = 10000 };
+        static char *others[N];
+        char *p = block(), *q = block();
+        for (int i = 0; i < N; i++) others[i] = block();
+        for (int i = 0; i < N / 2; i++) free_it(others[i]);
+        free_it(p);
+        free_it(q);
+        free_it(p);
+        for (int i = N / 2; i < N; i++) free_it(others[i]);
+    } else if (strcmp(shape, "write-after-free") == 0) {
+        char *p = block();
+        free_it(p);
+        ((volatile uintptr_t *)tu_launder(p))[1] = 42;
+        block();
     } else if (strcmp(shape, "interior") == 0) {
         char *p = block();
         free_it(p + 1);

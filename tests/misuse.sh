@@ -3,9 +3,12 @@
 # mode: seven shapes (three kinds of double free, a pointer one byte into a
 # block, an array on the thread's stack, an address where nothing is mapped,
 # the address 1) for blocks of 8 B, 4 KiB and 256 KiB, plus an array on
-# another thread's stack. Each must end the program with abort() and one
-# line on stderr, matched here exactly up to the addresses. A program whose
-# live blocks hold the free key in their second word must run to its end.
+# another thread's stack, a double free whose block is then taken again, one
+# that the cache then gives back to its page, and a write into a freed
+# block that is then taken again. Each must end the
+# program with abort() and one line on stderr, matched here exactly up to
+# the addresses. A program whose live blocks hold the free key in their
+# second word must run to its end.
 #   misuse.sh MODE PROGRAM [LIBHAKMEM_SO]   MODE: preload (needs the library) or linked
 set -u
 mode=$1 prog=$2 lib=${3:-}
@@ -48,6 +51,15 @@ for size in 8 4096 262144; do
   check one $size "hakmem: free\(\): invalid pointer 0x1: not allocated by hakmem nor the C library \(misaligned\)"
 done
 check stack-other 8 "hakmem: free\(\): invalid pointer $hex: on the stack of another thread, not allocated by anyone"
+# A double free the free let into the cache, and a write after free, are
+# found when malloc would hand the block out (again); a large block's
+# second free is found at the free.
+for size in 8 4096; do
+  check double-reuse $size "hakmem: double free of $hex, or a write to it after free \(found by malloc\)"
+  check write-after-free $size "hakmem: double free of $hex, or a write to it after free \(found by malloc\)"
+  check double-flush $size "hakmem: double free of $hex"
+done
+check double-reuse 262144 "hakmem: double free of $hex"
 
 for size in 8 4096 262144; do
   out=$(run key-in-data $size 2>"$errfile"); rc=$?

@@ -69,6 +69,7 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
         if (b == NULL) return enomem();
         hak_heap_stat(h, HAK_S_slow_alloc, 1);
     }
+    if (hak_unlikely(b->key != hak_free_key)) hak_bad_free_block(b, "malloc");
     b->key = 0;
     hak_counter_add(&h->tc_nalloc[cls], 1);
     return b;
@@ -76,19 +77,27 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
 
 /* b carries the free mark: either it is free already (a double free) or
  * the program's data happens to hold the mark. Look for it where this
- * thread can look without racing anyone: its own cache and, for pages it
- * owns, the page's free list. Not found means not proven: carry on. */
+ * thread can look without racing anyone: its own cache (which the look
+ * checks whole, since a double free the fast path let in links a block
+ * twice) and, for pages it owns, the page's free list, as far as its count
+ * of free blocks (a list a double free damaged may run on into another).
+ * Not found means not proven: carry on. */
 hak_cold static void check_double_free(hak_heap_t *h, hak_page_t *pg, unsigned cls,
                                        hak_block_t *b) {
     if (h == NULL || h->kind != HAK_HEAP_REAL) return;
-    for (hak_block_t *x = h->tc_head[cls]; x != NULL; x = x->next)
-        if (x == b) hak_fatal("double free of %p", (void *)b);
+    if (hak_heap_check_cache(h, cls, b)) hak_fatal("double free of %p", (void *)b);
     hak_lock(&h->lock);
     bool found = false;
-    if (atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)
-        for (hak_block_t *x = pg->free; x != NULL && !found; x = x->next) found = x == b;
+    if (atomic_load_explicit(&pg->owner, memory_order_relaxed) == h) {
+        hak_block_t *x = pg->free;
+        for (uint32_t i = 0; i < pg->nfree && x != NULL && !found; i++, x = x->next) found = x == b;
+    }
     hak_unlock(&h->lock);
     if (found) hak_fatal("double free of %p", (void *)b);
+}
+
+void hak_bad_free_block(const hak_block_t *b, const char *by) {
+    hak_fatal("double free of %p, or a write to it after free (found by %s)", (const void *)b, by);
 }
 
 /* The C library's blocks are what the registry does not know: start-up's,

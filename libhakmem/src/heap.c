@@ -20,7 +20,6 @@
  * re-checked under that heap's lock. */
 #include "internal.h"
 
-#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -570,8 +569,8 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
             uint8_t *first = pg->bump;
             uint8_t *last = first + (k - 1) * bs;
             for (uint8_t *p = first; p < last; p += bs)
-                ((hak_block_t *)p)->next = (hak_block_t *)(p + bs);
-            ((hak_block_t *)last)->next = head;
+                *(hak_block_t *)p = (hak_block_t){(hak_block_t *)(p + bs), hak_free_key};
+            *(hak_block_t *)last = (hak_block_t){head, hak_free_key};
             head = (hak_block_t *)first;
             __atomic_store_n(&pg->bump, last + bs, __ATOMIC_RELAXED);
             got += (unsigned)k;
@@ -649,21 +648,39 @@ static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, 
 
 /* Returns the first `count` blocks of `list` (all of them, if it is
  * shorter) to their pages, one push per run of blocks of the same page, and
- * returns what follows them: a flush walks the cache once, not once to cut
- * it and again to give it back, a dependent load per block each time. h may
- * be NULL (a thread without a heap); if not, its lock is held. */
+ * returns what follows them: a flush walks the cache once to check it and
+ * once to give it back, the second time through lines the first brought
+ * in. h may be NULL (a thread without a heap); if not, its lock is held.
+ *
+ * The check: a double free the free fast path let in links its block into
+ * the cache a second time, which closes the list into a loop through it,
+ * and walking that loop would give the same blocks back twice, so that a
+ * page would count itself empty under live blocks and be released. So the
+ * first walk marks each block (the key with one bit flipped) and a block
+ * met marked is the one freed twice; the second restores the key. */
 static hak_block_t *give_back(hak_heap_t *h, hak_block_t *list, unsigned count, uint64_t now) {
     if (h != NULL) hak_assert_locked(&h->lock);
+    const uintptr_t key = hak_free_key, mark = key ^ 2;
+    hak_block_t *x = list;
+    for (unsigned i = 0; i < count && x != NULL; i++, x = x->next) {
+        if (hak_unlikely(x->key != key)) {
+            if (x->key == mark) hak_fatal("double free of %p", (void *)x);
+            hak_bad_free_block(x, "a cache flush");
+        }
+        x->key = mark;
+    }
     while (count > 0 && list != NULL) {
         hak_page_t *pg = (hak_page_t *)(hak_registry_get(list) & ~HAK_REG_CLASS_MASK);
         hak_block_t *first = list, *last = list;
         unsigned n = 1;
+        list->key = key;
         list = list->next;
         count--;
         /* A page is the 64 KiB from its base, aligned or not: a subtraction
          * tells a run's next block from the next page's without a lookup. */
         uintptr_t base = (uintptr_t)pg->base;
         while (count > 0 && list != NULL && (uintptr_t)list - base < HAK_PAGE_SIZE) {
+            list->key = key;
             last = list;
             list = list->next;
             n++;
@@ -710,23 +727,71 @@ void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b) {
     give_back(NULL, b, 1, hak_now_us());
 }
 
+/* ---- checks of a whole cache ------------------------------------------ */
+
+/* The first block met twice on a list that loops: the block freed twice,
+ * since its second free linked it ahead of where it already was (Floyd's
+ * walk). NULL if the list ends within `bound` steps. */
+static const hak_block_t *loop_entry(const hak_block_t *list, uint32_t bound) {
+    const hak_block_t *slow = list, *fast = list;
+    do {
+        if (fast == NULL || fast->next == NULL || bound-- == 0) return NULL;
+        slow = slow->next;
+        fast = fast->next->next;
+    } while (slow != fast);
+    for (slow = list; slow != fast; slow = slow->next) fast = fast->next;
+    return slow;
+}
+
+bool hak_heap_check_cache(hak_heap_t *h, unsigned cls, const hak_block_t *b) {
+    uint32_t count = hak_tc_count(h, cls);
+    const hak_block_t *x = h->tc_head[cls];
+    bool found = false;
+    for (uint32_t i = 0; i < count && x != NULL; i++, x = x->next) {
+        if (x->key != hak_free_key) hak_bad_free_block(x, "a check of the thread's cache");
+        found |= x == b;
+    }
+    if (x != NULL) {
+        const hak_block_t *twice = loop_entry(h->tc_head[cls], 2 * count + 2);
+        if (twice != NULL) hak_fatal("double free of %p", (const void *)twice);
+        hak_fatal("the cache of %u-byte blocks runs on beyond its %u blocks: "
+                  "a double free, or a write after free",
+                  (unsigned)hak_class_size[cls], (unsigned)count);
+    }
+    return found;
+}
+
+/* The fast path lets a double free in unless the block was the last freed
+ * (hak_block_t): malloc finds it when it would hand the block out again.
+ * A program that ends first is told at exit, from the exiting thread's
+ * caches (other threads' are checked when their blocks go back whole,
+ * cache_return_all). */
+__attribute__((destructor)) static void check_caches_at_exit(void) {
+    hak_heap_t *h = hak_tls_heap;
+    if (!hak_ready() || h->kind != HAK_HEAP_REAL) return;
+    for (unsigned c = 1; c <= hak_class_count; c++) hak_heap_check_cache(h, c, NULL);
+}
+
 /* ---- thread exit ------------------------------------------------------ */
 
 /* Returns every cached block of h to its page; true when there was any.
  * h's lock is held, and its caches belong to the caller: h's own thread, or
  * a thread holding heaps_lock over an abandoned h, which no new thread can
- * then take over. */
+ * then take over. Each is checked first: a block linked twice would go
+ * back twice. */
 static bool cache_return_all(hak_heap_t *h, uint64_t now) {
     hak_assert_locked(&h->lock);
     bool any = false;
     for (unsigned c = 1; c <= hak_class_count; c++) {
         hak_block_t *list = h->tc_head[c];
         if (list == NULL) continue;
+        hak_heap_check_cache(h, c, NULL);
         any = true;
-        hak_counter_add(&h->tc_nflush[c], hak_tc_count(h, c));
+        unsigned count = hak_tc_count(h, c);
+        hak_counter_add(&h->tc_nflush[c], count);
         h->tc_head[c] = NULL;
         hak_tc_set_count(h, c, 0);
-        give_back(h, list, UINT_MAX, now);
+        give_back(h, list, count, now);
     }
     return any;
 }

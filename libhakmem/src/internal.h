@@ -291,12 +291,17 @@ void hak_size_class_fork_child(void);
  * Blocks, pages (pool.c) and spans (large.c)
  * ---------------------------------------------------------------------- */
 
-/* A free block. `key` marks it as free (hak_free_key) so that a second
- * free of it can be caught: malloc clears it, the slow free path checks and
- * sets it, and only a block that already carries it is looked for in the
- * free lists. Reading the mark costs a cache miss on a cold block, so only
- * hardened mode sends every free through that check. Every block is at
- * least 16 bytes, so both words fit. */
+/* A free block. `key` marks it as free (hak_free_key): every free writes
+ * it, malloc checks it on the block it hands out (whose line it reads for
+ * `next` anyway) and clears it. So a block freed twice is found when it
+ * would be handed out the second time, before two owners share it, and a
+ * write into a free block's second word is found too. The free fast path
+ * does not read it: on a cold block that load is a cache miss the
+ * program waits for (larson-mid 1.2 times faster without it), where the
+ * stores drain on their own. The walks of a cache (a flush's, the checks
+ * at exit, hak_heap_check_cache) find a block linked twice before it can
+ * reach its page twice, and hardened mode's every free checks the key on
+ * free. Every block is at least 16 bytes, so both words fit. */
 typedef struct hak_block_s {
     struct hak_block_s *next;
     uintptr_t key;
@@ -558,6 +563,11 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
  * flushes). */
 bool hak_heap_grow(hak_heap_t *h, unsigned cls);
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
+/* Checks cache cls of h (its thread's, or an abandoned heap's under
+ * heaps_lock: nothing changes it meanwhile) and says whether b is in it:
+ * ends the program if a block in it lacks the free key or the list runs
+ * beyond the cache's count (a block linked twice closes it into a loop). */
+bool hak_heap_check_cache(hak_heap_t *h, unsigned cls, const hak_block_t *b);
 void hak_heap_thread_exit(void *arg);
 /* Returns the blocks cached in heaps of exited threads to their pages
  * (memory pressure); true when there were any. No lock but the caller's
@@ -698,6 +708,10 @@ extern uintptr_t hak_brk_start;
  * ---------------------------------------------------------------------- */
 
 void *hak_alloc_slow(size_t n);
+/* A free block met without the free key: freed twice (handed out once
+ * already) or written after its free. `by`: who met it ("malloc"). Ends
+ * the program. */
+_Noreturn void hak_bad_free_block(const hak_block_t *b, const char *by);
 /* entry: p's page-map entry as the fast path read it (0: not in a page). */
 void hak_free_slow(void *p, uintptr_t entry);
 /* hak_free_slow for a free whose cache was full: the fast path took a
@@ -714,6 +728,7 @@ static inline void *hak_alloc(size_t n) {
         uintptr_t cls = hak_class_of_size(n);
         hak_block_t *b = h->tc_head[cls];
         if (hak_likely(b != NULL)) {
+            if (hak_unlikely(b->key != hak_free_key)) hak_bad_free_block(b, "malloc");
             h->tc_head[cls] = b->next;
             h->tc_room[cls]++;
             hak_counter_add(&h->tc_nalloc[cls], 1);
@@ -727,12 +742,11 @@ static inline void *hak_alloc(size_t n) {
 /* The free fast path: a block of a page this thread's cache takes. Every
  * check it makes is one a wrong free must fail (internal.h's callers of
  * hak_free_slow repeat them with a message): the address is within the page
- * map (an address beyond 47 bits takes the slow path), the page's class
- * says where blocks start, and a freed block carries the process's random
- * key in its second word, so a block that already carries it is either
- * free already or holds that word by chance, which the slow path tells
- * apart. The cache's room is decremented first and given back on the rare
- * way out: a sign test, no compare with a limit. */
+ * map (an address beyond 47 bits takes the slow path) and the page's class
+ * says where blocks start. It reads nothing from the block, and leaves
+ * double frees to malloc and the cache's walks (hak_block_t says why). The
+ * cache's room is decremented first and given back on the rare way out: a
+ * sign test, no compare with a limit. */
 static inline void hak_free(void *p) {
     uintptr_t a = (uintptr_t)p, e = 0;
     uintptr_t i = a >> (HAK_PAGE_SHIFT + HAK_PAGEMAP_L2_BITS);
@@ -749,7 +763,7 @@ static inline void hak_free(void *p) {
     uint32_t offset = (uint32_t)(a & (HAK_PAGE_SIZE - 1));
     /* tc_recip[0] is 0, so an address in no page (class 0) fails the
      * offset test too, and needs no test of its own. */
-    if (hak_likely(offset * h->tc_recip[cls] < h->tc_recip[cls] && b->key != hak_free_key)) {
+    if (hak_likely(offset * h->tc_recip[cls] < h->tc_recip[cls])) {
         if (hak_likely(--h->tc_room[cls] >= 0)) {
             b->key = hak_free_key;
             b->next = h->tc_head[cls];
