@@ -88,7 +88,7 @@ typedef enum {
     X(THP_MIN, "thp_min", HAK_T_SIZE, 2097152, 0, 1073741824, HAK_SCALE_LOG, 1, NULL,              \
       "memory asks for transparent huge pages, one page fault per 2 MiB instead of 512: large "    \
       "blocks of at least this many bytes, and the page pool's regions once it has filled this "   \
-      "much (0: never)")                                                                           \
+      "much, those of blocks over 4 KiB once the program is seen to fill them (0: never)")         \
     X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
       "every free takes the slow path, which also refuses blocks never handed out (the default "   \
       "already catches double frees and interior pointers)")                                       \
@@ -216,6 +216,8 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \
     X(os_mremap, "mremap calls (large blocks resized by realloc)")                                 \
+    X(os_thp_probe, "looks at whether the program fills its blocks over 4 KiB (mincore calls)")    \
+    X(os_thp_sparse, "1 once pages of blocks over 4 KiB get huge pages (the program fills them)")  \
     X(churn_bytes, "bytes taken fresh from the kernel within a second of giving memory back")      \
     X(purged, "times the purge thread gave memory back while the program made no call")            \
     X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \
