@@ -743,6 +743,14 @@ static const hak_block_t *loop_entry(const hak_block_t *list, uint32_t bound) {
     return slow;
 }
 
+/* A cache whose list goes on past its count without looping: it ran into
+ * another list (a page's, which a double free linked it to). */
+_Noreturn static void cache_runs_on(unsigned cls, unsigned count) {
+    hak_fatal("the cache of %u-byte blocks runs on beyond its %u blocks: "
+              "a double free, or a write after free",
+              (unsigned)hak_class_size[cls], count);
+}
+
 bool hak_heap_check_cache(hak_heap_t *h, unsigned cls, const hak_block_t *b) {
     uint32_t count = hak_tc_count(h, cls);
     const hak_block_t *x = h->tc_head[cls];
@@ -754,18 +762,15 @@ bool hak_heap_check_cache(hak_heap_t *h, unsigned cls, const hak_block_t *b) {
     if (x != NULL) {
         const hak_block_t *twice = loop_entry(h->tc_head[cls], 2 * count + 2);
         if (twice != NULL) hak_fatal("double free of %p", (const void *)twice);
-        hak_fatal("the cache of %u-byte blocks runs on beyond its %u blocks: "
-                  "a double free, or a write after free",
-                  (unsigned)hak_class_size[cls], (unsigned)count);
+        cache_runs_on(cls, count);
     }
     return found;
 }
 
-/* The fast path lets a double free in unless the block was the last freed
- * (hak_block_t): malloc finds it when it would hand the block out again.
- * A program that ends first is told at exit, from the exiting thread's
- * caches (other threads' are checked when their blocks go back whole,
- * cache_return_all). */
+/* The fast path lets a double free in (hak_block_t): malloc finds it when
+ * it would hand the block out again. A program that ends first is told at
+ * exit, from the exiting thread's caches (other threads' are checked when
+ * their blocks go back whole, cache_return_all). */
 __attribute__((destructor)) static void check_caches_at_exit(void) {
     hak_heap_t *h = hak_tls_heap;
     if (!hak_ready() || h->kind != HAK_HEAP_REAL) return;
@@ -777,21 +782,21 @@ __attribute__((destructor)) static void check_caches_at_exit(void) {
 /* Returns every cached block of h to its page; true when there was any.
  * h's lock is held, and its caches belong to the caller: h's own thread, or
  * a thread holding heaps_lock over an abandoned h, which no new thread can
- * then take over. Each is checked first: a block linked twice would go
- * back twice. */
+ * then take over. give_back's walk finds a block linked twice (a loop
+ * within the count); a list that goes on past the count is reported
+ * after. */
 static bool cache_return_all(hak_heap_t *h, uint64_t now) {
     hak_assert_locked(&h->lock);
     bool any = false;
     for (unsigned c = 1; c <= hak_class_count; c++) {
         hak_block_t *list = h->tc_head[c];
         if (list == NULL) continue;
-        hak_heap_check_cache(h, c, NULL);
         any = true;
         unsigned count = hak_tc_count(h, c);
         hak_counter_add(&h->tc_nflush[c], count);
         h->tc_head[c] = NULL;
         hak_tc_set_count(h, c, 0);
-        give_back(h, list, count, now);
+        if (give_back(h, list, count, now) != NULL) cache_runs_on(c, count);
     }
     return any;
 }

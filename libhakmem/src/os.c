@@ -220,11 +220,10 @@ void *hak_os_map_large(size_t len, size_t align) {
 static void sparse_probe(void) {
     enum { GRANULES = HAK_PAGE_SIZE / HAK_GRANULE };
     unsigned char vec[PROBE_SPAN / HAK_GRANULE];
-    uint8_t *from = reserve[0].next - 2 * PROBE_SPAN;
     size_t carved = (size_t)(reserve[0].next - reserve[0].start);
-    if (sparse_thp || getauxval(AT_PAGESZ) != HAK_GRANULE || carved < 2 * PROBE_SPAN ||
-        carved % PROBE_SPAN != 0 || mincore(from, PROBE_SPAN, vec) != 0)
-        return;
+    if (sparse_thp || carved < 2 * PROBE_SPAN || carved % PROBE_SPAN != 0) return;
+    uint8_t *from = reserve[0].next - 2 * PROBE_SPAN;
+    if (getauxval(AT_PAGESZ) != HAK_GRANULE || mincore(from, PROBE_SPAN, vec) != 0) return;
     hak_gstat_add(HAK_S_os_thp_probe, 1);
     size_t untouched = 0, resident = 0;
     for (size_t pg = 0; pg < PROBE_SPAN / HAK_PAGE_SIZE; pg++) {
@@ -248,6 +247,7 @@ static void sparse_probe(void) {
  * that backs a page whole, hak_os_class_tag). os_lock held. */
 static void *reserve_carve(bool dense) {
     uint8_t **next = &reserve[dense].next, **end = &reserve[dense].end;
+    size_t thp = (size_t)hak_knob(THP_MIN);
     if (*next == *end) {
         /* Short of address space (RLIMIT_AS, overcommit limits), smaller
          * regions still serve: halve until one page. */
@@ -264,7 +264,6 @@ static void *reserve_carve(bool dense) {
          * glibc 1.3 s), those of sparse pages once it fills its blocks
          * (sparse_probe). Small programs never get there, so a huge page
          * cannot make their few pages of each class cost 2 MiB. */
-        size_t thp = (size_t)hak_knob(THP_MIN);
         reserved_bytes += len * 2;
         if ((dense || sparse_thp) && thp != 0 && reserved_bytes - len * 2 >= thp)
             advise(r, len * 2, MADV_HUGEPAGE);
@@ -273,7 +272,6 @@ static void *reserve_carve(bool dense) {
     }
     void *p = *next;
     *next += HAK_PAGE_SIZE;
-    size_t thp = (size_t)hak_knob(THP_MIN);
     if (!dense && thp != 0 && reserved_bytes >= thp) sparse_probe();
     return p;
 }
