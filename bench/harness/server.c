@@ -197,21 +197,32 @@ static int wait_ready(const hr_server_job_t *job, server_t *s, int port) {
 
 /* SIGTERM, then up to STOP_S for it to exit: false when it had to be
  * killed. */
-static bool shut_down(server_t *s, double stop_s) {
-    if (s->reaped) return true;
-    kill(s->pid, SIGTERM);
+/* Whether the server is gone within secs. */
+static bool reap_within(server_t *s, double secs) {
     double t0 = hr_now();
     while (!reap(s, WNOHANG)) {
-        if (hr_now() - t0 > stop_s) {
-            kill(-s->pid, SIGKILL);
-            reap(s, 0);
-            return false;
-        }
+        if (hr_now() - t0 > secs) return false;
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     return true;
 }
+
+static bool shut_down(server_t *s, double stop_s) {
+    if (s->reaped) return true;
+    kill(s->pid, SIGTERM);
+    if (reap_within(s, stop_s)) return true;
+    kill(-s->pid, SIGKILL);
+    reap(s, 0);
+    return false;
+}
+
+/* A server that dies mid-run takes its client down with it, and the client
+ * can see the connection go before the kernel has finished the server (an
+ * abort writing its core, a loaded machine): after a client that failed,
+ * the server gets this long to be found dead before it is asked to stop,
+ * or its death would count as a crash at shutdown. */
+#define DEATH_GRACE_S 1.0
 
 static void server_figures(const server_t *s, hr_proc_t *sp, hr_result_t *r) {
     sp->wstatus = s->wstatus;
@@ -305,7 +316,8 @@ void hr_run_server(const hr_server_job_t *job, hr_proc_t *client, hr_result_t *r
     r->wall_s = client->wall_s;
     r->exit_code = hr_exit_code(client);
     r->signal = hr_signal(client);
-    bool died = reap(&s, WNOHANG);
+    bool client_ok = r->exit_code == 0 && r->signal == 0;
+    bool died = client_ok ? reap(&s, WNOHANG) : reap_within(&s, DEATH_GRACE_S);
     bool stopped = shut_down(&s, job->stop_s);
     read_output(job->output, &sp);
     server_figures(&s, &sp, r);
