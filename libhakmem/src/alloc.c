@@ -69,7 +69,7 @@ static void *alloc_class(hak_heap_t *h, unsigned cls) {
         if (b == NULL) return enomem();
         hak_heap_stat(h, HAK_S_slow_alloc, 1);
     }
-    if (hak_unlikely(b->key != hak_free_key)) hak_bad_free_block(b, "malloc");
+    if (hak_unlikely(b->key != HAK_FREE_KEY)) hak_bad_free_block(b, "malloc");
     b->key = 0;
     hak_counter_add(&h->tc_nalloc[cls], 1);
     return b;
@@ -262,8 +262,8 @@ void hak_free_slow(void *p, uintptr_t e) {
         if (h != NULL && h->kind == HAK_HEAP_BUSY) reentered("free");
         check_block_start(pg, p, "free");
         hak_block_t *b = p;
-        if (b->key == hak_free_key) check_double_free(h, pg, cls, b);
-        b->key = hak_free_key;
+        if (b->key == HAK_FREE_KEY) check_double_free(h, pg, cls, b);
+        b->key = HAK_FREE_KEY;
         if (h != NULL && h->kind == HAK_HEAP_REAL) {
             if (hak_tc_count(h, cls) < hak_tc_limit(h, cls) || hak_heap_grow(h, cls)) {
                 b->next = h->tc_head[cls];

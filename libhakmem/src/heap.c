@@ -569,8 +569,8 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
             uint8_t *first = pg->bump;
             uint8_t *last = first + (k - 1) * bs;
             for (uint8_t *p = first; p < last; p += bs)
-                *(hak_block_t *)p = (hak_block_t){(hak_block_t *)(p + bs), hak_free_key};
-            *(hak_block_t *)last = (hak_block_t){head, hak_free_key};
+                *(hak_block_t *)p = (hak_block_t){(hak_block_t *)(p + bs), HAK_FREE_KEY};
+            *(hak_block_t *)last = (hak_block_t){head, HAK_FREE_KEY};
             head = (hak_block_t *)first;
             __atomic_store_n(&pg->bump, last + bs, __ATOMIC_RELAXED);
             got += (unsigned)k;
@@ -660,7 +660,7 @@ static void give_back_remote(hak_heap_t *h, hak_page_t *pg, hak_block_t *first, 
  * met marked is the one freed twice; the second restores the key. */
 static hak_block_t *give_back(hak_heap_t *h, hak_block_t *list, unsigned count, uint64_t now) {
     if (h != NULL) hak_assert_locked(&h->lock);
-    const uintptr_t key = hak_free_key, mark = key ^ 2;
+    const uintptr_t key = HAK_FREE_KEY, mark = key ^ 2;
     hak_block_t *x = list;
     for (unsigned i = 0; i < count && x != NULL; i++, x = x->next) {
         if (hak_unlikely(x->key != key)) {
@@ -756,7 +756,7 @@ bool hak_heap_check_cache(hak_heap_t *h, unsigned cls, const hak_block_t *b) {
     const hak_block_t *x = h->tc_head[cls];
     bool found = false;
     for (uint32_t i = 0; i < count && x != NULL; i++, x = x->next) {
-        if (x->key != hak_free_key) hak_bad_free_block(x, "a check of the thread's cache");
+        if (x->key != HAK_FREE_KEY) hak_bad_free_block(x, "a check of the thread's cache");
         found |= x == b;
     }
     if (x != NULL) {

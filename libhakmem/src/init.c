@@ -11,12 +11,9 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <string.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 
 _Atomic(int) hak_state;
-uintptr_t hak_free_key = 1;
 uintptr_t hak_brk_start = UINTPTR_MAX;
 static pthread_key_t thread_key;
 static bool have_key;
@@ -81,12 +78,6 @@ bool hak_init(void) {
     if (brk != (void *)-1) hak_brk_start = (uintptr_t)brk;
     if (!hak_options_init()) _exit(2);
     hak_size_class_init();
-    /* 16 random bytes the kernel hands every process: no syscall, no
-     * allocation. */
-    const void *rnd = (const void *)getauxval(AT_RANDOM);
-    uintptr_t key = (uintptr_t)&hak_free_key * 0x9e3779b97f4a7c15u;
-    if (rnd != NULL) memcpy(&key, rnd, sizeof key); /* any byte address */
-    hak_free_key = key | 1u;
     hak_stats_init();
     if (hak_options_verbose) hak_options_report();
     have_key = pthread_key_create(&thread_key, hak_heap_thread_exit) == 0;

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Everything declared below lives in this library: hidden, so that the
- * fast paths reach a table or the free key with one RIP-relative load
+ * fast paths reach a table with one RIP-relative load
  * rather than through the GOT. What the C library defines says so. */
 #pragma GCC visibility push(hidden)
 
@@ -291,7 +291,7 @@ void hak_size_class_fork_child(void);
  * Blocks, pages (pool.c) and spans (large.c)
  * ---------------------------------------------------------------------- */
 
-/* A free block. `key` marks it as free (hak_free_key): every free writes
+/* A free block. `key` marks it as free (HAK_FREE_KEY): every free writes
  * it, malloc checks it on the block it hands out (whose line it reads for
  * `next` anyway) and clears it. So a block freed twice is found when it
  * would be handed out the second time, before two owners share it, and a
@@ -307,7 +307,18 @@ typedef struct hak_block_s {
     uintptr_t key;
 } hak_block_t;
 
-extern uintptr_t hak_free_key; /* random, set at start-up */
+/* The key is a constant that fits an instruction's 32-bit immediate (sign
+ * extended), so free stores it and malloc compares it with no load of a
+ * variable: a random key per process cost those two loads, 2 of the
+ * check's 6 instructions a malloc+free pair (bench/fastpath). Its value is
+ * no user-space pointer (the top 32 bits set: a kernel address), odd (no
+ * aligned pointer of any kind), a NaN that arithmetic never produces as a
+ * double, an integer below -2^30 as a long, and no famous constant. A
+ * program whose data holds it is never taken for a double free (only
+ * blocks the allocator owns are read); such data in a block freed twice
+ * only hides that double free, as any value would that a random key could
+ * not rule out either. The flush's mark flips bit 1. */
+#define HAK_FREE_KEY ((uintptr_t)0xffffffffa5c39e1bull)
 
 struct hak_heap_s;
 
@@ -728,7 +739,7 @@ static inline void *hak_alloc(size_t n) {
         uintptr_t cls = hak_class_of_size(n);
         hak_block_t *b = h->tc_head[cls];
         if (hak_likely(b != NULL)) {
-            if (hak_unlikely(b->key != hak_free_key)) hak_bad_free_block(b, "malloc");
+            if (hak_unlikely(b->key != HAK_FREE_KEY)) hak_bad_free_block(b, "malloc");
             h->tc_head[cls] = b->next;
             h->tc_room[cls]++;
             hak_counter_add(&h->tc_nalloc[cls], 1);
@@ -765,7 +776,7 @@ static inline void hak_free(void *p) {
      * offset test too, and needs no test of its own. */
     if (hak_likely(offset * h->tc_recip[cls] < h->tc_recip[cls])) {
         if (hak_likely(--h->tc_room[cls] >= 0)) {
-            b->key = hak_free_key;
+            b->key = HAK_FREE_KEY;
             b->next = h->tc_head[cls];
             h->tc_head[cls] = b;
             return;
