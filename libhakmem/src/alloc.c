@@ -108,6 +108,12 @@ void hak_bad_free_block(const hak_block_t *b, const char *by) {
  * blocks, its threads' arenas) one mincore call answers, and the 64 MiB
  * region found mapped last is remembered per thread so that a tier left to
  * glibc does not pay a syscall per free. */
+/* A pointer to a block freed already: free's own message, or the caller's. */
+_Noreturn static void freed_already(const void *p, const char *what) {
+    if (strcmp(what, "free") == 0) hak_fatal("double free of %p", p);
+    hak_fatal("%s(): pointer %p was already freed", what, p);
+}
+
 static __thread uintptr_t foreign_region __attribute__((tls_model("initial-exec")));
 #define FOREIGN_REGION_SHIFT 26
 
@@ -139,6 +145,7 @@ static void check_foreign(const void *p, const char *what) {
     int saved = errno;
     int rc = a < 16 ? -1 : mincore((void *)page, end - page, vec);
     errno = saved;
+    if (rc != 0 && hak_large_gone(p)) freed_already(p, what);
     if (rc != 0)
         hak_fatal("%s(): invalid pointer %p: not allocated by hakmem nor the C library (no "
                   "memory is mapped there)",
@@ -172,10 +179,7 @@ static const hak_span_t *check_span_start(uintptr_t e, const void *p, const char
     const hak_span_t *sp = (const hak_span_t *)e;
     /* A freed span waits in the cache, maybe merged with its neighbours:
      * a pointer into one is to memory already freed. */
-    if (__atomic_load_n(&sp->cached, __ATOMIC_RELAXED)) {
-        if (strcmp(what, "free") == 0) hak_fatal("double free of %p", p);
-        hak_fatal("%s(): pointer %p was already freed", what, p);
-    }
+    if (__atomic_load_n(&sp->cached, __ATOMIC_RELAXED)) freed_already(p, what);
     if (sp->block != (const uint8_t *)p) {
         size_t into = (size_t)((const uint8_t *)p - sp->block);
         hak_fatal("%s(): invalid pointer %p: %zu byte%s into the %zu-byte block at %p", what, p,

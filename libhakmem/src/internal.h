@@ -482,6 +482,9 @@ bool hak_large_kept(void);
 void *hak_large_realloc(hak_span_t *sp, size_t n);
 /* Unmaps every cached span (memory pressure); true when there was any. */
 bool hak_large_reclaim(void);
+/* Whether p is a granule of a span the cache gave back to the kernel
+ * lately: a block there was freed before (for free's error message). */
+bool hak_large_gone(const void *p);
 void hak_large_lock_all(void);
 void hak_large_unlock_all(bool child);
 

@@ -292,6 +292,39 @@ static hak_span_t *cache_expire(uint64_t now) {
     return out;
 }
 
+/* The spans given back to the kernel last, each one word: its first
+ * granule's number above GONE_LEN_BITS bits of its length in granules. A
+ * large block freed twice, whose span the cache has let go in between, is
+ * then reported as what it is rather than as a pointer to nothing mapped:
+ * how long a span waits depends on what else the program frees. Written as
+ * spans go; read only on the way to abort, so the ring needs no lock (a
+ * slot overwritten meanwhile only loses that span's name). */
+#define GONE_SLOTS    64
+#define GONE_LEN_BITS 28
+static _Atomic(uint64_t) gone[GONE_SLOTS];
+static _Atomic(unsigned) gone_next;
+
+static void note_gone(const uint8_t *map, size_t len) {
+    uint64_t granules = len >> HAK_GRANULE_SHIFT;
+    uint64_t max = ((uint64_t)1 << GONE_LEN_BITS) - 1;
+    uint64_t word = ((uint64_t)(uintptr_t)map >> HAK_GRANULE_SHIFT << GONE_LEN_BITS) |
+                    (granules < max ? granules : max);
+    unsigned i = atomic_fetch_add_explicit(&gone_next, 1, memory_order_relaxed) % GONE_SLOTS;
+    atomic_store_explicit(&gone[i], word, memory_order_relaxed);
+}
+
+bool hak_large_gone(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (a & (HAK_GRANULE - 1)) return false; /* large blocks start on a granule */
+    uint64_t g = a >> HAK_GRANULE_SHIFT;
+    for (unsigned i = 0; i < GONE_SLOTS; i++) {
+        uint64_t w = atomic_load_explicit(&gone[i], memory_order_relaxed);
+        uint64_t first = w >> GONE_LEN_BITS, n = w & (((uint64_t)1 << GONE_LEN_BITS) - 1);
+        if (w != 0 && g >= first && g - first < n) return true;
+    }
+    return false;
+}
+
 /* Unmaps what cache_expire took out (or hak_large_reclaim, which counts
  * its list alike). */
 static void release(hak_span_t *list) {
@@ -299,6 +332,7 @@ static void release(hak_span_t *list) {
     hak_os_note_giveback();
     while (list != NULL) {
         hak_span_t *next = list->next;
+        note_gone(list->map, list->map_len);
         hak_os_unmap(list->map, list->map_len);
         hak_meta_free(HAK_META_SPAN, list);
         list = next;
