@@ -4,7 +4,8 @@
 # malloc_usable_size() of addresses hakmem never handed out, of pointers
 # into the middle of a block, and of a freed large block, with the
 # large-span cache on (the default: the freed span is still mapped) and
-# off (it is unmapped at free), and in hardened mode.
+# off (it is unmapped at free, and remembered as gone: large.c), and in
+# hardened mode.
 #
 # Each row says how the run must end:
 #   abort      exit by abort() (134) with the row's message, alone on the
@@ -37,9 +38,9 @@ table=(
     "interior-tiny      hardened   abort      ^hakmem: free\(\): invalid pointer $hex: 16 bytes into the 64-byte block at $hex$"
     "interior-mid       hardened   abort      ^hakmem: free\(\): invalid pointer $hex: 16 bytes into the 5120-byte block at $hex$"
     "realloc-freed      -          abort      ^hakmem: realloc\(\): pointer $hex was already freed$"
-    "realloc-freed      nocache    abort      ^hakmem: realloc\(\): invalid pointer $hex: not allocated by hakmem nor the C library \(no memory is mapped there\)$"
+    "realloc-freed      nocache    abort      ^hakmem: realloc\(\): pointer $hex was already freed$"
     "usable-freed       -          abort      ^hakmem: malloc_usable_size\(\): pointer $hex was already freed$"
-    "usable-freed       nocache    abort      ^hakmem: malloc_usable_size\(\): invalid pointer $hex: not allocated by hakmem nor the C library \(no memory is mapped there\)$"
+    "usable-freed       nocache    abort      ^hakmem: malloc_usable_size\(\): pointer $hex was already freed$"
 )
 
 ulimit -c 0 # the aborts are expected: no core files
