@@ -36,10 +36,6 @@ hak_heap_t hak_heap_dead = {.kind = HAK_HEAP_DEAD};
 /* Most bytes of never-used blocks one refill carves. */
 #define CARVE_BYTES 16384
 
-/* What the caches' growth budget counts on top of the pool's memory in
- * use (hak_heap_grow). */
-#define GROW_BASE ((uint64_t)8 << 20)
-
 /* Full pages a slow path looks at for frees that emptied them. */
 #define SWEEP_PAGES 4
 
@@ -487,14 +483,14 @@ bool hak_heap_grow(hak_heap_t *h, unsigned cls) {
     /* All caches together grow by at most tcache_grow_pct of the pool's
      * memory in use, so that they cost a bounded share of a program's
      * footprint however many threads it runs and however long; counted as
-     * if the pool held GROW_BASE more, or a small program's few threads
+     * if the pool held HAK_TC_GROW_BASE more, or a small program's few threads
      * could not grow their caches at all (prodcons, 4 threads in 3 MiB of
      * pages: 10 % of that let one of its four caches grow, and ran at a
      * third of the speed). The check and the add are not one step: racing
      * threads may overshoot by a doubling each. */
     uint64_t delta = (uint64_t)(next - cur) * hak_class_size[cls];
     uint64_t budget =
-        (hak_pool_bytes_live() + GROW_BASE) / 100 * (uint64_t)hak_knob(TCACHE_GROW_PCT);
+        (hak_pool_bytes_live() + HAK_TC_GROW_BASE) / 100 * (uint64_t)hak_knob(TCACHE_GROW_PCT);
     if (atomic_load_explicit(&grown_bytes, memory_order_relaxed) + delta > budget) return false;
     atomic_fetch_add_explicit(&grown_bytes, delta, memory_order_relaxed);
     h->grown_bytes += delta;

@@ -576,6 +576,9 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra);
  * empty since it last grew; false otherwise (a full cache's caller
  * flushes). */
 bool hak_heap_grow(hak_heap_t *h, unsigned cls);
+/* What the caches' growth budget counts on top of the pool's memory in
+ * use (hak_heap_grow says why). */
+#define HAK_TC_GROW_BASE ((uint64_t)8 << 20)
 void hak_heap_free_unowned(hak_page_t *pg, hak_block_t *b);
 /* Checks cache cls of h (its thread's, or an abandoned heap's under
  * heaps_lock: nothing changes it meanwhile) and says whether b is in it:

@@ -4,7 +4,7 @@
  *   grow     a cache that overflows and runs empty in turn doubles its
  *            limit up to tcache_max_bytes (or 1024 blocks) instead of
  *            flushing, while all caches' growth stays within
- *            tcache_grow_pct of the pool's memory in use (plus 8 MiB); one
+ *            tcache_grow_pct of the pool's memory in use (plus HAK_TC_GROW_BASE); one
  *            that only overflows (a thread that frees what others
  *            allocate) grows to tcache_bytes' worth only; one at its bound
  *            or with no budget left flushes;
@@ -144,8 +144,9 @@ static void test_grow(void) {
     if (hak_tc_limit(h, cls) < N)
         die("the cache holds %d blocks with a limit of %u", N, hak_tc_limit(h, cls));
     if (stat_of(h, HAK_S_cache_grown) == grown) die("cache_grown did not count the growth");
-    if (hak_tc_limit(h, cls) * SIZE > hak_pool_bytes_live() + ((uint64_t)8 << 20))
-        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use + 8 MiB",
+    if (hak_tc_limit(h, cls) * SIZE > hak_pool_bytes_live() + HAK_TC_GROW_BASE)
+        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use + "
+            "HAK_TC_GROW_BASE",
             hak_tc_limit(h, cls), SIZE, (unsigned long long)hak_pool_bytes_live());
 
     /* A thread that only frees (a consumer) grows its cache to
