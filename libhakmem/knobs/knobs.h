@@ -81,7 +81,7 @@ typedef enum {
       "full pages checked for remote frees per refill before taking a new page")                   \
     X(LARGE_CACHE_SPANS, "large_cache_spans", HAK_T_INT, 4096, 0, 65536, HAK_SCALE_LOG, 1, NULL,   \
       "most freed large spans (runs of free granules, merged when adjacent) the cache holds")      \
-    X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 8388608, 0, 1073741824, HAK_SCALE_LOG,  \
+    X(LARGE_CACHE_BYTES, "large_cache_bytes", HAK_T_SIZE, 8388608, 0, 1073741824, HAK_SCALE_LOG,   \
       1, NULL,                                                                                     \
       "bytes of freed large spans the cache keeps mapped whatever the program did before (a "      \
       "floor: retain_pct may keep more)")                                                          \
