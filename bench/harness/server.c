@@ -195,8 +195,6 @@ static int wait_ready(const hr_server_job_t *job, server_t *s, int port) {
     }
 }
 
-/* SIGTERM, then up to STOP_S for it to exit: false when it had to be
- * killed. */
 /* Whether the server is gone within secs. */
 static bool reap_within(server_t *s, double secs) {
     double t0 = hr_now();
@@ -208,6 +206,8 @@ static bool reap_within(server_t *s, double secs) {
     return true;
 }
 
+/* SIGTERM, then up to STOP_S for it to exit: false when it had to be
+ * killed. */
 static bool shut_down(server_t *s, double stop_s) {
     if (s->reaped) return true;
     kill(s->pid, SIGTERM);

@@ -100,6 +100,12 @@ void hak_bad_free_block(const hak_block_t *b, const char *by) {
     hak_fatal("double free of %p, or a write to it after free (found by %s)", (const void *)b, by);
 }
 
+/* A pointer to a block freed already: free's own message, or the caller's. */
+_Noreturn static void freed_already(const void *p, const char *what) {
+    if (strcmp(what, "free") == 0) hak_fatal("double free of %p", p);
+    hak_fatal("%s(): pointer %p was already freed", what, p);
+}
+
 /* The C library's blocks are what the registry does not know: start-up's,
  * and those of tiers left to it. glibc reads a chunk header before the
  * block and segfaults when there is none, so an address that no mapping
@@ -108,12 +114,6 @@ void hak_bad_free_block(const hak_block_t *b, const char *by) {
  * blocks, its threads' arenas) one mincore call answers, and the 64 MiB
  * region found mapped last is remembered per thread so that a tier left to
  * glibc does not pay a syscall per free. */
-/* A pointer to a block freed already: free's own message, or the caller's. */
-_Noreturn static void freed_already(const void *p, const char *what) {
-    if (strcmp(what, "free") == 0) hak_fatal("double free of %p", p);
-    hak_fatal("%s(): pointer %p was already freed", what, p);
-}
-
 static __thread uintptr_t foreign_region __attribute__((tls_model("initial-exec")));
 #define FOREIGN_REGION_SHIFT 26
 
@@ -145,11 +145,12 @@ static void check_foreign(const void *p, const char *what) {
     int saved = errno;
     int rc = a < 16 ? -1 : mincore((void *)page, end - page, vec);
     errno = saved;
-    if (rc != 0 && hak_large_gone(p)) freed_already(p, what);
-    if (rc != 0)
+    if (rc != 0) {
+        if (hak_large_gone(p)) freed_already(p, what); /* its span went back meanwhile */
         hak_fatal("%s(): invalid pointer %p: not allocated by hakmem nor the C library (no "
                   "memory is mapped there)",
                   what, p);
+    }
     foreign_region = a >> FOREIGN_REGION_SHIFT;
 }
 

@@ -17,8 +17,8 @@
 #include <stdint.h>
 
 /* Everything declared below lives in this library: hidden, so that the
- * fast paths reach a table with one RIP-relative load
- * rather than through the GOT. What the C library defines says so. */
+ * fast paths reach a table with one RIP-relative load rather than through
+ * the GOT. What the C library defines says so. */
 #pragma GCC visibility push(hidden)
 
 #define hak_likely(x)   __builtin_expect(!!(x), 1)

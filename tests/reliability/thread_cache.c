@@ -145,9 +145,9 @@ static void test_grow(void) {
         die("the cache holds %d blocks with a limit of %u", N, hak_tc_limit(h, cls));
     if (stat_of(h, HAK_S_cache_grown) == grown) die("cache_grown did not count the growth");
     if (hak_tc_limit(h, cls) * SIZE > hak_pool_bytes_live() + HAK_TC_GROW_BASE)
-        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use + "
-            "HAK_TC_GROW_BASE",
-            hak_tc_limit(h, cls), SIZE, (unsigned long long)hak_pool_bytes_live());
+        die("the cache grew to %u blocks of %d bytes, past the pool's %llu bytes in use + %llu",
+            hak_tc_limit(h, cls), SIZE, (unsigned long long)hak_pool_bytes_live(),
+            (unsigned long long)HAK_TC_GROW_BASE);
 
     /* A thread that only frees (a consumer) grows its cache to
      * tcache_bytes' worth (here 256 blocks of 64 bytes), not to
