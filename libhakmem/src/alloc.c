@@ -220,7 +220,7 @@ void *hak_alloc_zeroed(size_t n) {
         hak_gstat_add(HAK_S_libc_alloc, 1);
         return __libc_calloc(1, n);
     }
-    /* A fresh large mapping is already zero; only a cached span is not. */
+    /* The large tier zeroes only what is not a fresh mapping. */
     if (tier == HAK_TIER_LARGE) return alloc_large(n, 0, true);
     unsigned cls = hak_class_of_size(n);
     if (cls == 0) return alloc_deferred(n, 0, true);

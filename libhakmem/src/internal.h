@@ -678,6 +678,11 @@ void hak_os_page_free(void *p, uint8_t tag);
 bool hak_os_expire(uint64_t now);
 /* Whether the page pool keeps anything (one relaxed load). */
 bool hak_os_kept(void);
+/* For the large tier: a run of adjacent pooled pages, at least len bytes
+ * and at most `most` if the run goes on, taken out of the pool (reserve
+ * mode only); its length in *got, committed, with old contents. NULL when
+ * the pool holds no such run. */
+void *hak_os_take_run(size_t len, size_t most, size_t *got);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */
 void hak_os_page_unused(void *p, uint8_t had);
 bool hak_os_reclaim(void);

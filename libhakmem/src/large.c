@@ -9,9 +9,10 @@
  * its own size. So a freed span waits in the cache, merged with free
  * neighbours into longer runs, and a request takes the smallest cached span
  * that holds it, splitting off what it does not need. A request of up to
- * CHUNK_FROM that finds nothing carves its span from a CHUNK-sized mapping
- * and caches the rest, untouched, so that blocks of 32 KiB to a megabyte
- * do not cost a syscall each; a block of megabytes gets huge pages
+ * CHUNK_FROM that finds nothing takes a run of the page pool's free pages,
+ * committed already (os.c, hak_os_take_run), or else carves its span from
+ * a CHUNK-sized mapping; either way the rest is cached, so that blocks of
+ * 32 KiB to a megabyte do not cost a syscall each; a block of megabytes gets huge pages
  * (thp_min, os.c), so that filling it costs a page fault per 2 MiB
  * rather than per 4 KiB.
  *
@@ -47,6 +48,8 @@
 /* A request of up to CHUNK_FROM that misses carves from a CHUNK mapping. */
 #define CHUNK_FROM ((size_t)1 << 20)
 #define CHUNK      ((size_t)4 << 20)
+/* The most a miss takes of the page pool's adjacent pages (hak_os_take_run). */
+#define POOL_RUN ((size_t)1 << 20)
 
 static hak_lock_t large_lock;
 static hak_span_t *age_newest, *age_oldest; /* the cache, most recently freed first */
@@ -355,9 +358,14 @@ static void live_add(long long delta, uint64_t now) {
  * joins the cache untouched. NULL when the kernel has no memory. */
 static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
     size_t map_len = len <= CHUNK_FROM && align <= HAK_GRANULE ? CHUNK : len;
+    /* Pages the pool keeps committed serve before anything new is mapped
+     * (os.c says why); up to POOL_RUN of them, so that one miss does not
+     * empty a pool its own classes may soon want back. */
+    uint8_t *map = map_len > len ? hak_os_take_run(len, POOL_RUN, &map_len) : NULL;
+    bool pooled = map != NULL;
     /* A chunk serves small blocks: huge pages would commit 2 MiB for each. */
-    uint8_t *map =
-        map_len > len ? hak_os_map_aligned(map_len, align) : hak_os_map_large(len, align);
+    if (!pooled)
+        map = map_len > len ? hak_os_map_aligned(map_len, align) : hak_os_map_large(len, align);
     if (map == NULL && map_len > len) map = hak_os_map_large(map_len = len, align);
     if (map == NULL && hak_os_reclaim()) map = hak_os_map_large(map_len = len, align);
     if (map == NULL) return NULL;
@@ -368,7 +376,7 @@ static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
     }
     sp->map = map;
     set_len(sp, map_len);
-    sp->clean = true;
+    sp->clean = !pooled; /* pooled pages hold what their blocks left */
     hak_lock(&large_lock);
     bool ok = hak_registry_set(map, map_len, (uintptr_t)sp);
     hak_span_t *front = sp, *back = NULL;
@@ -386,7 +394,7 @@ static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
         hak_meta_free(HAK_META_SPAN, sp);
         return NULL;
     }
-    hak_os_note_fresh(len);
+    if (!pooled) hak_os_note_fresh(len);
     return front;
 }
 
@@ -445,13 +453,13 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     hak_span_t *sp = cache_take(len, align);
     if (sp != NULL) live_add((long long)sp->map_len, now);
     hak_unlock(&large_lock);
-    if (sp != NULL) {
+    if (sp != NULL)
         hak_gstat_add(HAK_S_large_cache_hit, 1);
-        /* A cached span holds old contents, unless it never served. */
-        if (zero && !sp->clean) memset(sp->map, 0, n);
-    } else if ((sp = span_map(len, align, now)) == NULL) {
+    else if ((sp = span_map(len, align, now)) == NULL)
         return NULL;
-    }
+    /* A cached span holds old contents, unless it never served; so do the
+     * pool's pages. */
+    if (zero && !sp->clean) memset(sp->map, 0, n);
     sp->clean = false;
     hak_gstat_add(HAK_S_large_alloc, 1);
     return sp->block;

@@ -44,7 +44,17 @@
  * starts it has backed, and a request for blocks of a class takes the
  * newest pooled page of the class's own tag; else the newest full one
  * (nothing new to back either way); else, for blocks of more than 4 KiB
- * and in reserve mode, a decommitted page; else the newest pooled page. */
+ * and in reserve mode, a decommitted page; else the newest pooled page.
+ *
+ * Pooled pages also serve the large tier (hak_os_take_run): a program that
+ * frees a few hundred megabytes of small blocks and then allocates blocks
+ * of 64 KiB (redis after FLUSHALL, its values grown) would otherwise keep
+ * the freed pages committed beside fresh mappings that fault in page by
+ * page, where the C library and tcmalloc hand the freed memory over. So in
+ * reserve mode each region carries a bit per page that says whether the
+ * page is pooled, and a run of adjacent pooled pages leaves the pool as a
+ * span. The large tier unmaps such a span like any other: a hole in the
+ * region, whose pages were carved long before. */
 #include "internal.h"
 
 #include <errno.h>
@@ -83,6 +93,18 @@ static void *cold_head; /* reserve: freed pages past the pool, decommitted */
  * one for the others. */
 static struct { uint8_t *start, *next, *end; } reserve[2];
 static size_t reserved_bytes; /* every region reserved so far */
+/* reserve: the regions carved so far, sorted by address, each with a bit
+ * per page set while the page is pooled. Regions past REGION_MAX (16 GiB
+ * of them) are not tracked: their pages never leave as runs. */
+#define REGION_PAGES (RESERVE_REGION / HAK_PAGE_SIZE)
+#define REGION_MAX   256
+typedef struct {
+    uint8_t *start, *end;
+    size_t npooled;
+    uint64_t pooled[REGION_PAGES / 64];
+} region_t;
+static region_t regions[REGION_MAX];
+static unsigned region_count;
 /* Whether regions of sparse pages ask for huge pages too: once the program
  * is seen to fill its larger blocks (sparse_probe). */
 static bool sparse_thp;
@@ -202,6 +224,52 @@ void *hak_os_map_large(size_t len, size_t align) {
     return p;
 }
 
+/* os_lock held for the region functions. */
+static void region_add(uint8_t *start, uint8_t *end) {
+    hak_assert_locked(&os_lock);
+    /* A region that overlaps the new one was given back in part (its
+     * uncarved rest by a reclaim, carved pages as the large tier's spans):
+     * no page of it there is pooled, and one entry must answer for each
+     * address. Its pooled pages elsewhere only stop forming runs. */
+    unsigned kept = 0;
+    for (unsigned j = 0; j < region_count; j++)
+        if (regions[j].end <= start || regions[j].start >= end) regions[kept++] = regions[j];
+    region_count = kept;
+    if (region_count == REGION_MAX) return;
+    unsigned i = region_count++;
+    for (; i > 0 && regions[i - 1].start > start; i--) regions[i] = regions[i - 1];
+    regions[i] = (region_t){.start = start, .end = end};
+}
+
+/* The tracked region holding p, or NULL. */
+static region_t *region_of(const void *p) {
+    const uint8_t *a = p;
+    unsigned lo = 0, hi = region_count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (a < regions[mid].start)
+            hi = mid;
+        else if (a >= regions[mid].end)
+            lo = mid + 1;
+        else
+            return &regions[mid];
+    }
+    return NULL;
+}
+
+static void region_mark(const void *page, bool pooled) {
+    region_t *r = region_of(page);
+    if (r == NULL) return;
+    size_t i = (size_t)((const uint8_t *)page - r->start) / HAK_PAGE_SIZE;
+    uint64_t bit = 1ull << (i % 64);
+    hak_assert(!(r->pooled[i / 64] & bit) == pooled);
+    if (pooled)
+        r->pooled[i / 64] |= bit;
+    else
+        r->pooled[i / 64] &= ~bit;
+    r->npooled += pooled ? 1 : (size_t)-1;
+}
+
 #define PROBE_SPAN ((size_t)4 << 20)
 
 /* Pages of blocks over 4 KiB get huge pages only if the program fills its
@@ -258,6 +326,7 @@ static void *reserve_carve(bool dense) {
         if (r == NULL) return NULL;
         reserve[dense].start = *next = r;
         *end = r + len * 2;
+        region_add(r, *end);
         /* A program that has filled thp_min of pool pages is a big one:
          * its next regions ask for huge pages, each a page fault instead
          * of 512 (sqlite3 building a 300,000-row index: 1.5 s -> 1.1 s,
@@ -302,6 +371,7 @@ static void pool_unlink(pool_node_t *n) {
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
     HAK_DLIST_REMOVE_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count--;
+    region_mark(n, false);
     note_oldest();
 }
 
@@ -310,6 +380,7 @@ static void pool_push(pool_node_t *n) {
     HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
     HAK_DLIST_PUSH_FRONT_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count++;
+    region_mark(n, true);
     note_oldest();
 }
 
@@ -486,6 +557,49 @@ bool hak_os_expire(uint64_t now) {
     return expired != NULL;
 }
 
+/* The first run of at least `need` adjacent pooled pages in r, cut at
+ * `most`: its first page's index and, in *len, its pages; -1 if none. */
+static long region_run(const region_t *r, size_t need, size_t most, size_t *len) {
+    size_t pages = (size_t)(r->end - r->start) / HAK_PAGE_SIZE, run = 0;
+    if (r->npooled < need) return -1;
+    for (size_t i = 0; i < pages; i++) {
+        if (r->pooled[i / 64] >> (i % 64) & 1) {
+            if (++run < most) continue;
+            *len = run;
+            return (long)(i + 1 - run);
+        }
+        if (run >= need) {
+            *len = run;
+            return (long)(i - run);
+        }
+        run = 0;
+        if (i % 64 == 0 && r->pooled[i / 64] == 0) i += 63; /* no pooled page in this word */
+    }
+    if (run < need) return -1;
+    *len = run;
+    return (long)(pages - run);
+}
+
+void *hak_os_take_run(size_t len, size_t most, size_t *got) {
+    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) != HAK_ALIGN_RESERVE) return NULL;
+    size_t need = (len + HAK_PAGE_SIZE - 1) / HAK_PAGE_SIZE, max = most / HAK_PAGE_SIZE;
+    if (max < need) max = need;
+    uint8_t *run = NULL;
+    size_t n = 0;
+    hak_lock(&os_lock);
+    for (unsigned i = 0; i < region_count && pool_count >= need && run == NULL; i++) {
+        long first = region_run(&regions[i], need, max, &n);
+        if (first >= 0) run = regions[i].start + (size_t)first * HAK_PAGE_SIZE;
+    }
+    for (size_t k = 0; k < n && run != NULL; k++)
+        pool_unlink((pool_node_t *)(run + k * HAK_PAGE_SIZE));
+    hak_unlock(&os_lock);
+    if (run == NULL) return NULL;
+    hak_gstat_add(HAK_S_os_page_to_large, n);
+    *got = n * HAK_PAGE_SIZE;
+    return run;
+}
+
 /* Under memory pressure (a mapping failed): returns the blocks cached in
  * exited threads' heaps to their pages, unmaps every page waiting in the
  * pools and the unused rest of the current reserved region, and asks the
@@ -504,6 +618,10 @@ bool hak_os_reclaim(void) {
     memset(tag_newest, 0, sizeof tag_newest);
     memset(tag_oldest, 0, sizeof tag_oldest);
     pool_count = 0;
+    for (unsigned i = 0; i < region_count; i++) {
+        memset(regions[i].pooled, 0, sizeof regions[i].pooled);
+        regions[i].npooled = 0;
+    }
     note_oldest();
     void *cold = cold_head;
     cold_head = NULL;
