@@ -219,6 +219,8 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_mremap, "mremap calls (large blocks resized by realloc)")                                 \
     X(os_thp_probe, "looks at whether the program fills its blocks over 4 KiB (mincore calls)")    \
     X(os_thp_sparse, "1 once pages of blocks over 4 KiB get huge pages (the program fills them)")  \
+    X(delay_stretched,                                                                             \
+      "doublings of a tier's release delay: what it gave back for age came back soon")             \
     X(churn_bytes, "bytes taken fresh from the kernel within a second of giving memory back")      \
     X(purged, "times the purge thread gave memory back while the program made no call")            \
     X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \

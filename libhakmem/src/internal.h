@@ -184,12 +184,6 @@ static inline void hak_lock_reset(hak_lock_t *l) {
 #define hak_assert_locked(l) hak_assert(atomic_load_explicit(&(l)->v, memory_order_relaxed) != 0)
 
 uint64_t hak_now_us(void);
-/* Whether what was stamped at `stamp` (hak_now_us; 0: nothing is) has
- * waited past release_delay_ms at `now`. A stamp later than now, made by a
- * thread that read the clock after the caller, is young, not 2^64 us old. */
-static inline bool hak_past_delay(uint64_t stamp, uint64_t now) {
-    return stamp != 0 && now > stamp && now - stamp > (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
-}
 
 /* ------------------------------------------------------------------------
  * Doubly linked lists kept as a head and a tail: the heaps' page lists
@@ -383,8 +377,9 @@ void hak_pool_unlock_all(bool child);
  * each keeps for reuse follows the program. A tier may keep free whatever
  * brings its memory in use back to retain_pct percent of its recent peak,
  * plus what churn showed it needs, and never less than its fixed floor;
- * whatever is kept goes back once
- * older than release_delay_ms, on the slow paths or from the purge thread.
+ * whatever is kept goes back once older than the tier's delay, on the slow
+ * paths or from the purge thread: release_delay_ms, stretched while the
+ * program shows it too short.
  * ---------------------------------------------------------------------- */
 
 /* What a tier may keep: the most it had in use recently, and a boost that
@@ -402,10 +397,42 @@ void hak_pool_unlock_all(bool child);
  * too low, but never comes down. The caller holds the lock of the tier. */
 typedef struct {
     uint64_t cur, prev, window_us;
-    uint64_t boost;       /* kept beyond retain_pct of the peak, in in_use's unit */
-    uint64_t gaveback_us; /* when the bound last sent memory back (0: never) */
-    bool churned;         /* fresh memory taken soon after, this window */
+    uint64_t boost;        /* kept beyond retain_pct of the peak, in in_use's unit */
+    uint64_t gaveback_us;  /* when the bound last sent memory back (0: never) */
+    bool churned;          /* fresh memory taken soon after, this window */
+    uint8_t stretch;       /* the delay is release_delay_ms << stretch (read unlocked) */
+    uint64_t aged_us;      /* when the delay last sent memory back (0: not since) */
+    uint64_t stretched_us; /* when stretch last changed */
 } hak_retain_t;
+
+/* The delay, too, follows the program. A server whose bursts come a few
+ * seconds apart frees a burst's memory, sees it go back to the kernel a
+ * second later, and faults it all in again at the next burst (redis:
+ * FLUSHALL, then 64 KiB values pipelined at half tcmalloc's rate with the
+ * default second, level with it at ten). So when a tier takes memory fresh
+ * within its delay of having given memory back for its age, the delay
+ * doubles, up to HAK_STRETCH_MAX doublings (16 s from the default second:
+ * jemalloc's decay is 10 s); after eight delays without that, it halves. A
+ * release_delay_ms of 0 stays 0. */
+#define HAK_STRETCH_MAX 4
+
+static inline uint64_t hak_retain_delay(const hak_retain_t *r) {
+    return (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u
+           << __atomic_load_n(&r->stretch, __ATOMIC_RELAXED);
+}
+
+/* Whether what was freed at `stamp` (hak_now_us; 0: nothing is) has
+ * waited past r's delay at `now`; no lock needed. A stamp later than now,
+ * made by a thread that read the clock after the caller, is young, not
+ * 2^64 us old. */
+static inline bool hak_retain_past(const hak_retain_t *r, uint64_t stamp, uint64_t now) {
+    return stamp != 0 && now > stamp && now - stamp > hak_retain_delay(r);
+}
+
+/* The tier's delay sent memory back at `now`. */
+static inline void hak_retain_aged(hak_retain_t *r, uint64_t now) {
+    r->aged_us = now;
+}
 
 static inline uint64_t hak_retain_window(void) {
     uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
@@ -427,6 +454,11 @@ static inline void hak_retain_note(hak_retain_t *r, uint64_t in_use, uint64_t no
         r->churned = false;
     }
     if (in_use > r->cur) r->cur = in_use;
+    if (r->stretch > 0 && now > r->stretched_us &&
+        now - r->stretched_us > 8 * hak_retain_delay(r)) {
+        __atomic_store_n(&r->stretch, (uint8_t)(r->stretch - 1), __ATOMIC_RELAXED);
+        r->stretched_us = now;
+    }
 }
 
 /* The tier's bound sent memory back to the kernel at `now`. */
@@ -437,6 +469,14 @@ static inline void hak_retain_gave_back(hak_retain_t *r, uint64_t now) {
 /* The tier took `n` fresh from the kernel at `now`, counted in the unit of
  * its in_use (bytes for the span cache, pages for the page pool). */
 static inline void hak_retain_fresh(hak_retain_t *r, uint64_t n, uint64_t now) {
+    if (r->aged_us != 0 && now >= r->aged_us && now - r->aged_us <= hak_retain_delay(r)) {
+        if (r->stretch < HAK_STRETCH_MAX) {
+            __atomic_store_n(&r->stretch, (uint8_t)(r->stretch + 1), __ATOMIC_RELAXED);
+            hak_gstat_add(HAK_S_delay_stretched, 1);
+        }
+        r->stretched_us = now;
+        r->aged_us = 0; /* one doubling per give-back */
+    }
     if (r->gaveback_us == 0 || now < r->gaveback_us || now - r->gaveback_us >= hak_retain_window())
         return;
     uint64_t most = hak_retain_peak(r) / 200 * (uint64_t)hak_knob(RETAIN_PCT);

@@ -281,8 +281,11 @@ static hak_span_t *cache_expire(uint64_t now) {
     hak_span_t *out = NULL;
     while (age_oldest != NULL) {
         bool bound = cache_count > max_count || cache_bytes > max_bytes;
-        if (!bound && !hak_past_delay(age_oldest->freed_us, now)) break;
-        if (bound) hak_retain_gave_back(&live_retain, now);
+        if (!bound && !hak_retain_past(&live_retain, age_oldest->freed_us, now)) break;
+        if (bound)
+            hak_retain_gave_back(&live_retain, now);
+        else
+            hak_retain_aged(&live_retain, now);
         hak_span_t *old = age_oldest;
         cache_unlink(old);
         hak_registry_set(old->map, old->map_len, 0);
@@ -386,7 +389,8 @@ static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
         cache_put(back, now);
     if (ok) {
         live_add((long long)front->map_len, now);
-        hak_retain_fresh(&live_retain, len, now);
+        /* Pooled pages cost no page fault: no churn to learn from. */
+        if (!pooled) hak_retain_fresh(&live_retain, len, now);
     }
     hak_unlock(&large_lock);
     if (!ok) {
@@ -466,7 +470,8 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
 }
 
 bool hak_large_expire(uint64_t now) {
-    if (!hak_past_delay(atomic_load_explicit(&oldest_us, memory_order_relaxed), now)) return false;
+    if (!hak_retain_past(&live_retain, atomic_load_explicit(&oldest_us, memory_order_relaxed), now))
+        return false;
     hak_lock(&large_lock);
     hak_span_t *expired = cache_expire(hak_now_us());
     hak_unlock(&large_lock);

@@ -394,8 +394,11 @@ static pool_node_t *pool_expire(uint64_t now) {
     pool_node_t *expired = NULL;
     while (pool_oldest != NULL) {
         bool bound = pool_count > keep;
-        if (!bound && !hak_past_delay(pool_oldest->freed_us, now)) break;
-        if (bound) hak_retain_gave_back(&pages_retain, now);
+        if (!bound && !hak_retain_past(&pages_retain, pool_oldest->freed_us, now)) break;
+        if (bound)
+            hak_retain_gave_back(&pages_retain, now);
+        else
+            hak_retain_aged(&pages_retain, now);
         pool_node_t *old = pool_oldest;
         pool_unlink(old);
         old->next = expired;
@@ -505,21 +508,75 @@ void hak_os_page_unused(void *p, uint8_t had) {
         hak_os_unmap(p, HAK_PAGE_SIZE);
 }
 
+static pool_node_t *merge_pages(pool_node_t *a, pool_node_t *b) {
+    pool_node_t head, *t = &head;
+    while (a != NULL && b != NULL) {
+        pool_node_t **least = (uintptr_t)a < (uintptr_t)b ? &a : &b;
+        t = t->next = *least;
+        *least = (*least)->next;
+    }
+    t->next = a != NULL ? a : b;
+    return head.next;
+}
+
+/* A list of pages in address order (a merge sort on `next`), so that the
+ * pages freed together, adjacent, go back in one call: each madvise or
+ * munmap of a process with several threads costs a TLB shootdown, an
+ * interrupt to every CPU (redis, its pool's pages expiring one call each
+ * while 64 KiB values arrive: 12 % of its time). */
+static pool_node_t *sort_pages(pool_node_t *list) {
+    pool_node_t *bins[64] = {NULL}; /* bins[i]: a sorted list of 2^i pages */
+    while (list != NULL) {
+        pool_node_t *n = list;
+        list = list->next;
+        n->next = NULL;
+        unsigned i = 0;
+        for (; bins[i] != NULL; i++) {
+            n = merge_pages(bins[i], n);
+            bins[i] = NULL;
+        }
+        bins[i] = n;
+    }
+    pool_node_t *out = NULL;
+    for (unsigned i = 0; i < 64; i++)
+        if (bins[i] != NULL) out = merge_pages(bins[i], out);
+    return out;
+}
+
 /* Expired pages go back: chunk_pool unmaps them, reserve decommits them
- * (a reserved region is never split by munmap). No lock held. */
+ * (a reserved region is never split by munmap), a run of adjacent pages at
+ * a time. No lock held. */
 static void release_expired(pool_node_t *expired) {
     if (expired == NULL) return;
     bool unmap = (hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL;
     hak_os_note_giveback();
-    while (expired != NULL) {
+    void *cold = NULL, *cold_last = NULL;
+    for (expired = sort_pages(expired); expired != NULL;) {
+        uint8_t *start = (uint8_t *)expired;
+        size_t len = HAK_PAGE_SIZE;
+        /* Links read before the call: a decommitted page reads as zeros. */
         pool_node_t *next = expired->next;
+        while ((uint8_t *)next == start + len) {
+            len += HAK_PAGE_SIZE;
+            next = next->next;
+        }
         if (unmap) {
-            hak_os_unmap(expired, HAK_PAGE_SIZE);
+            hak_os_unmap(start, len);
         } else {
-            hak_os_decommit(expired, HAK_PAGE_SIZE);
-            cold_push(expired);
+            hak_os_decommit(start, len);
+            for (size_t off = 0; off < len; off += HAK_PAGE_SIZE) {
+                *(void **)(start + off) = cold;
+                if (cold == NULL) cold_last = start + off;
+                cold = start + off;
+            }
         }
         expired = next;
+    }
+    if (cold != NULL) {
+        hak_lock(&os_lock);
+        *(void **)cold_last = cold_head;
+        cold_head = cold;
+        hak_unlock(&os_lock);
     }
     hak_os_giveback_made();
 }
@@ -548,7 +605,8 @@ bool hak_os_kept(void) {
 }
 
 bool hak_os_expire(uint64_t now) {
-    if (!hak_past_delay(atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
+    if (!hak_retain_past(&pages_retain, atomic_load_explicit(&pool_oldest_us, memory_order_relaxed),
+                         now))
         return false;
     hak_lock(&os_lock);
     pool_node_t *expired = pool_expire(hak_now_us());
