@@ -516,6 +516,8 @@ void hak_large_free(hak_span_t *sp);
  * are none (one relaxed load). now: a recent clock reading. true when it
  * gave anything back. */
 bool hak_large_expire(uint64_t now);
+/* The span cache's release delay now: release_delay_ms, stretched. */
+uint64_t hak_large_delay_us(void);
 /* Whether the span cache keeps anything (one relaxed load). */
 bool hak_large_kept(void);
 /* Resizes sp's mapping to hold n bytes; NULL (sp unchanged) on failure. */

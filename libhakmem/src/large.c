@@ -479,6 +479,10 @@ bool hak_large_expire(uint64_t now) {
     return expired != NULL;
 }
 
+uint64_t hak_large_delay_us(void) {
+    return hak_retain_delay(&live_retain);
+}
+
 bool hak_large_kept(void) {
     return atomic_load_explicit(&oldest_us, memory_order_relaxed) != 0;
 }
