@@ -486,11 +486,12 @@ static void page_back(void) {
     atomic_fetch_sub_explicit(&pages_out, 1, memory_order_relaxed);
 }
 
-/* A page the kernel backs nothing of joins the decommitted ones. */
-static void cold_push(void *p) {
+/* Pages the kernel backs nothing of join the decommitted ones: a chain
+ * linked through their first words, from first to last. */
+static void cold_push(void *first, void *last) {
     hak_lock(&os_lock);
-    *(void **)p = cold_head;
-    cold_head = p;
+    *(void **)last = cold_head;
+    cold_head = first;
     hak_unlock(&os_lock);
 }
 
@@ -503,7 +504,7 @@ void hak_os_page_unused(void *p, uint8_t had) {
     /* Nothing backed: a reserved page joins the decommitted ones as it is;
      * a page mapped for the request goes back to the kernel. */
     if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE)
-        cold_push(p);
+        cold_push(p, p);
     else
         hak_os_unmap(p, HAK_PAGE_SIZE);
 }
@@ -572,12 +573,7 @@ static void release_expired(pool_node_t *expired) {
         }
         expired = next;
     }
-    if (cold != NULL) {
-        hak_lock(&os_lock);
-        *(void **)cold_last = cold_head;
-        cold_head = cold;
-        hak_unlock(&os_lock);
-    }
+    if (cold != NULL) cold_push(cold, cold_last);
     hak_os_giveback_made();
 }
 
