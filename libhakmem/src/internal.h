@@ -429,11 +429,6 @@ static inline bool hak_retain_past(const hak_retain_t *r, uint64_t stamp, uint64
     return stamp != 0 && now > stamp && now - stamp > hak_retain_delay(r);
 }
 
-/* The tier's delay sent memory back at `now`. */
-static inline void hak_retain_aged(hak_retain_t *r, uint64_t now) {
-    r->aged_us = now;
-}
-
 static inline uint64_t hak_retain_window(void) {
     uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
     return len < 10000 ? 10000 : len;
@@ -461,9 +456,14 @@ static inline void hak_retain_note(hak_retain_t *r, uint64_t in_use, uint64_t no
     }
 }
 
-/* The tier's bound sent memory back to the kernel at `now`. */
-static inline void hak_retain_gave_back(hak_retain_t *r, uint64_t now) {
-    r->gaveback_us = now;
+/* The tier sent memory back to the kernel at `now`: for its bound, or
+ * (bound false) for its age. Fresh memory soon after raises the one or
+ * stretches the other (hak_retain_fresh). */
+static inline void hak_retain_gave_back(hak_retain_t *r, bool bound, uint64_t now) {
+    if (bound)
+        r->gaveback_us = now;
+    else
+        r->aged_us = now;
 }
 
 /* The tier took `n` fresh from the kernel at `now`, counted in the unit of

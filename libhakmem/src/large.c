@@ -282,10 +282,7 @@ static hak_span_t *cache_expire(uint64_t now) {
     while (age_oldest != NULL) {
         bool bound = cache_count > max_count || cache_bytes > max_bytes;
         if (!bound && !hak_retain_past(&live_retain, age_oldest->freed_us, now)) break;
-        if (bound)
-            hak_retain_gave_back(&live_retain, now);
-        else
-            hak_retain_aged(&live_retain, now);
+        hak_retain_gave_back(&live_retain, bound, now);
         hak_span_t *old = age_oldest;
         cache_unlink(old);
         hak_registry_set(old->map, old->map_len, 0);

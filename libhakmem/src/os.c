@@ -395,10 +395,7 @@ static pool_node_t *pool_expire(uint64_t now) {
     while (pool_oldest != NULL) {
         bool bound = pool_count > keep;
         if (!bound && !hak_retain_past(&pages_retain, pool_oldest->freed_us, now)) break;
-        if (bound)
-            hak_retain_gave_back(&pages_retain, now);
-        else
-            hak_retain_aged(&pages_retain, now);
+        hak_retain_gave_back(&pages_retain, bound, now);
         pool_node_t *old = pool_oldest;
         pool_unlink(old);
         old->next = expired;
