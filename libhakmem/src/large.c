@@ -12,9 +12,9 @@
  * CHUNK_FROM that finds nothing takes a run of the page pool's free pages,
  * committed already (os.c, hak_os_take_run), or else carves its span from
  * a CHUNK-sized mapping; either way the rest is cached, so that blocks of
- * 32 KiB to a megabyte do not cost a syscall each; a block of megabytes gets huge pages
- * (thp_min, os.c), so that filling it costs a page fault per 2 MiB
- * rather than per 4 KiB.
+ * 32 KiB to a megabyte do not cost a syscall each; a block of megabytes
+ * gets huge pages (thp_min, os.c), so that filling it costs a page fault
+ * per 2 MiB rather than per 4 KiB.
  *
  * What the cache keeps follows the program (internal.h, "Retention"):
  * freed spans while they bring the bytes in use back to retain_pct of their
@@ -45,7 +45,8 @@
 #define BIN_COUNT (BIN_EXACT + (HAK_ADDR_BITS - HAK_GRANULE_SHIFT - 8) * BIN_SUBS)
 #define BIN_WORDS ((BIN_COUNT + 63) / 64)
 
-/* A request of up to CHUNK_FROM that misses carves from a CHUNK mapping. */
+/* A request of up to CHUNK_FROM that misses, with no pooled run for it,
+ * carves from a CHUNK mapping. */
 #define CHUNK_FROM ((size_t)1 << 20)
 #define CHUNK      ((size_t)4 << 20)
 /* The most a miss takes of the page pool's adjacent pages (hak_os_take_run). */
@@ -354,8 +355,9 @@ static void live_add(long long delta, uint64_t now) {
 /* ---- the kernel -------------------------------------------------------- */
 
 /* A new span of len bytes, aligned, registered: a mapping of its own, or
- * for a request of up to CHUNK_FROM the front of a CHUNK mapping whose rest
- * joins the cache untouched. NULL when the kernel has no memory. */
+ * for a request of up to CHUNK_FROM the front of a run of pooled pages or
+ * else of a CHUNK mapping, whose rest joins the cache. NULL when the kernel
+ * has no memory. */
 static hak_span_t *span_map(size_t len, size_t align, uint64_t now) {
     size_t map_len = len <= CHUNK_FROM && align <= HAK_GRANULE ? CHUNK : len;
     /* Pages the pool keeps committed serve before anything new is mapped
