@@ -73,7 +73,8 @@ typedef enum {
     X(TCACHE_MAX_BYTES, "tcache_max_bytes", HAK_T_SIZE, 8388608, 16384, 67108864, HAK_SCALE_LOG,   \
       1, NULL,                                                                                     \
       "most bytes a size class's thread cache grows to: one that overflows and runs empty in "     \
-      "turn doubles its limit, up to this or 1024 blocks")                                         \
+      "turn doubles its limit, up to this or 1024 blocks; a full one then sets its blocks aside "  \
+      "whole, up to this many bytes more, for a release delay")                                    \
     X(TCACHE_GROW_PCT, "tcache_grow_pct", HAK_T_INT, 10, 0, 100, HAK_SCALE_LINEAR, 1, NULL,        \
       "most the caches of all threads may grow together, in percent of the pool memory in use "    \
       "plus 8 MiB (0: caches keep their first limits)")                                            \
@@ -195,6 +196,9 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(fast_free, "small frees absorbed by the thread cache")                                       \
     X(slow_free, "small frees that flushed the thread cache")                                      \
     X(cache_grown, "thread caches that doubled their limit after overflowing")                     \
+    X(cache_parked, "full thread caches set aside whole, for a class the thread also allocates")   \
+    X(parked_returned,                                                                             \
+      "blocks set aside that went back to their pages, unused for a release delay")                \
     X(owner_free, "blocks returned to a page by its owner thread")                                 \
     X(remote_free, "blocks pushed onto another owner's remote list")                               \
     X(drain, "remote lists collected by an owner in one exchange")                                 \

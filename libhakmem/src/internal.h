@@ -562,9 +562,16 @@ typedef struct hak_heap_s {
     uint16_t hard_limit[HAK_CLASS_MAX];
     /* Whether a class's cache ran empty since it last grew (heap.c). */
     bool tc_refilled[HAK_CLASS_MAX];
-    hak_lock_t lock;     /* owner's page lists against adopters */
-    uint64_t stamped_us; /* owner's copy of the last stamp it published */
-    uint64_t clock_us;   /* the slow paths' last clock reading (heap.c) */
+    /* Full caches set aside whole (heap.c, "Full caches set aside"): each
+     * class's last list set aside, the blocks of all its lists (also read
+     * by the stats), and the fewest there were since the last look. */
+    hak_block_t *park[HAK_CLASS_MAX];
+    uint32_t parked[HAK_CLASS_MAX];
+    uint32_t park_low[HAK_CLASS_MAX];
+    uint64_t park_seen_us; /* when the lists set aside were last looked at */
+    hak_lock_t lock;       /* owner's page lists against adopters */
+    uint64_t stamped_us;   /* owner's copy of the last stamp it published */
+    uint64_t clock_us;     /* the slow paths' last clock reading (heap.c) */
     uint32_t clock_skip, clock_left;
     /* Read by every thread that frees into this heap's pages: on a line of
      * its own, and written only when it moves by a fraction of the idle
