@@ -198,7 +198,8 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(cache_grown, "thread caches that doubled their limit after overflowing")                     \
     X(cache_parked, "full thread caches set aside whole, for a class the thread also allocates")   \
     X(parked_returned,                                                                             \
-      "blocks set aside that went back to their pages, unused for a release delay")                \
+      "blocks set aside that went back to their pages: unused for a release delay, at exit, or "   \
+      "short of memory")                                                                           \
     X(owner_free, "blocks returned to a page by its owner thread")                                 \
     X(remote_free, "blocks pushed onto another owner's remote list")                               \
     X(drain, "remote lists collected by an owner in one exchange")                                 \

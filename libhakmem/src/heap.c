@@ -527,7 +527,8 @@ bool hak_heap_grow(hak_heap_t *h, unsigned cls) {
  * keeps at most tcache_max_bytes of it; and once a release delay, the
  * oldest lists the thread did not need in all that time (the fewest blocks
  * set aside since the last look) go back to their pages, as every other
- * tier gives back what stays unused. */
+ * tier gives back what stays unused; all of it goes back when a refill
+ * finds no page to be had. */
 typedef struct {
     hak_block_t block;
     hak_block_t *below; /* the list set aside before this one */
@@ -596,6 +597,26 @@ static void parked_return(hak_heap_t *h, unsigned cls, parked_t *p, uint32_t blo
     }
 }
 
+/* Everything set aside, back to its pages: at exit, and when no page is
+ * to be had (a refill out of memory while other classes hold blocks
+ * aside). h's lock is held; true when there was any. */
+static bool park_drop_all(hak_heap_t *h, uint64_t now) {
+    hak_assert_locked(&h->lock);
+    bool any = false;
+    for (unsigned c = 1; c <= hak_class_count; c++) {
+        parked_t *p = (parked_t *)h->park[c];
+        if (p == NULL) continue;
+        any = true;
+        uint32_t blocks = h->parked[c];
+        h->park[c] = NULL;
+        set_parked(h, c, 0);
+        h->park_low[c] = 0;
+        hak_heap_stat(h, HAK_S_parked_returned, blocks);
+        parked_return(h, c, p, blocks, now);
+    }
+    return any;
+}
+
 /* Once a release delay: what the thread has kept aside all that time goes
  * back to its pages. */
 static void park_decay(hak_heap_t *h, uint64_t now) {
@@ -646,7 +667,11 @@ void *hak_heap_refill(hak_heap_t *h, unsigned cls) {
     stamp(h, now);
     while (got < want) {
         hak_page_t *pg = h->avail[cls].head;
-        if (pg == NULL && (pg = find_page(h, cls, now)) == NULL) break;
+        if (pg == NULL) pg = find_page(h, cls, now);
+        /* Out of memory, with blocks of other classes set aside: those go
+         * back first, and the pages they empty serve this class. */
+        if (pg == NULL && got == 0 && park_drop_all(h, now)) pg = find_page(h, cls, now);
+        if (pg == NULL) break;
         /* A page with more free blocks than the cache takes at once,
          * reached by a cache that ran empty again: a producer, whose
          * blocks come back through other threads' frees in long lists.
@@ -949,17 +974,7 @@ static bool cache_return_all(hak_heap_t *h, uint64_t now) {
         hak_tc_set_count(h, c, 0);
         if (give_back(h, list, count, now) != NULL) cache_runs_on(c, count);
     }
-    for (unsigned c = 1; c <= hak_class_count; c++) {
-        parked_t *p = (parked_t *)h->park[c];
-        if (p == NULL) continue;
-        any = true;
-        uint32_t blocks = h->parked[c];
-        h->park[c] = NULL;
-        set_parked(h, c, 0);
-        h->park_low[c] = 0;
-        parked_return(h, c, p, blocks, now);
-    }
-    return any;
+    return park_drop_all(h, now) || any;
 }
 
 /* An exiting thread leaves its caches in its heap. Under thread churn a new

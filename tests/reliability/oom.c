@@ -11,7 +11,7 @@
  * child's exit status and that the child wrote nothing at all on stderr:
  * an allocator must fail quietly.
  *
- * Usage: oom [--expect-hakmem] [scenario...]   scenarios: api cross remote regleaf
+ * Usage: oom [--expect-hakmem] [scenario...]   scenarios: api cross remote regleaf aside
  *        oom --child SCENARIO                  (what the parent runs) */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -291,6 +291,36 @@ static void scenario_cross(void) {
     }
 }
 
+/* Small blocks a thread freed after allocating them, many caches' worth:
+ * hakmem sets such full caches aside for the thread to take back (run it
+ * with HAKMEM_TCACHE_MAX_BYTES=64m, so that most of the budget is set
+ * aside). Once memory is short, blocks of another class must get it. */
+static void scenario_aside(void) {
+    struct chain c = {0};
+    /* Runs of allocations and frees first: the cache grows to its bound
+     * and runs empty since, as a thread's that sets aside. */
+    for (int r = 0; r < 4; r++) {
+        for (int i = 0; i < 20000; i++) {
+            void *p = malloc(64);
+            if (p == NULL) fail("malloc(64) failed before memory was short");
+            keep(&c, p, 64);
+        }
+        release(&c);
+    }
+    size_t got_a = fill(&c, API_MALLOC, 64);
+    release(&c);
+    size_t got_b = fill(&c, API_MALLOC, 256);
+    release(&c);
+    /* Not REUSE_SHARE: one thread, one tier, every block freed. Were the
+     * blocks set aside kept, 64 MiB (tcache_max_bytes) would be lost: 40 %
+     * of got_a here. */
+    if ((double)got_b < 0.8 * (double)got_a)
+        fail("64-byte blocks held %zu KiB; once freed, 256-byte blocks got only %zu KiB: "
+             "blocks set aside did not come back",
+             got_a / 1024, got_b / 1024);
+    say("aside 64 B -> 256 B ok: %zu KiB then %zu KiB\n", got_a / 1024, got_b / 1024);
+}
+
 /* Memory freed by another thread than the one that allocated it, after
  * that thread has exited, serves new requests of any size. */
 struct remote_job {
@@ -420,6 +450,8 @@ static int child(const char *name) {
         scenario_cross();
     else if (strcmp(name, "remote") == 0)
         scenario_remote();
+    else if (strcmp(name, "aside") == 0)
+        scenario_aside();
     else
         fail("unknown scenario");
     return 0;
@@ -483,7 +515,7 @@ int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--child") == 0) return child(argv[2]);
     int expect = tu_take_expect_flag(&argc, argv);
     tu_check_hakmem("oom", expect);
-    static const char *const all[] = {"api", "cross", "remote", "regleaf"};
+    static const char *const all[] = {"api", "cross", "remote", "regleaf", "aside"};
     const char *const *run = all;
     int nrun = (int)(sizeof all / sizeof all[0]);
     if (argc > 1) {
