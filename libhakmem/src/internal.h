@@ -74,7 +74,7 @@ _Noreturn void hak_assert_fail(const char *cond, const char *file, int line, con
 #define HAK_GRANULE         ((size_t)1 << HAK_GRANULE_SHIFT)
 #define HAK_MIN_ALIGN       16
 #define HAK_SMALL_LIMIT     32768 /* the largest block a page class can hold */
-#define HAK_CLASS_MAX       45    /* classes 1..44; 0 means "not ours to serve" */
+#define HAK_CLASS_MAX       47    /* classes 1..46; 0 means "not ours to serve" */
 #define HAK_MAX_ALIGN_SMALL 4096  /* every page start is at least this aligned */
 /* Requests above this fail with ENOMEM, as glibc refuses sizes beyond
  * PTRDIFF_MAX; leaving headroom keeps the rounding arithmetic from wrapping. */

@@ -1,9 +1,16 @@
 /* size_class.c — the size classes of the tiny and mid tiers and the table
  * that maps a request size to its class.
  *
- * Steps of 16 bytes up to 256, then four classes per doubling, keep internal
- * waste under 25% (under 11% for 128-256 bytes) while the table lookup on the
- * fast path stays one load. The 16-byte steps up to 256 are for programs
+ * Steps of 16 bytes up to 256, then four classes per doubling up to 4 KiB,
+ * keep internal waste under 25% (under 11% for 128-256 bytes) while the
+ * table lookup on the fast path stays one load. Above 4 KiB a class is the
+ * largest size of which k blocks fill a 64 KiB page, for k = 15 down to 2:
+ * what a block costs there is its page's share, and four classes a
+ * doubling wasted a page's tail on top of the rounding (a 5120-byte class
+ * held 12 blocks, 5461 bytes of page each: sqlite's 4368-byte page-cache
+ * blocks cost 25 % more than they asked for, and its peak RSS was 1.26
+ * times glibc's; 65536 / 15 is 4369). No request costs more page than it
+ * did, and most cost less. The 16-byte steps up to 256 are for programs
  * whose working set of small objects outgrows the caches: with 32-byte steps
  * there, a working set of 100,000 objects of 8-256 B spanned 9% more cache
  * lines, and churn's simulated last-level misses a replacement were 0.48
@@ -104,10 +111,14 @@ static size_t round_to_class(size_t n) {
 
 void hak_size_class_init(void) {
     unsigned n = 0;
-    /* 16..256 in steps of 16, then four steps per doubling up to 32 KiB. */
+    /* 16..256 in steps of 16, four steps per doubling up to 4 KiB, then
+     * k blocks a page (see the top of the file). */
     for (uint32_t s = 16; s <= 256; s += 16) hak_class_size[++n] = s;
-    for (uint32_t base = 256; base < HAK_SMALL_LIMIT; base *= 2)
+    for (uint32_t base = 256; base < 4096; base *= 2)
         for (uint32_t k = 1; k <= 4; k++) hak_class_size[++n] = base + k * (base / 4);
+    for (uint32_t k = HAK_PAGE_SIZE / 4096 - 1; k >= HAK_PAGE_SIZE / HAK_SMALL_LIMIT; k--)
+        hak_class_size[++n] = (uint32_t)(HAK_PAGE_SIZE / k) & ~15u;
+    hak_assert(n < HAK_CLASS_MAX && hak_class_size[n] == HAK_SMALL_LIMIT);
     hak_class_count = n;
     mid_max_eff = round_to_class((size_t)hak_knob(MID_MAX));
     tiny_max_eff = round_to_class((size_t)hak_knob(TINY_MAX));
