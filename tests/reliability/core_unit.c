@@ -348,7 +348,35 @@ static void test_block_start(void) {
                     n % hak_class_size[c] == 0 ? "an interior pointer" : "a block start");
 }
 
+/* The class table: sizes rise in steps of 16 bytes at least, the largest
+ * is the largest page block, and above 4 KiB each class is the largest
+ * size of which its count of blocks fits a page, so that a page wastes
+ * less than 16 bytes a block (sqlite's 4368-byte blocks, 15 a page). */
+static void test_classes(void) {
+    hak_free(hak_alloc(1)); /* the table is filled at start-up */
+    if (hak_class_size[hak_class_count] != HAK_SMALL_LIMIT)
+        die("the largest class holds %u bytes, not %u", hak_class_size[hak_class_count],
+            (unsigned)HAK_SMALL_LIMIT);
+    for (unsigned c = 1; c <= hak_class_count; c++) {
+        uint32_t s = hak_class_size[c], prev = c > 1 ? hak_class_size[c - 1] : 0;
+        if (s % 16 != 0 || s <= prev) die("class %u: %u bytes after %u", c, s, prev);
+        if (s <= 4096) continue;
+        uint32_t k = (uint32_t)(HAK_PAGE_SIZE / s);
+        if ((s + 16) * k <= HAK_PAGE_SIZE)
+            die("class %u (%u bytes): %u blocks a page would fit in %u bytes each", c, s, k,
+                s + 16);
+        if (prev > 4096 && HAK_PAGE_SIZE / prev != k + 1)
+            die("class %u (%u bytes, %u a page) follows %u bytes (%u a page): a count is missing",
+                c, s, k, prev, (unsigned)(HAK_PAGE_SIZE / prev));
+    }
+    unsigned c = hak_class_of[(4368 + 15) >> 4];
+    if (c == 0 || hak_class_size[c] != 4368)
+        die("a 4368-byte request takes class %u (%u bytes), not the 4368-byte class", c,
+            c ? hak_class_size[c] : 0);
+}
+
 static void run_single(void) {
+    test_classes();
     test_block_start();
     test_deferred();
     test_large_expire();
