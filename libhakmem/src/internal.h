@@ -646,7 +646,7 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
 /* ------------------------------------------------------------------------
  * Registry (registry.c): address -> descriptor, lock-free to read.
  * An entry is a descriptor pointer (64-byte aligned) with the size class in
- * its low 6 bits: a page's blocks have class 1..44, a large span class 0.
+ * its low 6 bits: a page's blocks have class 1..46, a large span class 0.
  * Pages are found in the page map (one entry per 64 KiB), spans and the
  * unaligned pages of align_mode relaxed in the span table (one entry per
  * 4 KiB granule).

@@ -300,7 +300,9 @@ static void sparse_probe(void) {
         size_t bs = hak_class_size[cls];
         for (size_t g = 0; g < GRANULES; g++) {
             size_t first_start = (g * HAK_GRANULE + bs - 1) / bs * bs;
-            if (first_start < (g + 1) * HAK_GRANULE) continue; /* carving touched it */
+            /* Carving touched it, if a block starts there: past a page's
+             * last block (65520 for 4368-byte blocks) none does. */
+            if (first_start < (g + 1) * HAK_GRANULE && first_start + bs <= HAK_PAGE_SIZE) continue;
             untouched++;
             resident += vec[pg * GRANULES + g] & 1;
         }

@@ -9,8 +9,11 @@
  * doubling wasted a page's tail on top of the rounding (a 5120-byte class
  * held 12 blocks, 5461 bytes of page each: sqlite's 4368-byte page-cache
  * blocks cost 25 % more than they asked for, and its peak RSS was 1.26
- * times glibc's; 65536 / 15 is 4369). No request costs more page than it
- * did, and most cost less. The 16-byte steps up to 256 are for programs
+ * times glibc's; 65536 / 15 is 4369; a page's tail is now under 16 bytes
+ * a block). No plain request costs more page than it did, and most cost
+ * less; an aligned one above 4 KiB takes the first class that is a
+ * multiple of its alignment, which can cost up to half as much again
+ * (pvalloc(20000): 32768 where 20480 held it). The 16-byte steps up to 256 are for programs
  * whose working set of small objects outgrows the caches: with 32-byte steps
  * there, a working set of 100,000 objects of 8-256 B spanned 9% more cache
  * lines, and churn's simulated last-level misses a replacement were 0.48
