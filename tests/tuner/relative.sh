@@ -22,8 +22,8 @@ rc=$?
 expect "no cap given: hak-tune exits 0" test $rc -eq 0
 [[ $rc -eq 0 ]] || { cat "$tmp/rel.err" "$tmp/rel.out"; finish; exit; }
 expect "the constraint is the default's own median, with its figure" \
-  grep -qE "^# constraints: +sys/\(user\+sys\) <= 0\.[0-9]+ \(the default's median 0\.[3-6][0-9]* \+ 10% \+ [0-9.]+ for its noise\)$" \
-  "$tmp/rel.cfg"
+  grep -qE "^# constraints: +sys/\(user\+sys\) <= 0\.[0-9]+ \(the default's median 0\.[2-7][0-9]* \+ 10% \+ [0-9.]+ for its noise\)$" \
+  "$tmp/rel.cfg" || grep '^# constraints:' "$tmp/rel.cfg"
 expect "the profile is tuned, not refused" grep -qE '^# verdict: +tuned is better' "$tmp/rel.cfg"
 read -r -a ex < <(HAKMEM_CONFIG=$tmp/rel.cfg "$testload" --explain --sys-share 0.5 --cap 0.6)
 declare -A x
@@ -37,7 +37,7 @@ expect "no warning that nothing met a 5% cap" bash -c "! grep -q 'not even the d
 rc=$?
 expect "a cap the default breaks: hak-tune exits 0" test $rc -eq 0
 expect "it says the default breaks the cap, with the figure" \
-  grep -qE "^hak-tune: the default breaks a constraint: sys/\(user\+sys\) 0\.[3-6][0-9]* > cap 0\.25 \(median of its [0-9]+ runs\)" \
+  grep -qE "^hak-tune: the default breaks a constraint: sys/\(user\+sys\) 0\.[2-7][0-9]* > cap 0\.25 \(median of its [0-9]+ runs\)" \
   "$tmp/abs.err"
 read -r -a ex < <(HAKMEM_CONFIG=$tmp/abs.cfg "$testload" --explain --sys-share 0.5 --cap 0.25)
 for ((i = 0; i + 1 < ${#ex[@]}; i += 2)); do x[${ex[i]}]=${ex[i + 1]}; done
