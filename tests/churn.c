@@ -93,8 +93,7 @@ static void *lane_thread(void *arg) {
 
 int main(int argc, char **argv) {
     int expect = tu_take_expect_flag(&argc, argv);
-    int rss_any = argc > 1 && strcmp(argv[argc - 1], "--rss-any") == 0;
-    if (rss_any) argv[--argc] = NULL;
+    int rss_any = tu_take_flag(&argc, argv, "--rss-any");
     tu_check_hakmem("churn", expect);
     int total = argc > 1 ? atoi(argv[1]) : 8000;
     int lanes = argc > 2 ? atoi(argv[2]) : 4;

@@ -38,13 +38,11 @@ static inline tu_is_ours_fn tu_find_hakmem(void) {
     return fn;
 }
 
-/* Removes "--expect-hakmem" from argv. A preload whose path is wrong only
- * makes ld.so print a warning and run glibc, so the ctest runs ask for this
- * and fail instead of passing on the wrong allocator. */
-static inline int tu_take_expect_flag(int *argc, char **argv) {
+/* Removes every `flag` from argv, wherever it stands; 1 if there was one. */
+static inline int tu_take_flag(int *argc, char **argv, const char *flag) {
     int found = 0, out = 1;
     for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--expect-hakmem") == 0)
+        if (strcmp(argv[i], flag) == 0)
             found = 1;
         else
             argv[out++] = argv[i];
@@ -52,6 +50,13 @@ static inline int tu_take_expect_flag(int *argc, char **argv) {
     *argc = out;
     argv[out] = NULL;
     return found;
+}
+
+/* Removes "--expect-hakmem" from argv. A preload whose path is wrong only
+ * makes ld.so print a warning and run glibc, so the ctest runs ask for this
+ * and fail instead of passing on the wrong allocator. */
+static inline int tu_take_expect_flag(int *argc, char **argv) {
+    return tu_take_flag(argc, argv, "--expect-hakmem");
 }
 
 static inline tu_is_ours_fn tu_check_hakmem(const char *prog, int expected) {
