@@ -295,14 +295,17 @@ static void sparse_probe(void) {
     hak_gstat_add(HAK_S_os_thp_probe, 1);
     size_t untouched = 0, resident = 0;
     for (size_t pg = 0; pg < PROBE_SPAN / HAK_PAGE_SIZE; pg++) {
-        unsigned cls = (unsigned)(hak_registry_get(from + pg * HAK_PAGE_SIZE) & HAK_REG_CLASS_MASK);
+        uintptr_t e = hak_registry_get(from + pg * HAK_PAGE_SIZE);
+        unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
         if (cls == 0 || hak_os_class_tag(cls) == HAK_OS_TAG_FULL) continue;
-        size_t bs = hak_class_size[cls];
+        /* Immutable fields, as check_block_start reads them. */
+        const hak_page_t *page = (const hak_page_t *)(e & ~HAK_REG_CLASS_MASK);
+        size_t bs = page->block_size, blocks_end = (size_t)(page->end - page->base);
         for (size_t g = 0; g < GRANULES; g++) {
             size_t first_start = (g * HAK_GRANULE + bs - 1) / bs * bs;
             /* Carving touched it, if a block starts there: past a page's
              * last block (65520 for 4368-byte blocks) none does. */
-            if (first_start < (g + 1) * HAK_GRANULE && first_start + bs <= HAK_PAGE_SIZE) continue;
+            if (first_start < (g + 1) * HAK_GRANULE && first_start < blocks_end) continue;
             untouched++;
             resident += vec[pg * GRANULES + g] & 1;
         }

@@ -13,12 +13,14 @@
  * a block). No plain request costs more page than it did, and most cost
  * less; an aligned one above 4 KiB takes the first class that is a
  * multiple of its alignment, which can cost up to half as much again
- * (pvalloc(20000): 32768 where 20480 held it). The 16-byte steps up to 256 are for programs
- * whose working set of small objects outgrows the caches: with 32-byte steps
- * there, a working set of 100,000 objects of 8-256 B spanned 9% more cache
- * lines, and churn's simulated last-level misses a replacement were 0.48
- * against 0.36 (cachegrind, 8 MiB LL). The tier of each
- * class follows the tier-boundary knobs; a class whose tier is not wrapped
+ * (pvalloc(20000): 32768 where 20480 held it).
+ *
+ * The 16-byte steps up to 256 are for programs whose working set of small
+ * objects outgrows the caches: with 32-byte steps there, a working set of
+ * 100,000 objects of 8-256 B spanned 9% more cache lines, and churn's
+ * simulated last-level misses a replacement were 0.48 against 0.36
+ * (cachegrind, 8 MiB LL). The tier of each class follows the tier-boundary
+ * knobs; a class whose tier is not wrapped
  * maps to 0, which the fast path treats as "ask the slow path", and the slow
  * path hands the request to the C library.
  *
