@@ -379,13 +379,15 @@ void hak_pool_unlock_all(bool child);
  * plus what churn showed it needs, and never less than its fixed floor;
  * whatever is kept goes back once older than the tier's delay, on the slow
  * paths or from the purge thread: release_delay_ms, stretched while the
- * program shows it too short.
+ * program shows it too short, and HAK_ACTIVE_SCALE times that while the
+ * program still calls the tier.
  * ---------------------------------------------------------------------- */
 
 /* What a tier may keep: the most it had in use recently, and a boost that
  * churn earns. The peak is the larger of this window's maximum and the last
- * one's, a window being release_delay_ms long (at least 10 ms), so that a
- * peak is remembered between one and two windows. A share of the peak is
+ * one's, a window being HAK_ACTIVE_SCALE release delays long (at least 10
+ * ms; hak_retain_window), so that a peak is remembered between one and two
+ * windows. A share of the peak is
  * not enough for a program that holds its peak and replaces part of it (20
  * big buffers, one at a time): what it frees goes back, and what it asks
  * for next comes fresh from the kernel, a page fault per 4 KiB. So when the
@@ -403,6 +405,7 @@ typedef struct {
     uint8_t stretch;       /* the delay is release_delay_ms << stretch (read unlocked) */
     uint64_t aged_us;      /* when the delay last sent memory back (0: not since) */
     uint64_t stretched_us; /* when stretch last changed */
+    uint64_t active_us;    /* the program's last call into the tier (read unlocked) */
 } hak_retain_t;
 
 /* The delay, too, follows the program. A server whose bursts come a few
@@ -421,16 +424,43 @@ static inline uint64_t hak_retain_delay(const hak_retain_t *r) {
            << __atomic_load_n(&r->stretch, __ATOMIC_RELAXED);
 }
 
-/* Whether what was freed at `stamp` (hak_now_us; 0: nothing is) has
- * waited past r's delay at `now`; no lock needed. A stamp later than now,
- * made by a thread that read the clock after the caller, is young, not
- * 2^64 us old. */
-static inline bool hak_retain_past(const hak_retain_t *r, uint64_t stamp, uint64_t now) {
-    return stamp != 0 && now > stamp && now - stamp > hak_retain_delay(r);
+/* The delay is for a program that has stopped calling the tier. One that
+ * still calls it is using less than it kept, for now: a server between
+ * bursts (redis: FLUSHALL, SET and GET of 64 KiB values for a second, then
+ * LPUSH of as many bytes as it freed). What sat unused for a second there
+ * went back while SET ran, and LPUSH faulted all of it in again, a third
+ * of tcmalloc's rate in one round of three, as the timing fell. So while
+ * the program called the tier within the delay, kept memory waits
+ * HAK_ACTIVE_SCALE delays (4 s from the default second; jemalloc's decay
+ * is 10 s whatever the program does); an idle one's goes after one, as
+ * before. The program's calls note it (hak_retain_active), never the
+ * purge thread's looks. */
+#define HAK_ACTIVE_SCALE 4
+
+static inline void hak_retain_active(hak_retain_t *r, uint64_t now) {
+    __atomic_store_n(&r->active_us, now, __ATOMIC_RELAXED);
 }
 
+/* The age past which kept memory goes back at `now`. */
+static inline uint64_t hak_retain_age_limit(const hak_retain_t *r, uint64_t now) {
+    uint64_t delay = hak_retain_delay(r);
+    uint64_t active = __atomic_load_n(&r->active_us, __ATOMIC_RELAXED);
+    return now > active && now - active > delay ? delay : delay * HAK_ACTIVE_SCALE;
+}
+
+/* Whether what was freed at `stamp` (hak_now_us; 0: nothing is) has
+ * waited past r's age limit at `now`; no lock needed. A stamp later than
+ * now, made by a thread that read the clock after the caller, is young,
+ * not 2^64 us old. */
+static inline bool hak_retain_past(const hak_retain_t *r, uint64_t stamp, uint64_t now) {
+    return stamp != 0 && now > stamp && now - stamp > hak_retain_age_limit(r, now);
+}
+
+/* A peak is remembered as long as what an active program kept waits
+ * (HAK_ACTIVE_SCALE delays): with a window of one delay, the bound fell
+ * with it and gave back what the age limit kept. */
 static inline uint64_t hak_retain_window(void) {
-    uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u;
+    uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u * HAK_ACTIVE_SCALE;
     return len < 10000 ? 10000 : len;
 }
 

@@ -350,6 +350,7 @@ static void live_add(long long delta, uint64_t now) {
     hak_assert(delta >= 0 || live_bytes >= (size_t)-delta);
     live_bytes += (size_t)delta;
     hak_retain_note(&live_retain, live_bytes, now);
+    hak_retain_active(&live_retain, now);
 }
 
 /* ---- the kernel -------------------------------------------------------- */

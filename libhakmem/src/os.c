@@ -457,7 +457,9 @@ static void *page_alloc(uint8_t want, uint8_t *had) {
         }
         /* The pool had nothing for us: what comes next is the kernel's
          * (one page: the pool counts pages, as pages_out does). */
-        if (p == NULL || fresh) hak_retain_fresh(&pages_retain, 1, hak_now_us());
+        uint64_t now = hak_now_us();
+        hak_retain_active(&pages_retain, now);
+        if (p == NULL || fresh) hak_retain_fresh(&pages_retain, 1, now);
         hak_unlock(&os_lock);
         if (p != NULL) {
             hak_gstat_add(fresh ? HAK_S_os_page_fresh : HAK_S_os_page_pooled, 1);
@@ -590,6 +592,7 @@ void hak_os_page_free(void *p, uint8_t tag) {
     uint64_t now = hak_now_us();
     pool_node_t *n = p;
     hak_lock(&os_lock);
+    hak_retain_active(&pages_retain, now);
     n->freed_us = now;
     n->tag = tag;
     pool_push(n);

@@ -338,6 +338,46 @@ static void test_large_expire(void) {
             "small allocations and frees");
 }
 
+/* Retention's clock (internal.h): what a tier kept goes back one delay
+ * after the program's last call into it, and waits HAK_ACTIVE_SCALE delays
+ * while the program still calls it (at least 2); a peak bounds what is
+ * kept for as long.
+ * Times are made up (hak_retain_t is plain data), so nothing here waits. */
+static void test_retention(void) {
+    hak_retain_t r;
+    memset(&r, 0, sizeof r);
+    const uint64_t s = 1000000, t = 100 * s;
+    uint64_t d = hak_retain_delay(&r);
+    if (d == 0) die("the release delay is 0 (run without HAKMEM_RELEASE_DELAY_MS)");
+    hak_retain_active(&r, t);
+    /* Freed at t, the program's last call: idle from t + d on. */
+    if (hak_retain_past(&r, t, t + d / 2))
+        die("memory freed %llu us ago went back within the delay", (unsigned long long)(d / 2));
+    if (!hak_retain_past(&r, t, t + d + d / 2))
+        die("memory freed at the program's last call was kept %llu us after it, past the "
+            "delay of %llu us",
+            (unsigned long long)(d + d / 2), (unsigned long long)d);
+    /* Still called: kept up to HAK_ACTIVE_SCALE delays. */
+    uint64_t now = t + 2 * d;
+    hak_retain_active(&r, now - d / 2);
+    if (hak_retain_past(&r, t, now))
+        die("memory unused for 2 delays went back while the program still called the tier");
+    now = t + (HAK_ACTIVE_SCALE + 1) * d;
+    hak_retain_active(&r, now - d / 2);
+    if (!hak_retain_past(&r, t, now))
+        die("memory unused for %d delays was kept: the active limit is %d", HAK_ACTIVE_SCALE + 1,
+            HAK_ACTIVE_SCALE);
+    /* The peak of a burst still bounds what is kept 2 delays later, after
+     * a smaller one. */
+    memset(&r, 0, sizeof r);
+    hak_retain_note(&r, 1000, t);
+    hak_retain_note(&r, 0, t + 1);
+    hak_retain_note(&r, 10, t + 2 * d);
+    if (hak_retain_cap(0, &r, 10) < 990)
+        die("2 delays after a peak of 1000, with 10 in use, the tier may keep %llu, not 990",
+            (unsigned long long)hak_retain_cap(0, &r, 10));
+}
+
 /* The free fast path's block-start test (one multiply by a reciprocal)
  * agrees with a division for every class and every offset in a page. */
 static void test_block_start(void) {
@@ -380,6 +420,7 @@ static void run_single(void) {
     test_block_start();
     test_deferred();
     test_large_expire();
+    test_retention();
     test_sizes();
     test_aligned();
     test_zeroed();
