@@ -385,18 +385,18 @@ void hak_pool_unlock_all(bool child);
 
 /* What a tier may keep: the most it had in use recently, and a boost that
  * churn earns. The peak is the larger of this window's maximum and the last
- * one's, a window being HAK_ACTIVE_SCALE release delays long (at least 10
- * ms; hak_retain_window), so that a peak is remembered between one and two
- * windows. A share of the peak is
- * not enough for a program that holds its peak and replaces part of it (20
- * big buffers, one at a time): what it frees goes back, and what it asks
- * for next comes fresh from the kernel, a page fault per 4 KiB. So when the
- * tier takes memory fresh within a window of giving memory back because of
- * its bound (not its age), the bound was too tight: the boost grows by what
- * was taken, up to half of retain_pct's share of the peak (so retain_pct 0
- * still keeps nothing), and a window without such churn halves it.
- * glibc's mmap threshold rises the same way when a freed mapping shows it
- * too low, but never comes down. The caller holds the lock of the tier. */
+ * one's, a window being HAK_ACTIVE_SCALE times release_delay_ms long (at
+ * least 10 ms; hak_retain_window), so that a peak is remembered between one
+ * and two windows. A share of the peak is not enough for a program that
+ * holds its peak and replaces part of it (20 big buffers, one at a time):
+ * what it frees goes back, and what it asks for next comes fresh from the
+ * kernel, a page fault per 4 KiB. So when the tier takes memory fresh
+ * within a window of giving memory back because of its bound (not its age),
+ * the bound was too tight: the boost grows by what was taken, up to half of
+ * retain_pct's share of the peak (so retain_pct 0 still keeps nothing), and
+ * a window without such churn halves it. glibc's mmap threshold rises the
+ * same way when a freed mapping shows it too low, but never comes down. The
+ * caller holds the lock of the tier. */
 typedef struct {
     uint64_t cur, prev, window_us;
     uint64_t boost;        /* kept beyond retain_pct of the peak, in in_use's unit */
@@ -435,7 +435,7 @@ static inline uint64_t hak_retain_delay(const hak_retain_t *r) {
  * is 10 s whatever the program does); an idle one's goes after one, as
  * before. The program's calls note it (hak_retain_active), never the
  * purge thread's looks. */
-#define HAK_ACTIVE_SCALE 4
+#define HAK_ACTIVE_SCALE 4 /* release_delay_ms's help in knobs.h says "4 times" */
 
 static inline void hak_retain_active(hak_retain_t *r, uint64_t now) {
     __atomic_store_n(&r->active_us, now, __ATOMIC_RELAXED);
@@ -456,9 +456,10 @@ static inline bool hak_retain_past(const hak_retain_t *r, uint64_t stamp, uint64
     return stamp != 0 && now > stamp && now - stamp > hak_retain_age_limit(r, now);
 }
 
-/* A peak is remembered as long as what an active program kept waits
- * (HAK_ACTIVE_SCALE delays): with a window of one delay, the bound fell
- * with it and gave back what the age limit kept. */
+/* A peak is remembered as long as an active program's kept memory waits
+ * under the unstretched delay (HAK_ACTIVE_SCALE times release_delay_ms):
+ * with a window of one delay, the bound fell with it and gave back what
+ * the age limit kept. The window does not follow a stretched delay. */
 static inline uint64_t hak_retain_window(void) {
     uint64_t len = (uint64_t)hak_knob(RELEASE_DELAY_MS) * 1000u * HAK_ACTIVE_SCALE;
     return len < 10000 ? 10000 : len;
