@@ -43,8 +43,9 @@ typedef enum {
       "retain_pct may keep more; chunk_pool: 0 with retain_pct 0 behaves as overalloc)")           \
     X(RELEASE_DELAY_MS, "release_delay_ms", HAK_T_INT, 1000, 0, 3600000, HAK_SCALE_LOG, 1, NULL,   \
       "milliseconds freed pages and large spans stay mapped for reuse after the program's last "   \
-      "call into their tier (4 times as long unused while it still calls it) before going back "   \
-      "to the OS; doubled, up to 16 times, while memory that went back is soon taken fresh again") \
+      "call into a tier they serve (4 times as long unused while it still calls one) before "      \
+      "going back to the OS; doubled, up to 16 times, while memory that went back is soon taken "  \
+      "fresh again")                                                                               \
     X(RETAIN_PCT, "retain_pct", HAK_T_INT, 100, 0, 400, HAK_SCALE_LINEAR, 1, NULL,                 \
       "beyond those floors, the page pool and the span cache keep freed memory while it brings "   \
       "their memory in use back to this percent of its recent peak, up to 1.5 times that while "   \

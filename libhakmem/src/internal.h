@@ -763,6 +763,10 @@ bool hak_os_kept(void);
  * mode only); its length in *got, committed, with old contents. NULL when
  * the pool holds no such run. */
 void *hak_os_take_run(size_t len, size_t most, size_t *got);
+/* The program called the large tier at `now`. The pool's pages serve the
+ * large tier too (hak_os_take_run), so such a call keeps them as one into
+ * the pool would (hak_retain_age_limit). Takes no lock. */
+void hak_os_note_large_call(uint64_t now);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */
 void hak_os_page_unused(void *p, uint8_t had);
 bool hak_os_reclaim(void);

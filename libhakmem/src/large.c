@@ -351,6 +351,7 @@ static void live_add(long long delta, uint64_t now) {
     live_bytes += (size_t)delta;
     hak_retain_note(&live_retain, live_bytes, now);
     hak_retain_active(&live_retain, now);
+    hak_os_note_large_call(now);
 }
 
 /* ---- the kernel -------------------------------------------------------- */

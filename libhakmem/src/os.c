@@ -639,6 +639,16 @@ static long region_run(const region_t *r, size_t need, size_t most, size_t *len)
     return (long)(pages - run);
 }
 
+void hak_os_note_large_call(uint64_t now) {
+    /* redis, after FLUSHALL of 1 KiB values: SET and GET of 64 KiB values
+     * call only the large tier for two seconds, then LPUSH wants as many
+     * bytes again. With the pool idle by its own calls, its pages went
+     * back after one delay and LPUSH faulted every byte in afresh. A store
+     * per millisecond at most: large calls come from every thread. */
+    uint64_t was = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
+    if (now > was + 1000) hak_retain_active(&pages_retain, now);
+}
+
 void *hak_os_take_run(size_t len, size_t most, size_t *got) {
     if ((hak_align_mode_t)hak_knob(ALIGN_MODE) != HAK_ALIGN_RESERVE) return NULL;
     size_t need = (len + HAK_PAGE_SIZE - 1) / HAK_PAGE_SIZE, max = most / HAK_PAGE_SIZE;
