@@ -835,7 +835,14 @@ static inline void *hak_alloc(size_t n) {
         hak_block_t *b = h->tc_head[cls];
         if (hak_likely(b != NULL)) {
             if (hak_unlikely(b->key != HAK_FREE_KEY)) hak_bad_free_block(b, "malloc");
-            h->tc_head[cls] = b->next;
+            hak_block_t *next = b->next;
+            h->tc_head[cls] = next;
+            /* The next malloc of the class reads that block first (its
+             * key): a cache miss for a program whose freed blocks went cold
+             * (bintree: 29 % of malloc's samples on that load). Started
+             * now, it overlaps the caller's work; a prefetch never faults,
+             * whatever a damaged link holds. */
+            __builtin_prefetch(next);
             h->tc_room[cls]++;
             hak_counter_add(&h->tc_nalloc[cls], 1);
             b->key = 0;
