@@ -380,7 +380,8 @@ void hak_pool_unlock_all(bool child);
  * whatever is kept goes back once older than the tier's delay, on the slow
  * paths or from the purge thread: release_delay_ms, stretched while the
  * program shows it too short, and HAK_ACTIVE_SCALE times that while the
- * program still calls the tier.
+ * program still calls the tier (for the page pool, the large tier too: its
+ * pages serve that tier, hak_os_note_large_call).
  * ---------------------------------------------------------------------- */
 
 /* What a tier may keep: the most it had in use recently, and a boost that
@@ -405,7 +406,7 @@ typedef struct {
     uint8_t stretch;       /* the delay is release_delay_ms << stretch (read unlocked) */
     uint64_t aged_us;      /* when the delay last sent memory back (0: not since) */
     uint64_t stretched_us; /* when stretch last changed */
-    uint64_t active_us;    /* the program's last call into the tier (read unlocked) */
+    uint64_t active_us;    /* the program's last call the memory may serve (read unlocked) */
 } hak_retain_t;
 
 /* The delay, too, follows the program. A server whose bursts come a few
@@ -763,9 +764,9 @@ bool hak_os_kept(void);
  * mode only); its length in *got, committed, with old contents. NULL when
  * the pool holds no such run. */
 void *hak_os_take_run(size_t len, size_t most, size_t *got);
-/* The program called the large tier at `now`. The pool's pages serve the
- * large tier too (hak_os_take_run), so such a call keeps them as one into
- * the pool would (hak_retain_age_limit). Takes no lock. */
+/* The program called the large tier at `now`. In reserve mode the pool's
+ * pages serve the large tier too (hak_os_take_run), so such a call keeps
+ * them as one into the pool would (hak_retain_age_limit). Takes no lock. */
 void hak_os_note_large_call(uint64_t now);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */
 void hak_os_page_unused(void *p, uint8_t had);

@@ -20,7 +20,8 @@
  * freed spans while they bring the bytes in use back to retain_pct of their
  * recent peak, more when fresh mappings soon after a give-back show that
  * too little, and never fewer than large_cache_bytes; within
- * large_cache_spans spans; none older than release_delay_ms. Spans leave
+ * large_cache_spans spans; none older than the tier's delay (release_delay_ms,
+ * longer while the program still calls the tier). Spans leave
  * oldest first, unmapped; all of them under memory pressure. The age is
  * checked when a span is freed, on the thread heaps' slow paths and by the
  * purge thread (hak_large_expire).

@@ -22,7 +22,9 @@
  *               such a page is not in free's page map (registry.c), so
  *               every free of its blocks takes the slow path.
  * Freed pages wait in the pool, still committed and linked through their own
- * first words, for at most release_delay_ms, and while the pool holds no
+ * first words, for at most the pool's delay (release_delay_ms, longer while
+ * the program still calls the pool or the large tier, which its pages
+ * serve), and while the pool holds no
  * more than retention allows (internal.h, "Retention"): what brings the
  * pages in use back to retain_pct of their recent peak, more when pages
  * taken fresh soon after a give-back show that too little, and never fewer
@@ -643,10 +645,17 @@ void hak_os_note_large_call(uint64_t now) {
     /* redis, after FLUSHALL of 1 KiB values: SET and GET of 64 KiB values
      * call only the large tier for two seconds, then LPUSH wants as many
      * bytes again. With the pool idle by its own calls, its pages went
-     * back after one delay and LPUSH faulted every byte in afresh. A store
-     * per millisecond at most: large calls come from every thread. */
+     * back after one delay and LPUSH faulted every byte in afresh. Only
+     * reserve mode's pages serve the large tier. A store per millisecond
+     * at most, as large calls come from every thread; and never an older
+     * time over a newer one (the caller read its clock before waiting for
+     * its lock), which would shorten the wait to one delay. */
+    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) != HAK_ALIGN_RESERVE) return;
     uint64_t was = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
-    if (now > was + 1000) hak_retain_active(&pages_retain, now);
+    while (now > was + 1000 &&
+           !__atomic_compare_exchange_n(&pages_retain.active_us, &was, now, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+    }
 }
 
 void *hak_os_take_run(size_t len, size_t most, size_t *got) {
