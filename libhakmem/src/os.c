@@ -685,6 +685,15 @@ void *hak_os_take_run(size_t len, size_t most, size_t *got) {
  * serves the request that failed. Splitting a reserved region is the price,
  * paid only here. Called with no hakmem lock held but the caller's heap
  * lock. True when anything was given back. */
+/* Unmaps a chain of decommitted pages (cold_push's). */
+static void unmap_chain(void *cold) {
+    while (cold != NULL) {
+        void *next = *(void **)cold;
+        hak_os_unmap(cold, HAK_PAGE_SIZE);
+        cold = next;
+    }
+}
+
 bool hak_os_reclaim(void) {
     static _Atomic(bool) busy;
     if (atomic_exchange_explicit(&busy, true, memory_order_acquire)) return false;
@@ -717,11 +726,7 @@ bool hak_os_reclaim(void) {
         hak_os_unmap(warm, HAK_PAGE_SIZE);
         warm = next;
     }
-    while (cold != NULL) {
-        void *next = *(void **)cold;
-        hak_os_unmap(cold, HAK_PAGE_SIZE);
-        cold = next;
-    }
+    unmap_chain(cold);
     for (int k = 0; k < 2; k++)
         if (rest_len[k] != 0) hak_os_unmap(rest[k], rest_len[k]);
     any |= hak_large_reclaim();
@@ -731,6 +736,14 @@ bool hak_os_reclaim(void) {
         any = true;
         sched_yield();
     }
+    /* In reserve mode such a give-back only decommits: its pages joined
+     * the cold list after it was taken above, still mapped, and the retry
+     * needs their address space as well. */
+    hak_lock(&os_lock);
+    cold = cold_head;
+    cold_head = NULL;
+    hak_unlock(&os_lock);
+    unmap_chain(cold);
     atomic_store_explicit(&busy, false, memory_order_release);
     return any;
 }
