@@ -678,6 +678,18 @@ void *hak_os_take_run(size_t len, size_t most, size_t *got) {
     return run;
 }
 
+/* Unmaps a chain of pages linked through their first words: the
+ * decommitted ones (cold_push's), or the pool's age list, whose next link
+ * is a node's first word too. */
+static void unmap_chain(void *page) {
+    while (page != NULL) {
+        void *next = *(void **)page;
+        hak_os_unmap(page, HAK_PAGE_SIZE);
+        page = next;
+    }
+}
+_Static_assert(offsetof(pool_node_t, next) == 0, "unmap_chain follows a pool node's first word");
+
 /* Under memory pressure (a mapping failed): returns the blocks cached in
  * exited threads' heaps to their pages, unmaps every page waiting in the
  * pools and the unused rest of the current reserved region, and asks the
@@ -685,15 +697,6 @@ void *hak_os_take_run(size_t len, size_t most, size_t *got) {
  * serves the request that failed. Splitting a reserved region is the price,
  * paid only here. Called with no hakmem lock held but the caller's heap
  * lock. True when anything was given back. */
-/* Unmaps a chain of decommitted pages (cold_push's). */
-static void unmap_chain(void *cold) {
-    while (cold != NULL) {
-        void *next = *(void **)cold;
-        hak_os_unmap(cold, HAK_PAGE_SIZE);
-        cold = next;
-    }
-}
-
 bool hak_os_reclaim(void) {
     static _Atomic(bool) busy;
     if (atomic_exchange_explicit(&busy, true, memory_order_acquire)) return false;
@@ -721,11 +724,7 @@ bool hak_os_reclaim(void) {
     }
     hak_unlock(&os_lock);
     any |= warm != NULL || cold != NULL || rest_len[0] != 0 || rest_len[1] != 0;
-    while (warm != NULL) {
-        pool_node_t *next = warm->next;
-        hak_os_unmap(warm, HAK_PAGE_SIZE);
-        warm = next;
-    }
+    unmap_chain(warm);
     unmap_chain(cold);
     for (int k = 0; k < 2; k++)
         if (rest_len[k] != 0) hak_os_unmap(rest[k], rest_len[k]);
