@@ -33,7 +33,10 @@
  * and faulting it in again within the second. Expiry takes the oldest. Age
  * is checked when a page is freed, on the thread heaps' slow paths and by
  * the purge thread (hak_os_expire), so a program that freed a burst of
- * pages and then calls nothing still gets its RSS back.
+ * pages and then calls nothing still gets its RSS back. In regions that
+ * asked for huge pages, pages go back a whole huge page at a time while the
+ * program calls (pool_expire), and decommitted pages there are a bit in
+ * their region's cold map rather than a link written into them (cold_add).
  *
  * Reuse looks at what each pooled page already has backed by the kernel.
  * Blocks of more than 4 KiB leave most of a page's 4 KiB pages untouched
@@ -71,6 +74,8 @@
 #endif
 
 #define RESERVE_REGION ((size_t)64 << 20)
+#define HUGE_PAGE      ((size_t)2 << 20)
+#define HUGE_PAGES     (HUGE_PAGE / HAK_PAGE_SIZE) /* pool pages in a huge page */
 
 /* A freed page in the pool, written over the page's first bytes: on the
  * pool's age list and on the list of its tag. */
@@ -79,17 +84,24 @@ typedef struct pool_node_s {
     struct pool_node_s *tnext, *tprev; /* its tag's list; tnext: older */
     uint64_t freed_us;
     uint8_t tag;
+    bool held; /* on the held list instead of the age list */
 } pool_node_t;
 
 static hak_lock_t os_lock;       /* the pools below */
 static pool_node_t *pool_newest; /* chunk_pool and reserve: committed */
 static pool_node_t *pool_oldest;
 static pool_node_t *tag_newest[HAK_CLASS_MAX], *tag_oldest[HAK_CLASS_MAX];
-static size_t pool_count;
+static size_t pool_count; /* held pages included */
+/* reserve: pooled pages past their age whose huge page is partly in use
+ * (pool_expire says why they stay), newest first, linked like the age
+ * list; the count is read unlocked too (hak_os_kept). */
+static pool_node_t *held_newest, *held_oldest;
+static _Atomic(size_t) held_count;
 /* When the oldest pooled page was freed (0: the pool is empty), for
  * hak_os_expire's look without the lock. */
 static _Atomic(uint64_t) pool_oldest_us;
-static void *cold_head; /* reserve: freed pages past the pool, decommitted */
+static void *cold_head;    /* reserve: freed pages past the pool, decommitted */
+static size_t cold_mapped; /* reserve: those in huge pages, in the regions' cold maps */
 /* reserve: where the next fresh page is carved, one region for pages of
  * classes that back a page whole and may get huge pages (reserve_carve),
  * one for the others. */
@@ -102,8 +114,10 @@ static size_t reserved_bytes; /* every region reserved so far */
 #define REGION_MAX   256
 typedef struct {
     uint8_t *start, *end;
-    size_t npooled;
+    uint8_t *huge_from; /* pages from here on are in huge pages (NULL: none are) */
+    size_t npooled, ncold;
     uint64_t pooled[REGION_PAGES / 64];
+    uint64_t cold[REGION_PAGES / 64]; /* decommitted pages in huge pages (cold_add) */
 } region_t;
 static region_t regions[REGION_MAX];
 static unsigned region_count;
@@ -209,8 +223,6 @@ void *hak_os_map_aligned(size_t len, size_t align) {
     return (void *)a;
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 void *hak_os_map_large(size_t len, size_t align) {
     size_t thp = (size_t)hak_knob(THP_MIN);
     if (thp == 0 || len < thp || len < HUGE_PAGE || align > HUGE_PAGE)
@@ -272,6 +284,31 @@ static void region_mark(const void *page, bool pooled) {
     r->npooled += pooled ? 1 : (size_t)-1;
 }
 
+/* The kernel gives huge pages to the whole aligned 2 MiB ranges of an
+ * advised range; a region of 2 MiB or more starts on one (reserve_carve). */
+static void region_set_huge(const uint8_t *start, uint8_t *from) {
+    region_t *r = region_of(start);
+    if (r == NULL || (size_t)(r->end - r->start) < HUGE_PAGE) return;
+    uint8_t *f = (uint8_t *)(((uintptr_t)from + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (r->huge_from == NULL || f < r->huge_from) r->huge_from = f;
+}
+
+static bool region_huge(const region_t *r, const void *page) {
+    return r != NULL && r->huge_from != NULL && (const uint8_t *)page >= r->huge_from;
+}
+
+/* The first page of the huge page that holds page. */
+static uint8_t *huge_first(const void *page) {
+    return (uint8_t *)((uintptr_t)page & ~(uintptr_t)(HUGE_PAGE - 1));
+}
+
+/* Whether every page of the huge page that holds page is pooled. */
+static bool huge_pooled(const region_t *r, const void *page) {
+    size_t i = (size_t)(huge_first(page) - r->start) / HAK_PAGE_SIZE;
+    return (uint32_t)(r->pooled[i / 64] >> (i % 64)) == UINT32_MAX;
+}
+_Static_assert(HUGE_PAGES == 32, "a huge page's pooled bits are one half of a word");
+
 #define PROBE_SPAN ((size_t)4 << 20)
 
 /* Pages of blocks over 4 KiB get huge pages only if the program fills its
@@ -316,6 +353,7 @@ static void sparse_probe(void) {
     sparse_thp = true;
     hak_gstat_add(HAK_S_os_thp_sparse, 1);
     advise(reserve[0].next, (size_t)(reserve[0].end - reserve[0].next), MADV_HUGEPAGE);
+    region_set_huge(reserve[0].start, reserve[0].next);
 }
 
 /* A fresh page from the current region of its kind (dense: for a class
@@ -341,9 +379,10 @@ static void *reserve_carve(bool dense) {
          * (sparse_probe). Small programs never get there, so a huge page
          * cannot make their few pages of each class cost 2 MiB. */
         reserved_bytes += len * 2;
-        if ((dense || sparse_thp) && thp != 0 && reserved_bytes - len * 2 >= thp)
+        if ((dense || sparse_thp) && thp != 0 && reserved_bytes - len * 2 >= thp) {
             advise(r, len * 2, MADV_HUGEPAGE);
-        else if (!dense && thp != 0)
+            region_set_huge(r, r);
+        } else if (!dense && thp != 0)
             advise(r, len * 2, MADV_NOHUGEPAGE); /* where the kernel's default is always */
     }
     void *p = *next;
@@ -375,7 +414,12 @@ static void note_oldest(void) {
 static void pool_unlink(pool_node_t *n) {
     hak_assert_locked(&os_lock);
     hak_assert(pool_count > 0);
-    HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
+    if (n->held) {
+        HAK_DLIST_REMOVE(held_newest, held_oldest, n);
+        atomic_fetch_sub_explicit(&held_count, 1, memory_order_relaxed);
+    } else {
+        HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
+    }
     HAK_DLIST_REMOVE_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count--;
     region_mark(n, false);
@@ -384,6 +428,7 @@ static void pool_unlink(pool_node_t *n) {
 
 static void pool_push(pool_node_t *n) {
     hak_assert_locked(&os_lock);
+    n->held = false;
     HAK_DLIST_PUSH_FRONT(pool_newest, pool_oldest, n);
     HAK_DLIST_PUSH_FRONT_VIA(tag_newest[n->tag], tag_oldest[n->tag], n, tnext, tprev);
     pool_count++;
@@ -391,26 +436,135 @@ static void pool_push(pool_node_t *n) {
     note_oldest();
 }
 
+/* Moves n, the oldest on the age list, to the held list (os_lock held). */
+static void pool_hold(pool_node_t *n) {
+    HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
+    n->held = true;
+    HAK_DLIST_PUSH_FRONT(held_newest, held_oldest, n);
+    atomic_fetch_add_explicit(&held_count, 1, memory_order_relaxed);
+    note_oldest();
+    hak_gstat_add(HAK_S_os_page_held, 1);
+}
+
+/* Unlinks n and puts it on the list `out` (os_lock held). */
+static void pool_take_out(pool_node_t *n, pool_node_t **out) {
+    pool_unlink(n);
+    n->next = *out;
+    *out = n;
+}
+
 /* Takes out of the pool every page past its age or beyond what retention
- * keeps, counted as a give-back taken (os_lock held). */
-static pool_node_t *pool_expire(uint64_t now) {
+ * keeps, counted as a give-back taken (os_lock held).
+ *
+ * Except a page in a huge page of which other pages are in use (or lent to
+ * the large tier): giving back part of a huge page splits it into 4 KiB
+ * pages, and frees nothing until the kernel runs short of memory and splits
+ * the rest too (its deferred split); what stays of it is then mapped page by
+ * page for as long as it lives. In a VM that shadows page tables every one
+ * of those pages costs a fault the guest does not see, on its next touch
+ * (redis, pipelined SET of 64 KiB values into memory its 1 KiB values had
+ * used: 11 to 20 huge pages split during the case, 1.1 to 2.0 s of CPU in
+ * the server against 0.7 to 0.9 s with nothing given back, the difference
+ * in its copies into the values). So such a page waits on the held
+ * list, still pooled, and goes back with its huge page once that is wholly
+ * pooled (the page that completes it is on the age list), or when the
+ * program is idle (idle: it stopped calling the pool for the delay), when
+ * what it holds matters more than what the split costs. Held pages are past
+ * retention's bound already and do not count against it. */
+static pool_node_t *pool_expire(uint64_t now, bool idle) {
     size_t out = atomic_load_explicit(&pages_out, memory_order_relaxed);
     hak_retain_note(&pages_retain, out, now);
     size_t floor = (size_t)hak_knob(CHUNK_POOL_PAGES);
     size_t keep = (size_t)hak_retain_cap(floor, &pages_retain, out);
     pool_node_t *expired = NULL;
     while (pool_oldest != NULL) {
-        bool bound = pool_count > keep;
+        size_t held = atomic_load_explicit(&held_count, memory_order_relaxed);
+        bool bound = pool_count - held > keep;
         if (!bound && !hak_retain_past(&pages_retain, pool_oldest->freed_us, now)) break;
-        hak_retain_gave_back(&pages_retain, bound, now);
         pool_node_t *old = pool_oldest;
-        pool_unlink(old);
-        old->next = expired;
-        expired = old;
+        region_t *r = region_of(old);
+        if (!region_huge(r, old)) {
+            hak_retain_gave_back(&pages_retain, bound, now);
+            pool_take_out(old, &expired);
+        } else if (huge_pooled(r, old)) {
+            hak_retain_gave_back(&pages_retain, bound, now);
+            uint8_t *first = huge_first(old);
+            for (size_t k = 0; k < HUGE_PAGES; k++)
+                pool_take_out((pool_node_t *)(first + k * HAK_PAGE_SIZE), &expired);
+        } else {
+            pool_hold(old);
+        }
+    }
+    if (idle && held_oldest != NULL) {
+        hak_retain_gave_back(&pages_retain, false, now);
+        while (held_oldest != NULL) pool_take_out(held_oldest, &expired);
     }
     if (pool_count > floor) hak_purge_wanted();
     if (expired != NULL) hak_os_giveback_taken();
     return expired;
+}
+
+/* Pages the kernel backs nothing of join the decommitted ones: on the cold
+ * list, linked through their first words, except in huge pages, where
+ * writing the link would fault in a whole huge page again, zeroed: such a
+ * page is a bit in its region's cold map. os_lock held. */
+static void cold_add(uint8_t *start, size_t len) {
+    hak_assert_locked(&os_lock);
+    for (uint8_t *pg = start; pg < start + len; pg += HAK_PAGE_SIZE) {
+        region_t *r = region_of(pg);
+        if (region_huge(r, pg)) {
+            size_t i = (size_t)(pg - r->start) / HAK_PAGE_SIZE;
+            hak_assert(!(r->cold[i / 64] >> (i % 64) & 1));
+            r->cold[i / 64] |= 1ull << (i % 64);
+            r->ncold++;
+            cold_mapped++;
+        } else {
+            *(void **)pg = cold_head;
+            cold_head = pg;
+        }
+    }
+}
+
+/* A decommitted page, the lowest in the cold maps when the list is empty;
+ * NULL if there is none. os_lock held. */
+static void *cold_take(void) {
+    void *p = cold_head;
+    if (p != NULL) {
+        cold_head = *(void **)p;
+        return p;
+    }
+    for (unsigned j = 0; j < region_count && cold_mapped != 0; j++) {
+        region_t *r = &regions[j];
+        for (size_t w = 0; r->ncold != 0 && w < REGION_PAGES / 64; w++) {
+            if (r->cold[w] == 0) continue;
+            size_t i = w * 64 + (size_t)__builtin_ctzll(r->cold[w]);
+            r->cold[w] &= r->cold[w] - 1;
+            r->ncold--;
+            cold_mapped--;
+            return r->start + i * HAK_PAGE_SIZE;
+        }
+    }
+    return NULL;
+}
+
+/* Unmaps the pages of the cold maps (hak_os_reclaim). os_lock held: the
+ * pages cannot be linked into a chain to unmap after it (cold_add). */
+static bool cold_unmap_mapped(void) {
+    bool any = cold_mapped != 0;
+    for (unsigned j = 0; j < region_count && cold_mapped != 0; j++) {
+        region_t *r = &regions[j];
+        for (size_t i = 0; r->ncold != 0 && i < REGION_PAGES; i++) {
+            if (!(r->cold[i / 64] >> (i % 64) & 1)) continue;
+            size_t n = 1;
+            while (i + n < REGION_PAGES && r->cold[(i + n) / 64] >> ((i + n) % 64) & 1) n++;
+            hak_os_unmap(r->start + i * HAK_PAGE_SIZE, n * HAK_PAGE_SIZE);
+            r->ncold -= n;
+            cold_mapped -= n;
+            i += n - 1;
+        }
+        memset(r->cold, 0, sizeof r->cold);
+    }
+    return any;
 }
 
 /* The pooled page that backs least anew when it serves blocks of tag
@@ -425,7 +579,8 @@ static void *pool_take(uint8_t want, uint8_t *had, bool *matched) {
      * a decommitted page while there is one, and the pages that matched
      * nobody age out of the pool. Measured on larson-mid: peak RSS 407 ->
      * 335 MiB, with the same throughput and sys time. */
-    if (n == NULL && (want == HAK_OS_TAG_FULL || cold_head == NULL)) n = pool_newest;
+    if (n == NULL && (want == HAK_OS_TAG_FULL || (cold_head == NULL && cold_mapped == 0)))
+        n = pool_newest != NULL ? pool_newest : held_newest;
     if (n == NULL) return NULL;
     pool_unlink(n);
     *had = n->tag;
@@ -450,11 +605,8 @@ static void *page_alloc(uint8_t want, uint8_t *had) {
         if (p == NULL && mode == HAK_ALIGN_RESERVE) {
             /* A decommitted page comes back from the kernel, zeroed, like
              * a fresh one. */
-            p = cold_head;
-            if (p != NULL)
-                cold_head = *(void **)p;
-            else
-                p = reserve_carve(want == HAK_OS_TAG_FULL);
+            p = cold_take();
+            if (p == NULL) p = reserve_carve(want == HAK_OS_TAG_FULL);
             fresh = true;
         }
         /* The pool had nothing for us: what comes next is the kernel's
@@ -492,15 +644,6 @@ static void page_back(void) {
     atomic_fetch_sub_explicit(&pages_out, 1, memory_order_relaxed);
 }
 
-/* Pages the kernel backs nothing of join the decommitted ones: a chain
- * linked through their first words, from first to last. */
-static void cold_push(void *first, void *last) {
-    hak_lock(&os_lock);
-    *(void **)last = cold_head;
-    cold_head = first;
-    hak_unlock(&os_lock);
-}
-
 void hak_os_page_unused(void *p, uint8_t had) {
     if (had != HAK_OS_TAG_NONE) {
         hak_os_page_free(p, had);
@@ -509,9 +652,11 @@ void hak_os_page_unused(void *p, uint8_t had) {
     page_back();
     /* Nothing backed: a reserved page joins the decommitted ones as it is;
      * a page mapped for the request goes back to the kernel. */
-    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE)
-        cold_push(p, p);
-    else
+    if ((hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_RESERVE) {
+        hak_lock(&os_lock);
+        cold_add(p, HAK_PAGE_SIZE);
+        hak_unlock(&os_lock);
+    } else
         hak_os_unmap(p, HAK_PAGE_SIZE);
 }
 
@@ -557,7 +702,6 @@ static void release_expired(pool_node_t *expired) {
     if (expired == NULL) return;
     bool unmap = (hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL;
     hak_os_note_giveback();
-    void *cold = NULL, *cold_last = NULL;
     for (expired = sort_pages(expired); expired != NULL;) {
         uint8_t *start = (uint8_t *)expired;
         size_t len = HAK_PAGE_SIZE;
@@ -571,15 +715,12 @@ static void release_expired(pool_node_t *expired) {
             hak_os_unmap(start, len);
         } else {
             hak_os_decommit(start, len);
-            for (size_t off = 0; off < len; off += HAK_PAGE_SIZE) {
-                *(void **)(start + off) = cold;
-                if (cold == NULL) cold_last = start + off;
-                cold = start + off;
-            }
+            hak_lock(&os_lock);
+            cold_add(start, len);
+            hak_unlock(&os_lock);
         }
         expired = next;
     }
-    if (cold != NULL) cold_push(cold, cold_last);
     hak_os_giveback_made();
 }
 
@@ -598,21 +739,27 @@ void hak_os_page_free(void *p, uint8_t tag) {
     n->freed_us = now;
     n->tag = tag;
     pool_push(n);
-    pool_node_t *expired = pool_expire(now);
+    pool_node_t *expired = pool_expire(now, false);
     hak_unlock(&os_lock);
     release_expired(expired);
 }
 
 bool hak_os_kept(void) {
-    return atomic_load_explicit(&pool_oldest_us, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&pool_oldest_us, memory_order_relaxed) != 0 ||
+           atomic_load_explicit(&held_count, memory_order_relaxed) != 0;
 }
 
 bool hak_os_expire(uint64_t now) {
-    if (!hak_retain_past(&pages_retain, atomic_load_explicit(&pool_oldest_us, memory_order_relaxed),
-                         now))
+    /* Held pages wait for the program to stop calling the pool (and the
+     * large tier, which its pages serve) for the delay: pool_expire. */
+    uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
+    bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 && now > active &&
+                now - active > hak_retain_delay(&pages_retain);
+    if (!idle && !hak_retain_past(&pages_retain,
+                                  atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
         return false;
     hak_lock(&os_lock);
-    pool_node_t *expired = pool_expire(hak_now_us());
+    pool_node_t *expired = pool_expire(hak_now_us(), idle);
     hak_unlock(&os_lock);
     release_expired(expired);
     return expired != NULL;
@@ -679,7 +826,7 @@ void *hak_os_take_run(size_t len, size_t most, size_t *got) {
 }
 
 /* Unmaps a chain of pages linked through their first words: the
- * decommitted ones (cold_push's), or the pool's age list, whose next link
+ * decommitted ones (cold_add's), or the pool's age or held list, whose next
  * is a node's first word too. */
 static void unmap_chain(void *page) {
     while (page != NULL) {
@@ -703,8 +850,9 @@ bool hak_os_reclaim(void) {
     /* First, so that the pages this empties are among those unmapped. */
     bool any = hak_heaps_reclaim();
     hak_lock(&os_lock);
-    pool_node_t *warm = pool_newest;
-    pool_newest = pool_oldest = NULL;
+    pool_node_t *warm = pool_newest, *held = held_newest;
+    pool_newest = pool_oldest = held_newest = held_oldest = NULL;
+    atomic_store_explicit(&held_count, 0, memory_order_relaxed);
     memset(tag_newest, 0, sizeof tag_newest);
     memset(tag_oldest, 0, sizeof tag_oldest);
     pool_count = 0;
@@ -715,6 +863,7 @@ bool hak_os_reclaim(void) {
     note_oldest();
     void *cold = cold_head;
     cold_head = NULL;
+    any |= cold_unmap_mapped();
     uint8_t *rest[2];
     size_t rest_len[2];
     for (int k = 0; k < 2; k++) {
@@ -723,8 +872,9 @@ bool hak_os_reclaim(void) {
         reserve[k].start = reserve[k].next = reserve[k].end = NULL;
     }
     hak_unlock(&os_lock);
-    any |= warm != NULL || cold != NULL || rest_len[0] != 0 || rest_len[1] != 0;
+    any |= warm != NULL || held != NULL || cold != NULL || rest_len[0] != 0 || rest_len[1] != 0;
     unmap_chain(warm);
+    unmap_chain(held);
     unmap_chain(cold);
     for (int k = 0; k < 2; k++)
         if (rest_len[k] != 0) hak_os_unmap(rest[k], rest_len[k]);
@@ -741,6 +891,7 @@ bool hak_os_reclaim(void) {
     hak_lock(&os_lock);
     cold = cold_head;
     cold_head = NULL;
+    cold_unmap_mapped();
     hak_unlock(&os_lock);
     unmap_chain(cold);
     atomic_store_explicit(&busy, false, memory_order_release);
