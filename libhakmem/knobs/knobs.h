@@ -221,8 +221,8 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_page_matched, "pooled pages reused with nothing new to back (same class, or all backed)") \
     X(os_page_to_large, "pooled pages the large tier took, in runs, instead of new mappings")      \
     X(os_page_held,                                                                                \
-      "pooled pages kept past their age: the rest of their huge page was in use, and giving back " \
-      "part of a huge page splits it")                                                             \
+      "pooled pages kept past their age or retention's bound: the rest of their huge page was in " \
+      "use, and giving back part of a huge page splits it")                                        \
     X(os_mmap, "mmap calls")                                                                       \
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \

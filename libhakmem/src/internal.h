@@ -377,7 +377,8 @@ void hak_pool_unlock_all(bool child);
  * each keeps for reuse follows the program. A tier may keep free whatever
  * brings its memory in use back to retain_pct percent of its recent peak,
  * plus what churn showed it needs, and never less than its fixed floor;
- * whatever is kept goes back once older than the tier's delay, on the slow
+ * whatever is kept goes back once older than the tier's delay (the pool's
+ * pages in huge pages partly in use wait for an idle program), on the slow
  * paths or from the purge thread: release_delay_ms, stretched while the
  * program shows it too short, and HAK_ACTIVE_SCALE times that while the
  * program still calls the tier (for the page pool, the large tier too: its
@@ -753,8 +754,9 @@ uint8_t hak_os_tag_after(uint8_t had, unsigned cls);
 /* A 64 KiB page for blocks of class cls; *had is its tag as it comes. */
 void *hak_os_page_alloc(unsigned cls, uint8_t *had);
 void hak_os_page_free(void *p, uint8_t tag);
-/* Gives back the pooled pages older than release_delay_ms; cheap when
- * there are none (one relaxed load). now: a recent clock reading. true
+/* Gives back the pooled pages past their age (os.c, pool_expire: pages of
+ * a huge page partly in use wait until the program is idle); cheap when
+ * there are none (a few relaxed loads). now: a recent clock reading. true
  * when it gave anything back. */
 bool hak_os_expire(uint64_t now);
 /* Whether the page pool keeps anything (one relaxed load). */

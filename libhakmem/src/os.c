@@ -22,9 +22,9 @@
  *               such a page is not in free's page map (registry.c), so
  *               every free of its blocks takes the slow path.
  * Freed pages wait in the pool, still committed and linked through their own
- * first words, for at most the pool's delay (release_delay_ms, longer while
+ * first words, for the pool's delay (release_delay_ms, longer while
  * the program still calls the pool or the large tier, which its pages
- * serve), and while the pool holds no
+ * serve; in huge pages, longer still: below), and while the pool holds no
  * more than retention allows (internal.h, "Retention"): what brings the
  * pages in use back to retain_pct of their recent peak, more when pages
  * taken fresh soon after a give-back show that too little, and never fewer
@@ -78,13 +78,14 @@
 #define HUGE_PAGES     (HUGE_PAGE / HAK_PAGE_SIZE) /* pool pages in a huge page */
 
 /* A freed page in the pool, written over the page's first bytes: on the
- * pool's age list and on the list of its tag. */
+ * pool's age list (or the held list) and on the list of its tag. */
 typedef struct pool_node_s {
     struct pool_node_s *next, *prev;   /* age list; next: older */
     struct pool_node_s *tnext, *tprev; /* its tag's list; tnext: older */
     uint64_t freed_us;
     uint8_t tag;
-    bool held; /* on the held list instead of the age list */
+    bool held;  /* on the held list instead of the age list */
+    bool whole; /* given back: stands for its whole huge page (pool_expire) */
 } pool_node_t;
 
 static hak_lock_t os_lock;       /* the pools below */
@@ -97,19 +98,23 @@ static size_t pool_count; /* held pages included */
  * list; the count is read unlocked too (hak_os_kept). */
 static pool_node_t *held_newest, *held_oldest;
 static _Atomic(size_t) held_count;
-/* When the oldest pooled page was freed (0: the pool is empty), for
- * hak_os_expire's look without the lock. */
+/* When the oldest page on the age list was freed (0: the list is empty),
+ * for hak_os_expire's look without the lock. */
 static _Atomic(uint64_t) pool_oldest_us;
-static void *cold_head;    /* reserve: freed pages past the pool, decommitted */
-static size_t cold_mapped; /* reserve: those in huge pages, in the regions' cold maps */
+/* reserve: freed pages past the pool, decommitted: outside huge pages on
+ * this list, inside them in their region's cold map (cold_add). */
+static void *cold_head;
+static size_t cold_mapped; /* pages in the cold maps */
 /* reserve: where the next fresh page is carved, one region for pages of
  * classes that back a page whole and may get huge pages (reserve_carve),
  * one for the others. */
 static struct { uint8_t *start, *next, *end; } reserve[2];
 static size_t reserved_bytes; /* every region reserved so far */
 /* reserve: the regions carved so far, sorted by address, each with a bit
- * per page set while the page is pooled. Regions past REGION_MAX (16 GiB
- * of them) are not tracked: their pages never leave as runs. */
+ * per page set while the page is pooled, one set while it is in the cold
+ * map, and where its huge pages start. Regions past REGION_MAX (16 GiB
+ * of them) are not tracked: their pages never leave as runs, and go back
+ * one by one. */
 #define REGION_PAGES (RESERVE_REGION / HAK_PAGE_SIZE)
 #define REGION_MAX   256
 typedef struct {
@@ -238,16 +243,37 @@ void *hak_os_map_large(size_t len, size_t align) {
     return p;
 }
 
+/* Unmaps the pages of r's cold map: they cannot be linked into a chain to
+ * unmap later (cold_add), so os_lock is held across the calls (a reclaim,
+ * or a region dropped: rare). */
+static void cold_unmap_region(region_t *r) {
+    for (size_t i = 0; r->ncold != 0 && i < REGION_PAGES; i++) {
+        if (!(r->cold[i / 64] >> (i % 64) & 1)) continue;
+        size_t n = 1;
+        while (i + n < REGION_PAGES && r->cold[(i + n) / 64] >> ((i + n) % 64) & 1) n++;
+        hak_os_unmap(r->start + i * HAK_PAGE_SIZE, n * HAK_PAGE_SIZE);
+        r->ncold -= n;
+        cold_mapped -= n;
+        i += n - 1;
+    }
+    memset(r->cold, 0, sizeof r->cold);
+}
+
 /* os_lock held for the region functions. */
 static void region_add(uint8_t *start, uint8_t *end) {
     hak_assert_locked(&os_lock);
     /* A region that overlaps the new one was given back in part (its
      * uncarved rest by a reclaim, carved pages as the large tier's spans):
      * no page of it there is pooled, and one entry must answer for each
-     * address. Its pooled pages elsewhere only stop forming runs. */
+     * address. Its pooled pages elsewhere only stop forming runs; its cold
+     * map goes with it, so the pages in it go back to the kernel now. */
     unsigned kept = 0;
-    for (unsigned j = 0; j < region_count; j++)
-        if (regions[j].end <= start || regions[j].start >= end) regions[kept++] = regions[j];
+    for (unsigned j = 0; j < region_count; j++) {
+        if (regions[j].end <= start || regions[j].start >= end)
+            regions[kept++] = regions[j];
+        else
+            cold_unmap_region(&regions[j]);
+    }
     region_count = kept;
     if (region_count == REGION_MAX) return;
     unsigned i = region_count++;
@@ -302,10 +328,16 @@ static uint8_t *huge_first(const void *page) {
     return (uint8_t *)((uintptr_t)page & ~(uintptr_t)(HUGE_PAGE - 1));
 }
 
-/* Whether every page of the huge page that holds page is pooled. */
-static bool huge_pooled(const region_t *r, const void *page) {
-    size_t i = (size_t)(huge_first(page) - r->start) / HAK_PAGE_SIZE;
-    return (uint32_t)(r->pooled[i / 64] >> (i % 64)) == UINT32_MAX;
+/* The index in r of the first page of the huge page that holds page. */
+static size_t huge_index(const region_t *r, const void *page) {
+    return (size_t)(huge_first(page) - r->start) / HAK_PAGE_SIZE;
+}
+
+/* Whether every page of the huge page that holds page is pooled or in the
+ * cold map: nothing of it is in use. */
+static bool huge_free(const region_t *r, const void *page) {
+    size_t i = huge_index(r, page);
+    return (uint32_t)((r->pooled[i / 64] | r->cold[i / 64]) >> (i % 64)) == UINT32_MAX;
 }
 _Static_assert(HUGE_PAGES == 32, "a huge page's pooled bits are one half of a word");
 
@@ -405,7 +437,7 @@ uint8_t hak_os_tag_after(uint8_t had, unsigned cls) {
     return had == HAK_OS_TAG_FULL ? HAK_OS_TAG_FULL : hak_os_class_tag(cls);
 }
 
-/* os_lock held for the four below. */
+/* os_lock held for the four below (and pool_hold, pool_take_out). */
 static void note_oldest(void) {
     atomic_store_explicit(&pool_oldest_us, pool_oldest != NULL ? pool_oldest->freed_us : 0,
                           memory_order_relaxed);
@@ -449,8 +481,33 @@ static void pool_hold(pool_node_t *n) {
 /* Unlinks n and puts it on the list `out` (os_lock held). */
 static void pool_take_out(pool_node_t *n, pool_node_t **out) {
     pool_unlink(n);
+    n->whole = false;
     n->next = *out;
     *out = n;
+}
+
+/* Takes out the huge page that holds page, every page of which is pooled
+ * or cold (huge_free), as one node that stands for all of it: release_expired
+ * gives back the 2 MiB in one call and puts them all in the cold map. The
+ * cold ones were decommitted already, but a huge page faulted in since for
+ * one of them backs them all again, and a give-back of the rest alone would
+ * split it. os_lock held. */
+static void huge_take_out(region_t *r, uint8_t *page, pool_node_t **out) {
+    size_t i = huge_index(r, page);
+    uint32_t cold = (uint32_t)(r->cold[i / 64] >> (i % 64));
+    r->cold[i / 64] &= ~((uint64_t)cold << (i % 64));
+    r->ncold -= (size_t)__builtin_popcount(cold);
+    cold_mapped -= (size_t)__builtin_popcount(cold);
+    pool_node_t *first = NULL;
+    for (size_t k = 0; k < HUGE_PAGES; k++) {
+        if (cold >> k & 1) continue;
+        pool_node_t *n = (pool_node_t *)(r->start + (i + k) * HAK_PAGE_SIZE);
+        pool_unlink(n);
+        if (first == NULL) first = n;
+    }
+    first->whole = true;
+    first->next = *out;
+    *out = first;
 }
 
 /* Takes out of the pool every page past its age or beyond what retention
@@ -466,12 +523,13 @@ static void pool_take_out(pool_node_t *n, pool_node_t **out) {
  * used: 11 to 20 huge pages split during the case, 1.1 to 2.0 s of CPU in
  * the server against 0.7 to 0.9 s with nothing given back, the difference
  * in its copies into the values). So such a page waits on the held
- * list, still pooled, and goes back with its huge page once that is wholly
- * pooled (the page that completes it is on the age list), or when the
- * program is idle (idle: it stopped calling the pool for the delay), when
- * what it holds matters more than what the split costs. Held pages are past
+ * list, still pooled, and goes back with its huge page once nothing of that
+ * is in use (every page pooled or cold: huge_take_out; a page freed to
+ * complete it is on the age list), or when the program is idle (idle_at:
+ * it has not called the pool, nor the large tier, for the delay), when what
+ * it holds matters more than what the split costs. Held pages are past
  * retention's bound already and do not count against it. */
-static pool_node_t *pool_expire(uint64_t now, bool idle) {
+static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at) {
     size_t out = atomic_load_explicit(&pages_out, memory_order_relaxed);
     hak_retain_note(&pages_retain, out, now);
     size_t floor = (size_t)hak_knob(CHUNK_POOL_PAGES);
@@ -486,15 +544,17 @@ static pool_node_t *pool_expire(uint64_t now, bool idle) {
         if (!region_huge(r, old)) {
             hak_retain_gave_back(&pages_retain, bound, now);
             pool_take_out(old, &expired);
-        } else if (huge_pooled(r, old)) {
+        } else if (huge_free(r, old)) {
             hak_retain_gave_back(&pages_retain, bound, now);
-            uint8_t *first = huge_first(old);
-            for (size_t k = 0; k < HUGE_PAGES; k++)
-                pool_take_out((pool_node_t *)(first + k * HAK_PAGE_SIZE), &expired);
+            huge_take_out(r, (uint8_t *)old, &expired);
         } else {
             pool_hold(old);
         }
     }
+    /* idle_at: the caller's clock (0: not asked), the program's last call
+     * read under the lock, so that one made since the caller looked counts. */
+    uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
+    bool idle = idle_at > active && idle_at - active > hak_retain_delay(&pages_retain);
     if (idle && held_oldest != NULL) {
         hak_retain_gave_back(&pages_retain, false, now);
         while (held_oldest != NULL) pool_take_out(held_oldest, &expired);
@@ -547,23 +607,10 @@ static void *cold_take(void) {
     return NULL;
 }
 
-/* Unmaps the pages of the cold maps (hak_os_reclaim). os_lock held: the
- * pages cannot be linked into a chain to unmap after it (cold_add). */
+/* Unmaps the pages of every cold map (hak_os_reclaim). os_lock held. */
 static bool cold_unmap_mapped(void) {
     bool any = cold_mapped != 0;
-    for (unsigned j = 0; j < region_count && cold_mapped != 0; j++) {
-        region_t *r = &regions[j];
-        for (size_t i = 0; r->ncold != 0 && i < REGION_PAGES; i++) {
-            if (!(r->cold[i / 64] >> (i % 64) & 1)) continue;
-            size_t n = 1;
-            while (i + n < REGION_PAGES && r->cold[(i + n) / 64] >> ((i + n) % 64) & 1) n++;
-            hak_os_unmap(r->start + i * HAK_PAGE_SIZE, n * HAK_PAGE_SIZE);
-            r->ncold -= n;
-            cold_mapped -= n;
-            i += n - 1;
-        }
-        memset(r->cold, 0, sizeof r->cold);
-    }
+    for (unsigned j = 0; j < region_count && cold_mapped != 0; j++) cold_unmap_region(&regions[j]);
     return any;
 }
 
@@ -702,13 +749,14 @@ static void release_expired(pool_node_t *expired) {
     if (expired == NULL) return;
     bool unmap = (hak_align_mode_t)hak_knob(ALIGN_MODE) == HAK_ALIGN_CHUNK_POOL;
     hak_os_note_giveback();
+    /* Spans never overlap, so address order of the nodes is theirs. */
     for (expired = sort_pages(expired); expired != NULL;) {
-        uint8_t *start = (uint8_t *)expired;
-        size_t len = HAK_PAGE_SIZE;
+        uint8_t *start = expired->whole ? huge_first(expired) : (uint8_t *)expired;
+        size_t len = expired->whole ? HUGE_PAGE : HAK_PAGE_SIZE;
         /* Links read before the call: a decommitted page reads as zeros. */
         pool_node_t *next = expired->next;
-        while ((uint8_t *)next == start + len) {
-            len += HAK_PAGE_SIZE;
+        while (next != NULL && (next->whole ? huge_first(next) : (uint8_t *)next) == start + len) {
+            len += next->whole ? HUGE_PAGE : HAK_PAGE_SIZE;
             next = next->next;
         }
         if (unmap) {
@@ -739,7 +787,7 @@ void hak_os_page_free(void *p, uint8_t tag) {
     n->freed_us = now;
     n->tag = tag;
     pool_push(n);
-    pool_node_t *expired = pool_expire(now, false);
+    pool_node_t *expired = pool_expire(now, 0);
     hak_unlock(&os_lock);
     release_expired(expired);
 }
@@ -751,7 +799,8 @@ bool hak_os_kept(void) {
 
 bool hak_os_expire(uint64_t now) {
     /* Held pages wait for the program to stop calling the pool (and the
-     * large tier, which its pages serve) for the delay: pool_expire. */
+     * large tier, which its pages serve) for the delay: pool_expire, which
+     * looks again under the lock. */
     uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
     bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 && now > active &&
                 now - active > hak_retain_delay(&pages_retain);
@@ -759,7 +808,7 @@ bool hak_os_expire(uint64_t now) {
                                   atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
         return false;
     hak_lock(&os_lock);
-    pool_node_t *expired = pool_expire(hak_now_us(), idle);
+    pool_node_t *expired = pool_expire(hak_now_us(), idle ? now : 0);
     hak_unlock(&os_lock);
     release_expired(expired);
     return expired != NULL;
@@ -886,7 +935,7 @@ bool hak_os_reclaim(void) {
         sched_yield();
     }
     /* In reserve mode such a give-back only decommits: its pages joined
-     * the cold list after it was taken above, still mapped, and the retry
+     * the cold list or maps after it was taken above, still mapped, and the retry
      * needs their address space as well. */
     hak_lock(&os_lock);
     cold = cold_head;
