@@ -243,14 +243,19 @@ void *hak_os_map_large(size_t len, size_t align) {
     return p;
 }
 
+/* Bit i of a region's page map. */
+static bool map_bit(const uint64_t *map, size_t i) {
+    return map[i / 64] >> (i % 64) & 1;
+}
+
 /* Unmaps the pages of r's cold map: they cannot be linked into a chain to
  * unmap later (cold_add), so os_lock is held across the calls (a reclaim,
  * or a region dropped: rare). */
 static void cold_unmap_region(region_t *r) {
     for (size_t i = 0; r->ncold != 0 && i < REGION_PAGES; i++) {
-        if (!(r->cold[i / 64] >> (i % 64) & 1)) continue;
+        if (!map_bit(r->cold, i)) continue;
         size_t n = 1;
-        while (i + n < REGION_PAGES && r->cold[(i + n) / 64] >> ((i + n) % 64) & 1) n++;
+        while (i + n < REGION_PAGES && map_bit(r->cold, i + n)) n++;
         hak_os_unmap(r->start + i * HAK_PAGE_SIZE, n * HAK_PAGE_SIZE);
         r->ncold -= n;
         cold_mapped -= n;
@@ -468,6 +473,15 @@ static void pool_push(pool_node_t *n) {
     note_oldest();
 }
 
+/* Whether the program, at `at` (its clock; 0: not asked), has not called
+ * the pool, nor the large tier, for the pool's delay: held pages may go
+ * back (pool_expire). Read unlocked by hak_os_expire as a cheap look, and
+ * again under os_lock, so that a call made in between counts. */
+static bool pool_idle(uint64_t at) {
+    uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
+    return at > active && at - active > hak_retain_delay(&pages_retain);
+}
+
 /* Moves n, the oldest on the age list, to the held list (os_lock held). */
 static void pool_hold(pool_node_t *n) {
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
@@ -551,11 +565,7 @@ static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at) {
             pool_hold(old);
         }
     }
-    /* idle_at: the caller's clock (0: not asked), the program's last call
-     * read under the lock, so that one made since the caller looked counts. */
-    uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
-    bool idle = idle_at > active && idle_at - active > hak_retain_delay(&pages_retain);
-    if (idle && held_oldest != NULL) {
+    if (held_oldest != NULL && pool_idle(idle_at)) {
         hak_retain_gave_back(&pages_retain, false, now);
         while (held_oldest != NULL) pool_take_out(held_oldest, &expired);
     }
@@ -574,7 +584,7 @@ static void cold_add(uint8_t *start, size_t len) {
         region_t *r = region_of(pg);
         if (region_huge(r, pg)) {
             size_t i = (size_t)(pg - r->start) / HAK_PAGE_SIZE;
-            hak_assert(!(r->cold[i / 64] >> (i % 64) & 1));
+            hak_assert(!map_bit(r->cold, i));
             r->cold[i / 64] |= 1ull << (i % 64);
             r->ncold++;
             cold_mapped++;
@@ -742,6 +752,15 @@ static pool_node_t *sort_pages(pool_node_t *list) {
     return out;
 }
 
+/* Where an expired node's give-back starts, and its length: its page, or
+ * the huge page it stands for (huge_take_out). */
+static uint8_t *expired_start(const pool_node_t *n) {
+    return n->whole ? huge_first(n) : (uint8_t *)n;
+}
+static size_t expired_len(const pool_node_t *n) {
+    return n->whole ? HUGE_PAGE : HAK_PAGE_SIZE;
+}
+
 /* Expired pages go back: chunk_pool unmaps them, reserve decommits them
  * (a reserved region is never split by munmap), a run of adjacent pages at
  * a time. No lock held. */
@@ -751,12 +770,12 @@ static void release_expired(pool_node_t *expired) {
     hak_os_note_giveback();
     /* Spans never overlap, so address order of the nodes is theirs. */
     for (expired = sort_pages(expired); expired != NULL;) {
-        uint8_t *start = expired->whole ? huge_first(expired) : (uint8_t *)expired;
-        size_t len = expired->whole ? HUGE_PAGE : HAK_PAGE_SIZE;
+        uint8_t *start = expired_start(expired);
+        size_t len = expired_len(expired);
         /* Links read before the call: a decommitted page reads as zeros. */
         pool_node_t *next = expired->next;
-        while (next != NULL && (next->whole ? huge_first(next) : (uint8_t *)next) == start + len) {
-            len += next->whole ? HUGE_PAGE : HAK_PAGE_SIZE;
+        while (next != NULL && expired_start(next) == start + len) {
+            len += expired_len(next);
             next = next->next;
         }
         if (unmap) {
@@ -798,12 +817,7 @@ bool hak_os_kept(void) {
 }
 
 bool hak_os_expire(uint64_t now) {
-    /* Held pages wait for the program to stop calling the pool (and the
-     * large tier, which its pages serve) for the delay: pool_expire, which
-     * looks again under the lock. */
-    uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
-    bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 && now > active &&
-                now - active > hak_retain_delay(&pages_retain);
+    bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 && pool_idle(now);
     if (!idle && !hak_retain_past(&pages_retain,
                                   atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
         return false;

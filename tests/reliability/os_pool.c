@@ -225,16 +225,16 @@ int main(void) {
      * the decommitted pages are taken first, so the pages after are carved
      * in order. Ages count again from here (1 h). */
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
+    if (hak_knob(THP_MIN) == 0) {
+        printf("os_pool: ok (huge skipped: thp_min is 0)\n");
+        return 0;
+    }
     enum { HP = 32 }; /* pages of 64 KiB in a huge page */
     uint8_t *p = NULL;
     for (int i = 0;
          i < 4096 && !(p != NULL && (uintptr_t)p % (HP * HAK_PAGE_SIZE) == 0 && advised_huge(p));
          i++)
         if ((p = hak_os_page_alloc(small, &had)) == NULL) die("hak_os_page_alloc failed");
-    if (hak_knob(THP_MIN) == 0) {
-        printf("os_pool: ok (huge skipped: thp_min is 0)\n");
-        return 0;
-    }
     if ((uintptr_t)p % (HP * HAK_PAGE_SIZE) != 0 || !advised_huge(p)) {
         FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
         char mode[128] = "";
