@@ -213,6 +213,9 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(pending_enqueued, "pages put on the pending queue (idle or exited owner)")                   \
     X(pending_drained, "pages taken off the pending queue")                                        \
     X(large_cache_hit, "large allocations served from the span cache")                             \
+    X(large_held,                                                                                  \
+      "expired parts of 64 KiB pages kept in the large cache until the rest of their page is "     \
+      "free or the program idles")                                                                 \
     X(mid_deferred, "mid-size requests served by the large tier before the mid tier opened")       \
     X(threads_started, "threads that created a heap")                                              \
     X(threads_exited, "threads whose heap was released at exit")                                   \
@@ -220,6 +223,9 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_page_pooled, "64 KiB pages the OS layer reused, still committed, from its pool")          \
     X(os_page_matched, "pooled pages reused with nothing new to back (same class, or all backed)") \
     X(os_page_to_large, "pooled pages the large tier took, in runs, instead of new mappings")      \
+    X(os_page_from_large, "pages the large tier gave back to the pool: whole 64 KiB pages of "     \
+                          "expired spans in reserved "                                             \
+                          "regions")                                                               \
     X(os_page_held,                                                                                \
       "pooled pages kept past their age or retention's bound: the rest of their huge page was in " \
       "use, and giving back part of a huge page splits it")                                        \

@@ -357,6 +357,8 @@ typedef struct hak_span_s {
     uint64_t freed_us;                /* when it entered the cache */
     bool cached;                      /* free, waiting in the cache */
     bool clean;                       /* never handed out since the kernel mapped it: zero */
+    bool reserve;                     /* in the page pool's reserved regions (large.c) */
+    bool held;                        /* cached past its age, not on the age list (large.c) */
 } hak_span_t;
 
 void hak_pool_init(void);
@@ -443,11 +445,18 @@ static inline void hak_retain_active(hak_retain_t *r, uint64_t now) {
     __atomic_store_n(&r->active_us, now, __ATOMIC_RELAXED);
 }
 
+/* Whether the program, at `at` (0: not asked), has not called the tier for
+ * its delay: what is kept past its age for a reason (a part of a huge page,
+ * a part of a pool page) may go back now. No lock needed. */
+static inline bool hak_retain_idle(const hak_retain_t *r, uint64_t at) {
+    uint64_t active = __atomic_load_n(&r->active_us, __ATOMIC_RELAXED);
+    return at > active && at - active > hak_retain_delay(r);
+}
+
 /* The age past which kept memory goes back at `now`. */
 static inline uint64_t hak_retain_age_limit(const hak_retain_t *r, uint64_t now) {
     uint64_t delay = hak_retain_delay(r);
-    uint64_t active = __atomic_load_n(&r->active_us, __ATOMIC_RELAXED);
-    return now > active && now - active > delay ? delay : delay * HAK_ACTIVE_SCALE;
+    return hak_retain_idle(r, now) ? delay : delay * HAK_ACTIVE_SCALE;
 }
 
 /* Whether what was freed at `stamp` (hak_now_us; 0: nothing is) has
@@ -766,6 +775,11 @@ bool hak_os_kept(void);
  * mode only); its length in *got, committed, with old contents. NULL when
  * the pool holds no such run. */
 void *hak_os_take_run(size_t len, size_t most, size_t *got);
+/* For the large tier: gives back [start, start + len), whole pool pages that
+ * hak_os_take_run once lent it, as the pool gives back its own expired
+ * pages (in huge pages, only a whole huge page at a time); unmaps what is
+ * no longer in a region the pool tracks. No lock held. */
+void hak_os_return_run(uint8_t *start, size_t len);
 /* The program called the large tier at `now`. In reserve mode the pool's
  * pages serve the large tier too (hak_os_take_run), so such a call keeps
  * them as one into the pool would (hak_retain_age_limit). Takes no lock. */

@@ -22,7 +22,8 @@
  * too little, and never fewer than large_cache_bytes; within
  * large_cache_spans spans; none older than the tier's delay (release_delay_ms,
  * longer while the program still calls the tier). Spans leave
- * oldest first, unmapped; all of them under memory pressure. The age is
+ * oldest first, unmapped, or returned to the page pool if they came from it
+ * (cache_expire); all of them unmapped under memory pressure. The age is
  * checked when a span is freed, on the thread heaps' slow paths and by the
  * purge thread (hak_large_expire).
  *
@@ -55,7 +56,13 @@
 
 static hak_lock_t large_lock;
 static hak_span_t *age_newest, *age_oldest; /* the cache, most recently freed first */
-static size_t cache_count, cache_bytes;
+static size_t cache_count, cache_bytes;     /* on the age list */
+/* Parts of pool pages past their age (cache_expire says why they stay),
+ * newest first, linked like the age list; the count is read unlocked too
+ * (hak_large_kept). */
+static hak_span_t *held_newest, *held_oldest;
+static _Atomic(size_t) held_count;
+static size_t held_bytes;
 static hak_span_t *bin_head[BIN_COUNT], *bin_tail[BIN_COUNT];
 static uint64_t bin_map[BIN_WORDS];
 static size_t live_bytes; /* spans handed to the program */
@@ -117,6 +124,13 @@ static void note_oldest(void) {
                           memory_order_relaxed);
 }
 
+static void bin_link(hak_span_t *sp) {
+    unsigned b = bin_of(sp->map_len);
+    HAK_DLIST_PUSH_FRONT_VIA(bin_head[b], bin_tail[b], sp, bnext, bprev);
+    bin_map[b / 64] |= 1ull << (b % 64);
+    set_cached(sp, true);
+}
+
 /* Links sp into the cache as freed at freed_us, on the age list right
  * after `newer` (NULL: first, as the newest). A split's rest takes the
  * place of the span it was cut from, so the list stays oldest-last, which
@@ -140,26 +154,53 @@ static void cache_link(hak_span_t *sp, uint64_t freed_us, hak_span_t *newer) {
             age_oldest = sp;
         newer->next = sp;
     }
-    unsigned b = bin_of(sp->map_len);
-    HAK_DLIST_PUSH_FRONT_VIA(bin_head[b], bin_tail[b], sp, bnext, bprev);
-    bin_map[b / 64] |= 1ull << (b % 64);
+    bin_link(sp);
     cache_count++;
     cache_bytes += sp->map_len;
-    set_cached(sp, true);
     note_oldest();
+}
+
+/* Links sp into the cache as held: found by the search and by its
+ * neighbours, not on the age list. */
+static void hold_link(hak_span_t *sp) {
+    hak_assert_locked(&large_lock);
+    hak_assert(!sp->cached);
+    sp->held = true;
+    HAK_DLIST_PUSH_FRONT(held_newest, held_oldest, sp);
+    bin_link(sp);
+    atomic_fetch_add_explicit(&held_count, 1, memory_order_relaxed);
+    held_bytes += sp->map_len;
 }
 
 static void cache_unlink(hak_span_t *sp) {
     hak_assert_locked(&large_lock);
-    hak_assert(sp->cached && cache_count > 0 && cache_bytes >= sp->map_len);
-    HAK_DLIST_REMOVE(age_newest, age_oldest, sp);
+    hak_assert(sp->cached);
+    if (sp->held) {
+        hak_assert(held_bytes >= sp->map_len);
+        HAK_DLIST_REMOVE(held_newest, held_oldest, sp);
+        atomic_fetch_sub_explicit(&held_count, 1, memory_order_relaxed);
+        held_bytes -= sp->map_len;
+        sp->held = false;
+    } else {
+        hak_assert(cache_count > 0 && cache_bytes >= sp->map_len);
+        HAK_DLIST_REMOVE(age_newest, age_oldest, sp);
+        cache_count--;
+        cache_bytes -= sp->map_len;
+    }
     unsigned b = bin_of(sp->map_len);
     HAK_DLIST_REMOVE_VIA(bin_head[b], bin_tail[b], sp, bnext, bprev);
     if (bin_head[b] == NULL) bin_map[b / 64] &= ~(1ull << (b % 64));
-    cache_count--;
-    cache_bytes -= sp->map_len;
     set_cached(sp, false);
     note_oldest();
+}
+
+/* Links `rest`, cut from a cached span that was held or else on the age
+ * list at freed_us right after `newer`, back where that span was. */
+static void relink_rest(hak_span_t *rest, bool held, uint64_t freed_us, hak_span_t *newer) {
+    if (held)
+        hold_link(rest);
+    else
+        cache_link(rest, freed_us, newer);
 }
 
 /* The cached span whose granule holds addr, if any. */
@@ -184,6 +225,7 @@ static bool split(hak_span_t *sp, size_t len, hak_span_t **front, hak_span_t **b
     if (fresh == NULL) return false;
     size_t rest = sp->map_len - len;
     fresh->clean = sp->clean;
+    fresh->reserve = sp->reserve;
     /* The range was registered, so its leaves exist: this cannot fail. */
     if (len <= rest) {
         fresh->map = sp->map;
@@ -208,7 +250,7 @@ static bool split(hak_span_t *sp, size_t len, hak_span_t **front, hak_span_t **b
  * its descriptor and registration, and is returned. */
 static hak_span_t *merge(hak_span_t *a, hak_span_t *b) {
     size_t len = a->map_len + b->map_len;
-    bool clean = a->clean && b->clean;
+    bool clean = a->clean && b->clean, reserve = a->reserve && b->reserve;
     hak_span_t *keep = a, *drop = b;
     if (b->map_len > a->map_len) {
         keep = b;
@@ -218,6 +260,7 @@ static hak_span_t *merge(hak_span_t *a, hak_span_t *b) {
     hak_registry_set(drop->map, drop->map_len, (uintptr_t)keep);
     set_len(keep, len);
     keep->clean = clean;
+    keep->reserve = reserve;
     hak_meta_free(HAK_META_SPAN, drop);
     return keep;
 }
@@ -243,11 +286,12 @@ static void cache_put(hak_span_t *sp, uint64_t now) {
 static hak_span_t *cache_cut(hak_span_t *best, size_t len) {
     uint64_t freed_us = best->freed_us;
     hak_span_t *newer = best->prev;
+    bool held = best->held;
     cache_unlink(best);
     hak_span_t *front, *back;
     if (best->map_len - len >= min_rest(len) && best->map_len - len >= len / 8 &&
         split(best, len, &front, &back)) {
-        cache_link(back, freed_us, newer); /* as old as it was, where it was */
+        relink_rest(back, held, freed_us, newer); /* as old as it was, where it was */
         return front;
     }
     return best;
@@ -273,10 +317,57 @@ static hak_span_t *cache_take(size_t len, size_t align) {
     return best != NULL ? cache_cut(best, len) : NULL;
 }
 
+/* Of sp (not cached, reserve), past its age or a bound: the whole pool
+ * pages, to go back to the page pool (NULL if it holds none); the parts of
+ * pages before and after them stay cached, held (cache_expire says why). */
+static hak_span_t *hold_parts(hak_span_t *sp) {
+    uint8_t *end = sp->map + sp->map_len;
+    uint8_t *lo =
+        (uint8_t *)(((uintptr_t)sp->map + HAK_PAGE_SIZE - 1) & ~(uintptr_t)(HAK_PAGE_SIZE - 1));
+    uint8_t *hi = (uint8_t *)((uintptr_t)end & ~(uintptr_t)(HAK_PAGE_SIZE - 1));
+    if (lo >= hi) {
+        hold_link(sp);
+        hak_gstat_add(HAK_S_large_held, 1);
+        return NULL;
+    }
+    hak_span_t *front, *back;
+    /* Out of descriptors: the span goes back whole, unmapped, as before. */
+    if (hi < end) {
+        if (!split(sp, (size_t)(hi - sp->map), &front, &back)) {
+            sp->reserve = false;
+            return sp;
+        }
+        hold_link(back);
+        hak_gstat_add(HAK_S_large_held, 1);
+        sp = front;
+    }
+    if (lo > sp->map) {
+        if (!split(sp, (size_t)(lo - sp->map), &front, &back)) {
+            sp->reserve = false;
+            return sp;
+        }
+        hold_link(front);
+        hak_gstat_add(HAK_S_large_held, 1);
+        sp = back;
+    }
+    return sp;
+}
+
 /* Takes out of the cache, unregistered, every span past a bound: older than
  * the release delay, beyond the span count, or beyond what retention keeps
- * (internal.h). */
-static hak_span_t *cache_expire(uint64_t now) {
+ * (internal.h).
+ *
+ * A span cut from the page pool's pages (reserve) goes back to the pool,
+ * in whole pages, not to the kernel: unmapping it would leave a hole in a
+ * reserved region, and in a region of huge pages split the huge page around
+ * it (hak_os_return_run says what that costs). The parts of pages at its
+ * ends, whose page is partly in use (the first 4 KiB of a 64 KiB page under
+ * a 68 KiB block, the rest the cache's), are held: cached, so that the
+ * rest of the page joins them when it is freed and the page can go back
+ * whole, but off the age list and outside the bounds, until the program
+ * has not called the tier for the delay (idle_at, as hak_os_expire's),
+ * when they go back unmapped. */
+static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at) {
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
     size_t floor = (size_t)hak_knob(LARGE_CACHE_BYTES);
     size_t max_bytes = (size_t)hak_retain_cap(floor, &live_retain, live_bytes);
@@ -284,15 +375,27 @@ static hak_span_t *cache_expire(uint64_t now) {
     while (age_oldest != NULL) {
         bool bound = cache_count > max_count || cache_bytes > max_bytes;
         if (!bound && !hak_retain_past(&live_retain, age_oldest->freed_us, now)) break;
-        hak_retain_gave_back(&live_retain, bound, now);
         hak_span_t *old = age_oldest;
         cache_unlink(old);
+        if (old->reserve && (old = hold_parts(old)) == NULL) continue;
+        hak_retain_gave_back(&live_retain, bound, now);
         hak_registry_set(old->map, old->map_len, 0);
         old->next = out;
         out = old;
     }
+    if (held_oldest != NULL && hak_retain_idle(&live_retain, idle_at)) {
+        hak_retain_gave_back(&live_retain, false, now);
+        while (held_oldest != NULL) {
+            hak_span_t *old = held_oldest;
+            cache_unlink(old);
+            old->reserve = false;
+            hak_registry_set(old->map, old->map_len, 0);
+            old->next = out;
+            out = old;
+        }
+    }
     hak_assert_deep(cache_counts_hold());
-    if (cache_bytes > floor) hak_purge_wanted();
+    if (cache_bytes + held_bytes > floor) hak_purge_wanted();
     if (out != NULL) hak_os_giveback_taken();
     return out;
 }
@@ -330,15 +433,19 @@ bool hak_large_gone(const void *p) {
     return false;
 }
 
-/* Unmaps what cache_expire took out (or hak_large_reclaim, which counts
- * its list alike). */
+/* Gives back what cache_expire took out (or hak_large_reclaim, which
+ * counts its list alike): to the page pool what came from it, the rest to
+ * the kernel. */
 static void release(hak_span_t *list) {
     if (list == NULL) return;
     hak_os_note_giveback();
     while (list != NULL) {
         hak_span_t *next = list->next;
         note_gone(list->map, list->map_len);
-        hak_os_unmap(list->map, list->map_len);
+        if (list->reserve)
+            hak_os_return_run(list->map, list->map_len);
+        else
+            hak_os_unmap(list->map, list->map_len);
         hak_meta_free(HAK_META_SPAN, list);
         list = next;
     }
@@ -382,6 +489,7 @@ static hak_span_t *span_map(size_t len, size_t align, uint64_t now, bool retry) 
     sp->map = map;
     set_len(sp, map_len);
     sp->clean = !pooled; /* pooled pages hold what their blocks left */
+    sp->reserve = pooled;
     hak_lock(&large_lock);
     bool ok = hak_registry_set(map, map_len, (uintptr_t)sp);
     hak_span_t *front = sp, *back = NULL;
@@ -427,6 +535,7 @@ static bool span_resize(hak_span_t *sp, size_t len) {
         hak_lock(&large_lock);
         hak_registry_set(map + old, len - old, (uintptr_t)sp);
         set_len(sp, len);
+        sp->reserve = false; /* it has grown past its region's end */
         hak_unlock(&large_lock);
         return true;
     }
@@ -449,6 +558,7 @@ static bool span_resize(hak_span_t *sp, size_t len) {
         hak_registry_set(to, len, (uintptr_t)sp);
         sp->map = to;
         set_len(sp, len);
+        sp->reserve = false;
     } else {
         hak_registry_set(map, old, (uintptr_t)sp);
     }
@@ -482,10 +592,13 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
 }
 
 bool hak_large_expire(uint64_t now) {
-    if (!hak_retain_past(&live_retain, atomic_load_explicit(&oldest_us, memory_order_relaxed), now))
+    bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 &&
+                hak_retain_idle(&live_retain, now);
+    if (!idle &&
+        !hak_retain_past(&live_retain, atomic_load_explicit(&oldest_us, memory_order_relaxed), now))
         return false;
     hak_lock(&large_lock);
-    hak_span_t *expired = cache_expire(hak_now_us());
+    hak_span_t *expired = cache_expire(hak_now_us(), idle ? now : 0);
     hak_unlock(&large_lock);
     release(expired);
     return expired != NULL;
@@ -496,7 +609,8 @@ uint64_t hak_large_delay_us(void) {
 }
 
 bool hak_large_kept(void) {
-    return atomic_load_explicit(&oldest_us, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&oldest_us, memory_order_relaxed) != 0 ||
+           atomic_load_explicit(&held_count, memory_order_relaxed) != 0;
 }
 
 void hak_large_free(hak_span_t *sp) {
@@ -508,7 +622,7 @@ void hak_large_free(hak_span_t *sp) {
     }
     live_add(-(long long)sp->map_len, now);
     cache_put(sp, now);
-    hak_span_t *expired = cache_expire(now);
+    hak_span_t *expired = cache_expire(now, 0);
     hak_unlock(&large_lock);
     hak_gstat_add(HAK_S_large_free, 1);
     release(expired);
@@ -531,7 +645,7 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
             sp = front;
             live_add(-(long long)back->map_len, now);
             cache_put(back, now);
-            expired = cache_expire(now);
+            expired = cache_expire(now, 0);
         }
         hak_unlock(&large_lock);
         release(expired);
@@ -542,9 +656,10 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
         size_t need = len - sp->map_len;
         uint64_t freed_us = next->freed_us;
         hak_span_t *newer = next->prev;
+        bool held = next->held;
         cache_unlink(next);
         if (next->map_len - need >= min_rest(len) && split(next, need, &front, &back)) {
-            cache_link(back, freed_us, newer);
+            relink_rest(back, held, freed_us, newer);
             next = front;
         }
         live_add((long long)next->map_len, now);
@@ -580,9 +695,11 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
 bool hak_large_reclaim(void) {
     hak_lock(&large_lock);
     hak_span_t *all = NULL;
-    while (age_oldest != NULL) {
-        hak_span_t *sp = age_oldest;
+    /* Memory is short: every span goes to the kernel, unmapped. */
+    while (age_oldest != NULL || held_oldest != NULL) {
+        hak_span_t *sp = age_oldest != NULL ? age_oldest : held_oldest;
         cache_unlink(sp);
+        sp->reserve = false;
         hak_registry_set(sp->map, sp->map_len, 0);
         sp->next = all;
         all = sp;

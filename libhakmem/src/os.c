@@ -58,8 +58,10 @@
  * page, where the C library and tcmalloc hand the freed memory over. So in
  * reserve mode each region carries a bit per page that says whether the
  * page is pooled, and a run of adjacent pooled pages leaves the pool as a
- * span. The large tier unmaps such a span like any other: a hole in the
- * region, whose pages were carved long before. */
+ * span. When the large tier is done with such a span it returns its whole
+ * pages here (hak_os_return_run), where they go back as the pool's own
+ * expired pages do: unmapped, they would leave a hole in the region, and
+ * in huge pages split the one around it. */
 #include "internal.h"
 
 #include <errno.h>
@@ -478,8 +480,7 @@ static void pool_push(pool_node_t *n) {
  * back (pool_expire). Read unlocked by hak_os_expire as a cheap look, and
  * again under os_lock, so that a call made in between counts. */
 static bool pool_idle(uint64_t at) {
-    uint64_t active = __atomic_load_n(&pages_retain.active_us, __ATOMIC_RELAXED);
-    return at > active && at - active > hak_retain_delay(&pages_retain);
+    return hak_retain_idle(&pages_retain, at);
 }
 
 /* Moves n, the oldest on the age list, to the held list (os_lock held). */
@@ -886,6 +887,49 @@ void *hak_os_take_run(size_t len, size_t most, size_t *got) {
     hak_gstat_add(HAK_S_os_page_to_large, n);
     *got = n * HAK_PAGE_SIZE;
     return run;
+}
+
+void hak_os_return_run(uint8_t *start, size_t len) {
+    size_t pages = len / HAK_PAGE_SIZE;
+    hak_assert((uintptr_t)start % HAK_PAGE_SIZE == 0 && len % HAK_PAGE_SIZE == 0);
+    uint64_t now = hak_now_us();
+    pool_node_t *expired = NULL;
+    bool tracked = true;
+    hak_lock(&os_lock);
+    /* A region dropped since (region_add) no longer says where its huge
+     * pages are: its pages go back the old way, unmapped. */
+    for (size_t k = 0; k < pages && tracked; k++)
+        tracked = region_of(start + k * HAK_PAGE_SIZE) != NULL;
+    for (size_t k = 0; k < pages && tracked; k++) {
+        uint8_t *pg = start + k * HAK_PAGE_SIZE;
+        pool_node_t *n = (pool_node_t *)pg;
+        if (!region_huge(region_of(pg), pg)) {
+            n->whole = false;
+            n->next = expired;
+            expired = n;
+            continue;
+        }
+        /* Past its age already (the large tier's): held, as pool_expire
+         * would hold it, until its huge page is free or the program idle. */
+        n->freed_us = now;
+        n->tag = HAK_OS_TAG_FULL;
+        pool_push(n);
+        pool_hold(n);
+    }
+    for (size_t k = 0; k < pages && tracked; k++) {
+        uint8_t *pg = start + k * HAK_PAGE_SIZE;
+        region_t *r = region_of(pg);
+        bool first = k == 0 || huge_first(pg) != huge_first(pg - HAK_PAGE_SIZE);
+        if (first && region_huge(r, pg) && huge_free(r, pg)) huge_take_out(r, pg, &expired);
+    }
+    if (expired != NULL) hak_os_giveback_taken();
+    hak_unlock(&os_lock);
+    if (!tracked) {
+        hak_os_unmap(start, len);
+        return;
+    }
+    hak_gstat_add(HAK_S_os_page_from_large, pages);
+    release_expired(expired);
 }
 
 /* Unmaps a chain of pages linked through their first words: the

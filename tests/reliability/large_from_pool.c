@@ -12,8 +12,11 @@
  *            the large blocks live, and each block keeps what was written;
  *   moved    realloc to 3 MiB moves a block out of the middle of a reserved
  *            region, contents kept;
- *   holes    those spans, once expired, leave holes in the region; the
- *            pool and the carving go on around them, and a reclaim too.
+ *   back     those spans, once expired, go back to the pool in whole pages
+ *            (no munmap, no hole in the region), and serve small blocks
+ *            again; the part of a page beside the moved block's hole is
+ *            held in the cache until the large tier is idle, then unmapped;
+ *            the pool and the carving go on, and a reclaim too.
  *
  * Usage: HAKMEM_CHUNK_POOL_PAGES=64 HAKMEM_ALIGN_MODE=reserve
  *        HAKMEM_RELEASE_DELAY_MS=3600000 HAKMEM_PURGE_THREAD=0 large_from_pool */
@@ -134,21 +137,41 @@ int main(void) {
     memset(m, 0x5a, big);
     b[0] = m;
 
-    /* holes */
+    /* back: b[0] has moved out, leaving a hole where its 17 granules
+     * were, so the span the others merge into starts 4 KiB into a page. */
     for (int i = 0; i < BLOCKS; i++) hak_free(b[i]);
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
     usleep(2000);
-    uint64_t unmaps = stat(HAK_S_os_munmap);
-    hak_large_expire(hak_now_us());
-    if (stat(HAK_S_os_munmap) == unmaps) die("no span was unmapped once the release delay was 0");
+    uint64_t returned = stat(HAK_S_os_page_from_large), held = stat(HAK_S_large_held);
+    hak_large_expire(hak_now_us()); /* nothing held yet: not idle */
+    returned = stat(HAK_S_os_page_from_large) - returned;
+    if (returned < run - 2 || returned > run)
+        die("%llu pages of a %llu-page run went back to the pool once expired, expected %llu or "
+            "%llu (all but the moved block's)",
+            (unsigned long long)returned, (unsigned long long)run, (unsigned long long)run - 2,
+            (unsigned long long)run - 1);
+    if (stat(HAK_S_large_held) == held || !hak_large_kept())
+        die("the part of a page beside the moved block's hole was not held in the cache");
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
     void *again[PAGES];
+    int inside = 0;
     for (int i = 0; i < PAGES; i++) {
         uint8_t *p = again[i] = hak_os_page_alloc(small, &had);
         if (p == NULL) die("hak_os_page_alloc failed after the spans went");
+        inside += within(p, HAK_PAGE_SIZE, from, to);
         memset(p, 0x11, HAK_PAGE_SIZE);
     }
+    if (inside < (int)returned)
+        die("%d of the %llu pages the large tier gave back served small blocks again", inside,
+            (unsigned long long)returned);
     for (int i = 0; i < PAGES; i++) hak_os_page_free(again[i], HAK_OS_TAG_FULL);
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
+    usleep(2000);
+    uint64_t unmaps = stat(HAK_S_os_munmap);
+    hak_large_expire(hak_now_us()); /* idle now, with a part held */
+    if (stat(HAK_S_os_munmap) == unmaps || hak_large_kept())
+        die("the held part of a page was not unmapped once the large tier was idle");
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
     hak_os_reclaim();
     void *last = hak_alloc(BLOCK);
     if (last == NULL) die("malloc(%zu) failed after a reclaim", BLOCK);

@@ -19,7 +19,10 @@
  *            program still calls (giving part of a huge page back splits
  *            it), a huge page with nothing in use goes back whole (also
  *            when some of it was decommitted before), and the held pages
- *            go back once the program is idle.
+ *            go back once the program is idle;
+ *   lent     pages the large tier returns (hak_os_return_run) are held
+ *            while their huge page is partly in use, and the huge page goes
+ *            back whole once the last of it is returned.
  *
  * Usage: HAKMEM_CHUNK_POOL_PAGES=4 HAKMEM_ALIGN_MODE=reserve
  *        HAKMEM_RELEASE_DELAY_MS=3600000 os_pool */
@@ -296,6 +299,45 @@ int main(void) {
         die("the last page in use of a huge page whose other pages were decommitted was %s "
             "once freed (%d 4 KiB pages resident)",
             held() != held1 ? "held" : "not given back", resident(hp[0]));
+
+    /* lent: a whole huge page of pages in use, among up to 4096 taken
+     * (the decommitted ones come first); the others go back to the pool,
+     * young. The program still calls (the large call above, hours ahead). */
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
+    enum { TRY = 4096 };
+    static uint8_t *got[TRY];
+    uint8_t *q = NULL;
+    int ngot = 0;
+    for (; ngot < TRY && q == NULL; ngot++) {
+        if ((got[ngot] = hak_os_page_alloc(small, &had)) == NULL) die("hak_os_page_alloc failed");
+        uint8_t *h = (uint8_t *)((uintptr_t)got[ngot] & ~(uintptr_t)(HP * HAK_PAGE_SIZE - 1));
+        int have = 0;
+        for (int i = 0; i <= ngot; i++) have += got[i] >= h && got[i] < h + HP * HAK_PAGE_SIZE;
+        if (have == HP && advised_huge(h)) q = h;
+    }
+    if (q == NULL) die("no whole huge page among %d pages taken from the pool", TRY);
+    for (int i = 0; i < ngot; i++)
+        if (got[i] < q || got[i] >= q + HP * HAK_PAGE_SIZE)
+            hak_os_page_free(got[i], HAK_OS_TAG_FULL);
+    memset(q, 2, HP * HAK_PAGE_SIZE);
+    uint64_t held2 = held();
+    hak_os_return_run(q + 8 * HAK_PAGE_SIZE, 8 * HAK_PAGE_SIZE);
+    hak_os_return_run(q + 16 * HAK_PAGE_SIZE, 16 * HAK_PAGE_SIZE);
+    if (held() - held2 != 24)
+        die("24 pages returned by the large tier into a huge page partly in use: os_page_held "
+            "rose by %llu",
+            (unsigned long long)(held() - held2));
+    for (int i = 8; i < HP; i++)
+        if (resident(q + (size_t)i * HAK_PAGE_SIZE) != HAK_PAGE_SIZE / 4096)
+            die("page %d returned by the large tier into a huge page partly in use went back "
+                "(%d 4 KiB pages resident): part of a huge page given back splits it",
+                i, resident(q + (size_t)i * HAK_PAGE_SIZE));
+    hak_os_return_run(q, 8 * HAK_PAGE_SIZE);
+    for (int i = 0; i < HP; i++)
+        if (resident(q + (size_t)i * HAK_PAGE_SIZE) > 1)
+            die("page %d of a huge page the large tier returned whole did not go back (%d 4 KiB "
+                "pages resident)",
+                i, resident(q + (size_t)i * HAK_PAGE_SIZE));
 
     printf("os_pool: ok\n");
     return 0;
