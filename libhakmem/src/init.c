@@ -79,6 +79,7 @@ bool hak_init(void) {
     if (!hak_options_init()) _exit(2);
     hak_size_class_init();
     hak_stats_init();
+    hak_os_init();
     if (hak_options_verbose) hak_options_report();
     have_key = pthread_key_create(&thread_key, hak_heap_thread_exit) == 0;
     if (!have_key) hak_msg("pthread_key_create failed: thread caches will not be flushed at exit");

@@ -738,6 +738,8 @@ bool hak_registry_reserve(const void *p, size_t len);
  * OS layer (os.c): the only caller of mmap, munmap and madvise.
  * ---------------------------------------------------------------------- */
 
+/* Start-up: reads the kernel's transparent huge page mode. */
+void hak_os_init(void);
 void *hak_os_map(size_t len);
 void *hak_os_map_aligned(size_t len, size_t align);
 /* A mapping for a large block: as hak_os_map_aligned, but one of at least

@@ -65,11 +65,13 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #ifdef HAK_REENTRY_BUG
 #include <stdlib.h>
@@ -131,6 +133,28 @@ static unsigned region_count;
 /* Whether regions of sparse pages ask for huge pages too: once the program
  * is seen to fill its larger blocks (sparse_probe). */
 static bool sparse_thp;
+/* The kernel's transparent huge page mode (hak_os_init). */
+static enum { THP_MADVISE, THP_ALWAYS, THP_NEVER } thp_mode;
+
+void hak_os_init(void) {
+    /* What the pool holds back so as not to split a huge page must follow
+     * where the kernel really puts them: in mode "always" also in regions
+     * nobody advised, in mode "never" nowhere, or pages would be held for
+     * nothing. A file of the kernel's (no user can plant it), read with
+     * plain system calls: this runs before the allocator is ready. An
+     * unreadable one leaves what was advised as the only guide. */
+    char buf[128];
+    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    if (strstr(buf, "[always]") != NULL)
+        thp_mode = THP_ALWAYS;
+    else if (strstr(buf, "[never]") != NULL)
+        thp_mode = THP_NEVER;
+}
 /* Pool pages handed out and not given back, and their recent peak (the
  * peak is sampled under os_lock, whenever the pool is touched). */
 static _Atomic(size_t) pages_out;
@@ -321,7 +345,7 @@ static void region_mark(const void *page, bool pooled) {
  * advised range; a region of 2 MiB or more starts on one (reserve_carve). */
 static void region_set_huge(const uint8_t *start, uint8_t *from) {
     region_t *r = region_of(start);
-    if (r == NULL || (size_t)(r->end - r->start) < HUGE_PAGE) return;
+    if (thp_mode == THP_NEVER || r == NULL || (size_t)(r->end - r->start) < HUGE_PAGE) return;
     uint8_t *f = (uint8_t *)(((uintptr_t)from + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
     if (r->huge_from == NULL || f < r->huge_from) r->huge_from = f;
 }
@@ -416,13 +440,19 @@ static void *reserve_carve(bool dense) {
          * of 512 (sqlite3 building a 300,000-row index: 1.5 s -> 1.1 s,
          * glibc 1.3 s), those of sparse pages once it fills its blocks
          * (sparse_probe). Small programs never get there, so a huge page
-         * cannot make their few pages of each class cost 2 MiB. */
+         * cannot make their few pages of each class cost 2 MiB. Where the
+         * kernel's mode is "always", a region nobody advised gets huge
+         * pages all the same (the administrator's choice, as for the C
+         * library's heap): the pool must know. */
         reserved_bytes += len * 2;
         if ((dense || sparse_thp) && thp != 0 && reserved_bytes - len * 2 >= thp) {
             advise(r, len * 2, MADV_HUGEPAGE);
             region_set_huge(r, r);
-        } else if (!dense && thp != 0)
+        } else if (!dense && thp != 0) {
             advise(r, len * 2, MADV_NOHUGEPAGE); /* where the kernel's default is always */
+        } else if (thp_mode == THP_ALWAYS) {
+            region_set_huge(r, r);
+        }
     }
     void *p = *next;
     *next += HAK_PAGE_SIZE;

@@ -232,22 +232,23 @@ int main(void) {
         printf("os_pool: ok (huge skipped: thp_min is 0)\n");
         return 0;
     }
+    /* The pool holds pages only where the kernel gives huge pages. */
+    char mode[128] = "";
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (thp != NULL && fgets(mode, sizeof mode, thp) == NULL) mode[0] = 0;
+    if (thp != NULL) fclose(thp);
+    if (thp == NULL || strstr(mode, "[never]") != NULL) {
+        printf("os_pool: ok (huge skipped: no transparent huge pages here)\n");
+        return 0;
+    }
     enum { HP = 32 }; /* pages of 64 KiB in a huge page */
     uint8_t *p = NULL;
     for (int i = 0;
          i < 4096 && !(p != NULL && (uintptr_t)p % (HP * HAK_PAGE_SIZE) == 0 && advised_huge(p));
          i++)
         if ((p = hak_os_page_alloc(small, &had)) == NULL) die("hak_os_page_alloc failed");
-    if ((uintptr_t)p % (HP * HAK_PAGE_SIZE) != 0 || !advised_huge(p)) {
-        FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-        char mode[128] = "";
-        if (f != NULL && fgets(mode, sizeof mode, f) == NULL) mode[0] = 0;
-        if (f != NULL) fclose(f);
-        if (f != NULL && strstr(mode, "[never]") == NULL)
-            die("256 MiB of pages carved and none in a region that asked for huge pages");
-        printf("os_pool: ok (huge skipped: no transparent huge pages here)\n");
-        return 0;
-    }
+    if ((uintptr_t)p % (HP * HAK_PAGE_SIZE) != 0 || !advised_huge(p))
+        die("256 MiB of pages carved and none in a region that asked for huge pages");
     uint8_t *hp[2 * HP];
     hp[0] = p;
     for (int i = 1; i < 2 * HP; i++)
