@@ -108,15 +108,23 @@ static unsigned bin_next(unsigned b) {
     return BIN_COUNT;
 }
 
-/* The cache's counts, recounted, and its age list oldest-last. */
+/* The cache's counts, recounted, its age list oldest-last, and the held list. */
 static bool cache_counts_hold(void) {
     size_t n = 0, bytes = 0;
     for (const hak_span_t *sp = age_newest; sp != NULL; sp = sp->next) {
-        if (!sp->cached || (sp->next != NULL && sp->next->freed_us > sp->freed_us)) return false;
+        if (!sp->cached || sp->held || (sp->next != NULL && sp->next->freed_us > sp->freed_us))
+            return false;
         n++;
         bytes += sp->map_len;
     }
-    return n == cache_count && bytes == cache_bytes;
+    size_t hn = 0, hbytes = 0;
+    for (const hak_span_t *sp = held_newest; sp != NULL; sp = sp->next) {
+        if (!sp->cached || !sp->held) return false;
+        hn++;
+        hbytes += sp->map_len;
+    }
+    return n == cache_count && bytes == cache_bytes &&
+           hn == atomic_load_explicit(&held_count, memory_order_relaxed) && hbytes == held_bytes;
 }
 
 static void note_oldest(void) {
@@ -317,40 +325,66 @@ static hak_span_t *cache_take(size_t len, size_t align) {
     return best != NULL ? cache_cut(best, len) : NULL;
 }
 
-/* Of sp (not cached, reserve), past its age or a bound: the whole pool
- * pages, to go back to the page pool (NULL if it holds none); the parts of
- * pages before and after them stay cached, held (cache_expire says why). */
-static hak_span_t *hold_parts(hak_span_t *sp) {
+/* Puts sp (not cached) on the list `out`, unregistered, to go back. */
+static void take_out(hak_span_t *sp, hak_span_t **out) {
+    hak_registry_set(sp->map, sp->map_len, 0);
+    sp->next = *out;
+    *out = sp;
+}
+
+static bool page_aligned(const uint8_t *a) {
+    return ((uintptr_t)a & (HAK_PAGE_SIZE - 1)) == 0;
+}
+
+/* sp, a part of one pool page, past its age: held while the rest of its
+ * page is a span's (in use or cached), which may join it; else (a hole
+ * there: moved by realloc, or unmapped before) its page can never go back
+ * whole, and it goes now, unmapped. */
+static void hold_part(hak_span_t *sp, hak_span_t **out) {
+    const uint8_t *a = sp->map, *b = sp->map + sp->map_len;
+    if ((page_aligned(a) || hak_registry_get(a - 1) != 0) &&
+        (page_aligned(b) || hak_registry_get(b) != 0)) {
+        hold_link(sp);
+        hak_gstat_add(HAK_S_large_held, 1);
+        return;
+    }
+    sp->reserve = false;
+    take_out(sp, out);
+}
+
+/* sp (not cached, reserve), past its age or a bound: its whole pool pages
+ * go on `out`, to go back to the page pool; the parts of pages before and
+ * after them are held (cache_expire says why). Out of descriptors, it goes
+ * whole, unmapped, as before. */
+static void expire_reserve(hak_span_t *sp, hak_span_t **out) {
     uint8_t *end = sp->map + sp->map_len;
     uint8_t *lo =
         (uint8_t *)(((uintptr_t)sp->map + HAK_PAGE_SIZE - 1) & ~(uintptr_t)(HAK_PAGE_SIZE - 1));
     uint8_t *hi = (uint8_t *)((uintptr_t)end & ~(uintptr_t)(HAK_PAGE_SIZE - 1));
     if (lo >= hi) {
-        hold_link(sp);
-        hak_gstat_add(HAK_S_large_held, 1);
-        return NULL;
+        hold_part(sp, out);
+        return;
     }
     hak_span_t *front, *back;
-    /* Out of descriptors: the span goes back whole, unmapped, as before. */
     if (hi < end) {
         if (!split(sp, (size_t)(hi - sp->map), &front, &back)) {
             sp->reserve = false;
-            return sp;
+            take_out(sp, out);
+            return;
         }
-        hold_link(back);
-        hak_gstat_add(HAK_S_large_held, 1);
+        hold_part(back, out);
         sp = front;
     }
     if (lo > sp->map) {
         if (!split(sp, (size_t)(lo - sp->map), &front, &back)) {
             sp->reserve = false;
-            return sp;
+            take_out(sp, out);
+            return;
         }
-        hold_link(front);
-        hak_gstat_add(HAK_S_large_held, 1);
+        hold_part(front, out);
         sp = back;
     }
-    return sp;
+    take_out(sp, out);
 }
 
 /* Takes out of the cache, unregistered, every span past a bound: older than
@@ -375,13 +409,13 @@ static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at) {
     while (age_oldest != NULL) {
         bool bound = cache_count > max_count || cache_bytes > max_bytes;
         if (!bound && !hak_retain_past(&live_retain, age_oldest->freed_us, now)) break;
-        hak_span_t *old = age_oldest;
+        hak_span_t *old = age_oldest, *was = out;
         cache_unlink(old);
-        if (old->reserve && (old = hold_parts(old)) == NULL) continue;
-        hak_retain_gave_back(&live_retain, bound, now);
-        hak_registry_set(old->map, old->map_len, 0);
-        old->next = out;
-        out = old;
+        if (old->reserve)
+            expire_reserve(old, &out);
+        else
+            take_out(old, &out);
+        if (out != was) hak_retain_gave_back(&live_retain, bound, now);
     }
     if (held_oldest != NULL && hak_retain_idle(&live_retain, idle_at)) {
         hak_retain_gave_back(&live_retain, false, now);
@@ -389,9 +423,7 @@ static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at) {
             hak_span_t *old = held_oldest;
             cache_unlink(old);
             old->reserve = false;
-            hak_registry_set(old->map, old->map_len, 0);
-            old->next = out;
-            out = old;
+            take_out(old, &out);
         }
     }
     hak_assert_deep(cache_counts_hold());

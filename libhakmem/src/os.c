@@ -513,7 +513,7 @@ static bool pool_idle(uint64_t at) {
     return hak_retain_idle(&pages_retain, at);
 }
 
-/* Moves n, the oldest on the age list, to the held list (os_lock held). */
+/* Moves n from the age list to the held list (os_lock held). */
 static void pool_hold(pool_node_t *n) {
     HAK_DLIST_REMOVE(pool_newest, pool_oldest, n);
     n->held = true;
@@ -939,18 +939,24 @@ void hak_os_return_run(uint8_t *start, size_t len) {
             expired = n;
             continue;
         }
-        /* Past its age already (the large tier's): held, as pool_expire
-         * would hold it, until its huge page is free or the program idle. */
         n->freed_us = now;
         n->tag = HAK_OS_TAG_FULL;
         pool_push(n);
-        pool_hold(n);
     }
+    /* Past its age already (the large tier's): a page goes back with its
+     * huge page if nothing of that is in use now, else is held, as
+     * pool_expire would hold it, until it is, or the program idles. */
+    uint8_t *whole = NULL; /* the huge page last taken out whole */
     for (size_t k = 0; k < pages && tracked; k++) {
         uint8_t *pg = start + k * HAK_PAGE_SIZE;
         region_t *r = region_of(pg);
-        bool first = k == 0 || huge_first(pg) != huge_first(pg - HAK_PAGE_SIZE);
-        if (first && region_huge(r, pg) && huge_free(r, pg)) huge_take_out(r, pg, &expired);
+        if (!region_huge(r, pg) || huge_first(pg) == whole) continue;
+        if (huge_free(r, pg)) {
+            whole = huge_first(pg);
+            huge_take_out(r, pg, &expired);
+        } else {
+            pool_hold((pool_node_t *)pg);
+        }
     }
     if (expired != NULL) hak_os_giveback_taken();
     hak_unlock(&os_lock);
@@ -974,6 +980,23 @@ static void unmap_chain(void *page) {
 }
 _Static_assert(offsetof(pool_node_t, next) == 0, "unmap_chain follows a pool node's first word");
 
+/* Takes every page out of the pool, as chains for unmap_chain (os_lock
+ * held). */
+static void pool_empty(pool_node_t **warm, pool_node_t **held) {
+    *warm = pool_newest;
+    *held = held_newest;
+    pool_newest = pool_oldest = held_newest = held_oldest = NULL;
+    atomic_store_explicit(&held_count, 0, memory_order_relaxed);
+    memset(tag_newest, 0, sizeof tag_newest);
+    memset(tag_oldest, 0, sizeof tag_oldest);
+    pool_count = 0;
+    for (unsigned i = 0; i < region_count; i++) {
+        memset(regions[i].pooled, 0, sizeof regions[i].pooled);
+        regions[i].npooled = 0;
+    }
+    note_oldest();
+}
+
 /* Under memory pressure (a mapping failed): returns the blocks cached in
  * exited threads' heaps to their pages, unmaps every page waiting in the
  * pools and the unused rest of the current reserved region, and asks the
@@ -987,17 +1010,8 @@ bool hak_os_reclaim(void) {
     /* First, so that the pages this empties are among those unmapped. */
     bool any = hak_heaps_reclaim();
     hak_lock(&os_lock);
-    pool_node_t *warm = pool_newest, *held = held_newest;
-    pool_newest = pool_oldest = held_newest = held_oldest = NULL;
-    atomic_store_explicit(&held_count, 0, memory_order_relaxed);
-    memset(tag_newest, 0, sizeof tag_newest);
-    memset(tag_oldest, 0, sizeof tag_oldest);
-    pool_count = 0;
-    for (unsigned i = 0; i < region_count; i++) {
-        memset(regions[i].pooled, 0, sizeof regions[i].pooled);
-        regions[i].npooled = 0;
-    }
-    note_oldest();
+    pool_node_t *warm, *held;
+    pool_empty(&warm, &held);
     void *cold = cold_head;
     cold_head = NULL;
     any |= cold_unmap_mapped();
@@ -1023,13 +1037,17 @@ bool hak_os_reclaim(void) {
         sched_yield();
     }
     /* In reserve mode such a give-back only decommits: its pages joined
-     * the cold list or maps after it was taken above, still mapped, and the retry
-     * needs their address space as well. */
+     * the cold list or maps after it was taken above, still mapped, and the
+     * retry needs their address space as well; the large tier's returns
+     * (hak_os_return_run) may have pooled pages again. */
     hak_lock(&os_lock);
+    pool_empty(&warm, &held);
     cold = cold_head;
     cold_head = NULL;
     cold_unmap_mapped();
     hak_unlock(&os_lock);
+    unmap_chain(warm);
+    unmap_chain(held);
     unmap_chain(cold);
     atomic_store_explicit(&busy, false, memory_order_release);
     return any;

@@ -13,10 +13,13 @@
  *   moved    realloc to 3 MiB moves a block out of the middle of a reserved
  *            region, contents kept;
  *   back     those spans, once expired, go back to the pool in whole pages
- *            (no munmap, no hole in the region), and serve small blocks
- *            again; the part of a page beside the moved block's hole is
- *            held in the cache until the large tier is idle, then unmapped;
- *            the pool and the carving go on, and a reclaim too.
+ *            (no hole in the region), and serve small blocks again; the
+ *            part of a page beside the moved block's hole goes at once,
+ *            unmapped (its page can never be whole again);
+ *   merge    the part of a page beside a live block is held in the cache,
+ *            and once that block is freed the two go back as whole pages;
+ *            a held part goes, unmapped, once the large tier is idle; the
+ *            pool and the carving go on, and a reclaim too.
  *
  * Usage: HAKMEM_CHUNK_POOL_PAGES=64 HAKMEM_ALIGN_MODE=reserve
  *        HAKMEM_RELEASE_DELAY_MS=3600000 HAKMEM_PURGE_THREAD=0 large_from_pool */
@@ -88,6 +91,7 @@ int main(void) {
     uint8_t *b[BLOCKS];
     b[0] = hak_alloc_zeroed(BLOCK);
     if (b[0] == NULL) die("calloc(1, %zu) failed", BLOCK);
+    uint8_t *run0 = b[0]; /* the front of the run */
     uint64_t run = stat(HAK_S_os_page_to_large) - taken;
     if (run < 2 || run > (1u << 20) / HAK_PAGE_SIZE)
         die("the large tier took %llu pooled pages for a %zu-byte block, expected 2 to 16",
@@ -138,39 +142,86 @@ int main(void) {
     b[0] = m;
 
     /* back: b[0] has moved out, leaving a hole where its 17 granules
-     * were, so the span the others merge into starts 4 KiB into a page. */
+     * were, so the span the others merge into starts 4 KiB into page 1. */
     for (int i = 0; i < BLOCKS; i++) hak_free(b[i]);
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
     usleep(2000);
-    uint64_t returned = stat(HAK_S_os_page_from_large), held = stat(HAK_S_large_held);
-    hak_large_expire(hak_now_us()); /* nothing held yet: not idle */
+    uint64_t returned = stat(HAK_S_os_page_from_large), unmaps = stat(HAK_S_os_munmap);
+    hak_large_expire(hak_now_us());
     returned = stat(HAK_S_os_page_from_large) - returned;
-    if (returned < run - 2 || returned > run)
-        die("%llu pages of a %llu-page run went back to the pool once expired, expected %llu or "
-            "%llu (all but the moved block's)",
-            (unsigned long long)returned, (unsigned long long)run, (unsigned long long)run - 2,
-            (unsigned long long)run - 1);
-    if (stat(HAK_S_large_held) == held || !hak_large_kept())
-        die("the part of a page beside the moved block's hole was not held in the cache");
+    if (returned != run - 2)
+        die("%llu pages of a %llu-page run went back to the pool once expired, expected %llu "
+            "(all but the two under the moved block)",
+            (unsigned long long)returned, (unsigned long long)run, (unsigned long long)run - 2);
+    if (stat(HAK_S_os_munmap) == unmaps || hak_large_kept())
+        die("the part of a page beside the moved block's hole was %s",
+            hak_large_kept() ? "held in the cache" : "not unmapped");
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
+    const uint8_t *back_from = run0 + 2 * HAK_PAGE_SIZE, *back_to = run0 + run * HAK_PAGE_SIZE;
     void *again[PAGES];
     int inside = 0;
     for (int i = 0; i < PAGES; i++) {
         uint8_t *p = again[i] = hak_os_page_alloc(small, &had);
         if (p == NULL) die("hak_os_page_alloc failed after the spans went");
-        inside += within(p, HAK_PAGE_SIZE, from, to);
+        inside += within(p, HAK_PAGE_SIZE, back_from, back_to);
         memset(p, 0x11, HAK_PAGE_SIZE);
     }
-    if (inside < (int)returned)
+    if (inside != (int)returned)
         die("%d of the %llu pages the large tier gave back served small blocks again", inside,
             (unsigned long long)returned);
     for (int i = 0; i < PAGES; i++) hak_os_page_free(again[i], HAK_OS_TAG_FULL);
+
+    /* merge: three blocks from the front of a new run. */
+    uint8_t *c[3];
+    taken = stat(HAK_S_os_page_to_large);
+    for (int i = 0; i < 3; i++)
+        if ((c[i] = hak_alloc(BLOCK)) == NULL) die("malloc(%zu) failed", BLOCK);
+    uint64_t run2 = stat(HAK_S_os_page_to_large) - taken;
+    size_t step = (BLOCK + 4095) / 4096 * 4096;
+    if ((uintptr_t)c[0] % HAK_PAGE_SIZE != 0 || c[1] != c[0] + step || c[2] != c[1] + step ||
+        run2 < 4)
+        die("three %zu-byte blocks at %p, %p, %p from a run of %llu pooled pages: expected them "
+            "adjacent from the run's front",
+            BLOCK, (void *)c[0], (void *)c[1], (void *)c[2], (unsigned long long)run2);
+    hak_free(c[1]);
+    hak_free(c[2]);
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
     usleep(2000);
-    uint64_t unmaps = stat(HAK_S_os_munmap);
+    returned = stat(HAK_S_os_page_from_large);
+    uint64_t held = stat(HAK_S_large_held);
+    hak_large_expire(hak_now_us());
+    returned = stat(HAK_S_os_page_from_large) - returned;
+    if (returned != run2 - 2 || stat(HAK_S_large_held) != held + 1 || !hak_large_kept())
+        die("blocks 2 and 3 of a %llu-page run expired: %llu pages went back (expected %llu) and "
+            "%llu parts of pages were held (expected 1, the rest of the first block's last page)",
+            (unsigned long long)run2, (unsigned long long)returned, (unsigned long long)run2 - 2,
+            (unsigned long long)(stat(HAK_S_large_held) - held));
+    returned = stat(HAK_S_os_page_from_large);
+    hak_free(c[0]);
+    usleep(2000);
+    hak_large_expire(hak_now_us());
+    returned = stat(HAK_S_os_page_from_large) - returned;
+    if (returned != 2 || hak_large_kept())
+        die("the first block of a run, freed beside the held rest of its page: %llu pages went "
+            "back (expected 2)%s",
+            (unsigned long long)returned,
+            hak_large_kept() ? ", and the cache still holds some" : "");
+    /* idle: a part held as above goes, unmapped. */
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
+    c[0] = hak_alloc(BLOCK);
+    c[1] = hak_alloc(BLOCK);
+    if (c[0] == NULL || c[1] == NULL) die("malloc(%zu) failed", BLOCK);
+    hak_free(c[1]);
+    hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 0;
+    usleep(2000);
+    hak_large_expire(hak_now_us());
+    if (!hak_large_kept()) die("the rest of a live block's last page was not held");
+    usleep(2000);
+    unmaps = stat(HAK_S_os_munmap);
     hak_large_expire(hak_now_us()); /* idle now, with a part held */
     if (stat(HAK_S_os_munmap) == unmaps || hak_large_kept())
         die("the held part of a page was not unmapped once the large tier was idle");
+    hak_free(c[0]);
     hak_knob_value[HAK_K_RELEASE_DELAY_MS] = 3600000;
     hak_os_reclaim();
     void *last = hak_alloc(BLOCK);
