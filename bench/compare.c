@@ -42,6 +42,12 @@ typedef struct {
     double median, min, max, user_s, sys_s;
     long peak_rss_kib;
     double ratio_glibc, ratio_best; /* NAN when undefined */
+    /* Paired: in each repeat, the throughput over the best other peer's in
+     * the same repeat; the median and range of those (NAN: no pair). A slow
+     * spell of the machine hits both sides of a pair, where medians taken
+     * apart may each catch a different one. */
+    int pairs;
+    double paired, paired_min, paired_max;
 } summary_t;
 
 /* ---- options --------------------------------------------------------------- */
@@ -273,6 +279,33 @@ static int best_peer(const summary_t *s) {
     return best;
 }
 
+/* The paired ratios of every allocator of workload wl (summary_t). */
+static void summarise_pairs(const run_t *runs, int nruns, int wl, summary_t *s) {
+    double *ratio = malloc(((size_t)opt.repeats + 1) * MAX_ALLOCS * sizeof *ratio);
+    if (ratio == NULL) driver_die("out of memory");
+    for (int a = 0; a < g_nallocs; a++) s[a].pairs = 0;
+    for (int rep = 0; rep < opt.repeats; rep++) {
+        double tp[MAX_ALLOCS];
+        for (int a = 0; a < g_nallocs; a++) tp[a] = NAN;
+        for (int i = 0; i < nruns; i++)
+            if (runs[i].workload == wl && runs[i].repeat == rep && runs[i].m.status == HR_OK)
+                tp[runs[i].alloc] = runs[i].m.metric;
+        for (int a = 0; a < g_nallocs; a++) {
+            double best = NAN;
+            for (int b = 0; b < g_nallocs; b++)
+                if (b != a && g_allocs[b].peer && !isnan(tp[b]) && (isnan(best) || tp[b] > best))
+                    best = tp[b];
+            if (!isnan(tp[a]) && best > 0)
+                ratio[a * (opt.repeats + 1) + s[a].pairs++] = tp[a] / best;
+        }
+    }
+    for (int a = 0; a < g_nallocs; a++) {
+        double *r = ratio + a * (opt.repeats + 1);
+        s[a].paired = hr_median_range(r, s[a].pairs, &s[a].paired_min, &s[a].paired_max);
+    }
+    free(ratio);
+}
+
 static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
     double *tp = malloc(3 * ((size_t)nruns + 1) * sizeof *tp);
     if (tp == NULL) driver_die("out of memory");
@@ -299,6 +332,7 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
         x->sys_s = hr_median(ss, x->ok);
     }
     free(tp);
+    summarise_pairs(runs, nruns, wl, s);
     int b = best_peer(s);
     double glibc = s[0].median, best = b >= 0 ? s[b].median : NAN;
     for (int a = 0; a < g_nallocs; a++) {
@@ -320,7 +354,9 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
             fprintf(f, "- hakmem: %s, profile: %s\n", g_allocs[a].lib,
                     opt.profile ? opt.profile : "none (defaults)");
     if (g_missing[0]) fprintf(f, "- peers not installed (apt-get install%s)\n", g_missing);
-    fprintf(f, "- summaries use successful runs only; ratios are of medians\n");
+    fprintf(f, "- summaries use successful runs only; ratios are of medians, except paired: the "
+               "median over repeats of the run's throughput over the best other peer's in the "
+               "same repeat (min–max)\n");
     for (int i = 0; i < g_nwl; i++) {
         const hr_workload_t *w = &hr_workloads[g_wl[i]];
         summary_t s[MAX_ALLOCS];
@@ -329,20 +365,25 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
         workload_print_command(f, w, opt.seconds);
         fprintf(f, "` — %s\n\n", w->stands_for);
         fprintf(f, "| allocator | runs ok | median ops/s | min–max ops/s | × glibc | × best peer "
-                   "| user s | sys s | peak RSS MiB | status |\n"
-                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+                   "| paired × best other peer | user s | sys s | peak RSS MiB | status |\n"
+                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for (int a = 0; a < g_nallocs; a++) {
-            char med[40], range[96], rg[16], rb[16], us[16], ss[16], rss[24], st[200];
+            char med[40], range[96], rg[16], rb[16], pr[48], us[16], ss[16], rss[24], st[200];
             commas(s[a].median, med, sizeof med);
             commas_range(s[a].min, s[a].max, range, sizeof range);
             fmt_num(s[a].ratio_glibc, "%.2f", rg, sizeof rg);
             fmt_num(s[a].ratio_best, "%.2f", rb, sizeof rb);
+            if (s[a].pairs)
+                snprintf(pr, sizeof pr, "%.2f (%.2f–%.2f)", s[a].paired, s[a].paired_min,
+                         s[a].paired_max);
+            else
+                snprintf(pr, sizeof pr, "–");
             fmt_num(s[a].user_s, "%.2f", us, sizeof us);
             fmt_num(s[a].sys_s, "%.2f", ss, sizeof ss);
             fmt_num(s[a].ok ? (double)s[a].peak_rss_kib / 1024.0 : NAN, "%.1f", rss, sizeof rss);
             tally_text(&s[a].tally, st, sizeof st);
-            fprintf(f, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", g_allocs[a].name,
-                    s[a].ok, s[a].runs, med, range, rg, rb, us, ss, rss, st);
+            fprintf(f, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                    g_allocs[a].name, s[a].ok, s[a].runs, med, range, rg, rb, pr, us, ss, rss, st);
         }
         int b = best_peer(s);
         if (b >= 0) {
@@ -382,9 +423,11 @@ static void write_csv(const run_t *runs, int nruns) {
     }
     f = open_out("summary.csv", path, sizeof path);
     if (f) {
-        fprintf(f, "workload,allocator,runs,ok_runs,median_throughput,min_throughput,"
-                   "max_throughput,ratio_glibc,ratio_best_peer,median_user_s,median_sys_s,"
-                   "peak_rss_kib,status\n");
+        fprintf(f,
+                "workload,allocator,runs,ok_runs,median_throughput,min_throughput,"
+                "max_throughput,ratio_glibc,ratio_best_peer,paired_best_peer,paired_min,paired_max,"
+                "median_user_s,median_sys_s,"
+                "peak_rss_kib,status\n");
         for (int i = 0; i < g_nwl; i++) {
             summary_t s[MAX_ALLOCS];
             summarise(runs, nruns, g_wl[i], s);
@@ -398,8 +441,9 @@ static void write_csv(const run_t *runs, int nruns) {
                     const char *fmt;
                 } cols[] = {{s[a].median, "%.0f"},     {s[a].min, "%.0f"},
                             {s[a].max, "%.0f"},        {s[a].ratio_glibc, "%.4f"},
-                            {s[a].ratio_best, "%.4f"}, {s[a].user_s, "%.3f"},
-                            {s[a].sys_s, "%.3f"}};
+                            {s[a].ratio_best, "%.4f"}, {s[a].paired, "%.4f"},
+                            {s[a].paired_min, "%.4f"}, {s[a].paired_max, "%.4f"},
+                            {s[a].user_s, "%.3f"},     {s[a].sys_s, "%.3f"}};
                 for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
                     fputc(',', f);
                     csv_num(f, cols[c].v, cols[c].fmt);
