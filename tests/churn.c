@@ -109,8 +109,8 @@ int main(int argc, char **argv) {
     static struct baton batons[MAX_LANES];
     static struct job jobs[MAX_LANES];
     pthread_t tid[MAX_LANES];
-    int waves = total / lanes, warm_wave = waves / 5;
-    size_t rss_warm = 0;
+    int waves = total / lanes, warm_wave = waves / 5, mid_wave = (warm_wave + waves) / 2;
+    size_t rss_warm = 0, rss_mid = 0;
     for (int w = 0; w < waves; w++) {
         for (int l = 0; l < lanes; l++) {
             /* Rotating the batons makes each thread inherit from a thread of
@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
         if (w == warm_wave) rss_warm = tu_rss_bytes();
+        if (w == mid_wave) rss_mid = tu_rss_bytes();
     }
     size_t rss_end = tu_rss_bytes();
 
@@ -141,20 +142,30 @@ int main(int argc, char **argv) {
      * fill after warm-up and fragmentation settling stay well inside it (the
      * stand-ins and glibc grow 0.3 to 3 MiB); a leak of one 4 KiB page per
      * thread over the 6400 measured threads of the default run (25 MiB), or
-     * of one 64 KiB mid page per thread (400 MiB), does not. */
+     * of one 64 KiB mid page per thread (400 MiB), does not. On a loaded
+     * machine the warm sample comes early in what the run will hold:
+     * knobs_matter's 2,000 threads beside the stress tests went from 37-42
+     * MiB at warm-up to 52-67 at the end (unloaded: 51-57, then 41-52),
+     * with threads' caches parking blocks (cache_parked 23,484 against 160
+     * unloaded) and fewer pages of exited threads adopted (1,035 against
+     * 11,172), so more carved fresh (838 pages against 544), growth that
+     * slows in the second half. So growth fails only if it also goes on in
+     * the second half, by more than half the slack, as a leak's does (half
+     * the leak above: 12.5 MiB). */
     size_t slack = rss_warm / 2 > (size_t)(16 * MiB) ? rss_warm / 2 : (size_t)(16 * MiB);
-    printf("churn: %d threads (%d at a time, %d blocks each): RSS after warm-up %.1f MiB, at end "
-           "%.1f MiB, bound %.1f MiB\n",
-           waves * lanes, lanes, nblocks, (double)rss_warm / MiB, (double)rss_end / MiB,
-           (double)(rss_warm + slack) / MiB);
-    if (rss_warm == 0 || rss_end == 0) {
+    printf("churn: %d threads (%d at a time, %d blocks each): RSS after warm-up %.1f MiB, half-way "
+           "%.1f MiB, at end %.1f MiB, bound %.1f MiB\n",
+           waves * lanes, lanes, nblocks, (double)rss_warm / MiB, (double)rss_mid / MiB,
+           (double)rss_end / MiB, (double)(rss_warm + slack) / MiB);
+    if (rss_warm == 0 || rss_mid == 0 || rss_end == 0) {
         printf("FAIL churn: could not read /proc/self/statm\n");
         return 1;
     }
-    if (rss_end > rss_warm + slack && !rss_any) {
+    if (rss_end > rss_warm + slack && rss_end > rss_mid + slack / 2 && !rss_any) {
         printf("FAIL churn: RSS grew from %.1f MiB to %.1f MiB under thread churn (bound %.1f "
-               "MiB)\n",
-               (double)rss_warm / MiB, (double)rss_end / MiB, (double)(rss_warm + slack) / MiB);
+               "MiB), %.1f MiB of it in the second half (bound %.1f MiB)\n",
+               (double)rss_warm / MiB, (double)rss_end / MiB, (double)(rss_warm + slack) / MiB,
+               (double)(rss_end - rss_mid) / MiB, (double)slack / 2 / MiB);
         return 1;
     }
     for (int l = 0; l < lanes; l++) {
