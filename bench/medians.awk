@@ -25,3 +25,25 @@ function better(a, b, higher) {
     if (b == "") return 1
     return higher ? a + 0 > b + 0 : a + 0 < b + 0
 }
+
+# paired(key, alloc, higher): the median over repeats of alloc's figure over
+# the best other peer's (every allocator but alloc and hakmem, glibc
+# included) in the same repeat, with its range: "1.02 (0.95–1.10)", or "–".
+# The figures are pv[key, allocator, repeat], the repeats preps[repeat], the
+# allocators pallocs[allocator], filled by the caller. A slow spell of the
+# machine hits both sides of a pair, where two medians taken apart may each
+# catch a different one.
+function paired(key, alloc, higher,    r, b, best, list, v, c, lo, hi) {
+    for (r in preps) {
+        if (!((key, alloc, r) in pv)) continue
+        best = ""
+        for (b in pallocs)
+            if (b != alloc && b != "hakmem" && (key, b, r) in pv && better(pv[key, b, r], best, higher))
+                best = pv[key, b, r]
+        if (best == "" || best + 0 == 0) continue
+        v = pv[key, alloc, r] / best; list = list " " v; c++
+        if (lo == "" || v < lo) lo = v
+        if (hi == "" || v > hi) hi = v
+    }
+    return c ? sprintf("%.2f (%.2f–%.2f)", median(list), lo, hi) : "–"
+}
