@@ -354,8 +354,8 @@ static void hold_part(hak_span_t *sp, hak_span_t **out) {
 
 /* sp (not cached, reserve), past its age or a bound: its whole pool pages
  * go on `out`, to go back to the page pool; the parts of pages before and
- * after them are held (cache_expire says why). Out of descriptors, it goes
- * whole, unmapped, as before. */
+ * after them are held (cache_expire says why). Out of descriptors, what is
+ * left of it goes whole, unmapped, as before. */
 static void expire_reserve(hak_span_t *sp, hak_span_t **out) {
     uint8_t *end = sp->map + sp->map_len;
     uint8_t *lo =
@@ -366,24 +366,16 @@ static void expire_reserve(hak_span_t *sp, hak_span_t **out) {
         return;
     }
     hak_span_t *front, *back;
-    if (hi < end) {
-        if (!split(sp, (size_t)(hi - sp->map), &front, &back)) {
-            sp->reserve = false;
-            take_out(sp, out);
-            return;
-        }
+    bool ok = true;
+    if (hi < end && (ok = split(sp, (size_t)(hi - sp->map), &front, &back))) {
         hold_part(back, out);
         sp = front;
     }
-    if (lo > sp->map) {
-        if (!split(sp, (size_t)(lo - sp->map), &front, &back)) {
-            sp->reserve = false;
-            take_out(sp, out);
-            return;
-        }
+    if (ok && lo > sp->map && (ok = split(sp, (size_t)(lo - sp->map), &front, &back))) {
         hold_part(front, out);
         sp = back;
     }
+    if (!ok) sp->reserve = false;
     take_out(sp, out);
 }
 
@@ -732,9 +724,7 @@ bool hak_large_reclaim(void) {
         hak_span_t *sp = age_oldest != NULL ? age_oldest : held_oldest;
         cache_unlink(sp);
         sp->reserve = false;
-        hak_registry_set(sp->map, sp->map_len, 0);
-        sp->next = all;
-        all = sp;
+        take_out(sp, &all);
     }
     if (all != NULL) hak_os_giveback_taken();
     hak_unlock(&large_lock);

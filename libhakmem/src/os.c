@@ -346,12 +346,17 @@ static void region_mark(const void *page, bool pooled) {
     r->npooled += pooled ? 1 : (size_t)-1;
 }
 
+/* The first huge page boundary at or after p. */
+static uint8_t *huge_up(const uint8_t *p) {
+    return (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+}
+
 /* The kernel gives huge pages to the whole aligned 2 MiB ranges of an
  * advised range; a region of 2 MiB or more starts on one (reserve_carve). */
 static void region_set_huge(const uint8_t *start, uint8_t *from) {
     region_t *r = region_of(start);
     if (thp_mode == THP_NEVER || r == NULL || (size_t)(r->end - r->start) < HUGE_PAGE) return;
-    uint8_t *f = (uint8_t *)(((uintptr_t)from + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    uint8_t *f = huge_up(from);
     if (r->huge_from == NULL || f < r->huge_from) r->huge_from = f;
 }
 
@@ -472,8 +477,7 @@ static void *reserve_carve(bool dense) {
     if (dense_wants_huge && carved_bytes >= thp) {
         /* From the dense region's next huge page on. */
         dense_wants_huge = false;
-        uint8_t *from =
-            (uint8_t *)(((uintptr_t)reserve[1].next + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+        uint8_t *from = huge_up(reserve[1].next);
         if (from < reserve[1].end) {
             advise(from, (size_t)(reserve[1].end - from), MADV_HUGEPAGE);
             region_set_huge(reserve[1].start, from);
@@ -546,12 +550,18 @@ static void pool_hold(pool_node_t *n) {
     hak_gstat_add(HAK_S_os_page_held, 1);
 }
 
-/* Unlinks n and puts it on the list `out` (os_lock held). */
-static void pool_take_out(pool_node_t *n, pool_node_t **out) {
-    pool_unlink(n);
+/* Puts n, out of the pool, on the list `out` of pages to give back, as
+ * itself (not its huge page). */
+static void expired_push(pool_node_t *n, pool_node_t **out) {
     n->whole = false;
     n->next = *out;
     *out = n;
+}
+
+/* Unlinks n and puts it on the list `out` (os_lock held). */
+static void pool_take_out(pool_node_t *n, pool_node_t **out) {
+    pool_unlink(n);
+    expired_push(n, out);
 }
 
 /* Takes out the huge page that holds page, every page of which is pooled
@@ -957,9 +967,7 @@ void hak_os_return_run(uint8_t *start, size_t len) {
         uint8_t *pg = start + k * HAK_PAGE_SIZE;
         pool_node_t *n = (pool_node_t *)pg;
         if (!region_huge(region_of(pg), pg)) {
-            n->whole = false;
-            n->next = expired;
-            expired = n;
+            expired_push(n, &expired);
             continue;
         }
         n->freed_us = now;
