@@ -45,7 +45,7 @@ forbidden_more=(printf fprintf vprintf vfprintf dprintf vdprintf puts fputs fput
     fwrite fread fopen fopen64 fdopen freopen fclose fflush fgets fscanf perror setvbuf
     open_memstream __printf_chk __fprintf_chk __vprintf_chk __vfprintf_chk __dprintf_chk
     __vdprintf_chk dlsym dlvsym dlopen getenv secure_getenv strdup strndup asprintf vasprintf
-    __asprintf_chk __vasprintf_chk)
+    __asprintf_chk __vasprintf_chk pthread_getattr_np)
 
 fail=0
 in_list() {

@@ -126,9 +126,10 @@ static void check_foreign(const void *p, const char *what) {
     if (a >= hak_brk_start && a < (uintptr_t)sbrk(0)) return; /* sbrk(0) reads a variable */
     /* A stack is mapped memory glibc would take for a heap, read a header
      * from and maybe crash in: say what it is instead. The calling
-     * thread's own costs two loads once it has a heap (which learns its
-     * stack); the others' a walk of the heaps, so it waits until the
-     * region is not known to be glibc's. */
+     * thread's own costs a few compares once the main thread's stack is
+     * known (stack.c reads /proc/self/maps once for it); the others' a
+     * walk of the heaps, so it waits until the region is not known to be
+     * glibc's. */
     const char *stack = hak_stack_owner(p, false);
     if (stack == NULL && !(foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region))
         stack = hak_stack_owner(p, true);

@@ -143,57 +143,28 @@ static void shrink_caches(hak_heap_t *h) {
     h->grown_bytes = 0;
 }
 
-/* The calling thread's stack, exactly, as glibc knows it (0, 0: unknown):
- * a range made from the stack pointer alone would be wrong on a
- * coroutine's stack, and could cover glibc's own blocks. pthread_getattr_np
- * may allocate (and for the main thread reads /proc/self/maps): the C
- * library serves it, as at start-up. About a microsecond a thread. */
-static void stack_of_self(uintptr_t *lo, uintptr_t *hi) {
-    *lo = *hi = 0;
-    hak_heap_t *saved = hak_tls_heap;
-    hak_tls_heap = &hak_heap_libc;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        void *addr;
-        size_t size;
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            *lo = (uintptr_t)addr;
-            *hi = *lo + size;
-        }
-        pthread_attr_destroy(&attr);
-    }
-    hak_tls_heap = saved;
-}
-
-static void stack_learn(hak_heap_t *h) {
-    uintptr_t lo, hi;
-    stack_of_self(&lo, &hi);
-    __atomic_store_n(&h->stack_low, lo, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->stack_top, hi, __ATOMIC_RELAXED);
-}
-
-static bool on_stack_of(const hak_heap_t *h, uintptr_t a) {
-    return a >= __atomic_load_n(&h->stack_low, __ATOMIC_RELAXED) &&
-           a < __atomic_load_n(&h->stack_top, __ATOMIC_RELAXED);
-}
-
 const char *hak_stack_owner(const void *p, bool others) {
-    uintptr_t a = (uintptr_t)p;
     hak_heap_t *self = hak_tls_heap;
-    if (self->kind == HAK_HEAP_REAL) {
-        if (on_stack_of(self, a)) return "this thread";
-    } else if (self->kind == HAK_HEAP_NONE) {
-        /* A thread that has not allocated yet: asked now (rare), without
-         * taking a heap, which would map memory as it looks. */
-        uintptr_t lo, hi;
-        stack_of_self(&lo, &hi);
-        if (a >= lo && a < hi) return "this thread";
+    hak_stack_t here;
+    hak_stack_t *mine = &self->stack;
+    if (self->kind != HAK_HEAP_REAL) {
+        /* No heap (yet, or in a slow path): notes taken now serve. */
+        hak_stack_note(&here);
+        mine = &here;
+    }
+    bool on_main = hak_on_main_stack(p);
+    if (hak_stack_is_main(mine)) {
+        if (on_main) return "this thread";
+    } else if (!on_main && hak_stack_holds(mine, p, true)) {
+        return "this thread";
     }
     if (!others) return NULL;
+    if (on_main) return "another thread";
     /* Heaps are never unmapped and only ever added at the head: a walk
      * without the lock sees a consistent list. */
     for (hak_heap_t *h = __atomic_load_n(&heaps_all, __ATOMIC_ACQUIRE); h != NULL; h = h->next_all)
-        if (h != self && !__atomic_load_n(&h->abandoned, __ATOMIC_RELAXED) && on_stack_of(h, a))
+        if (h != self && !__atomic_load_n(&h->abandoned, __ATOMIC_RELAXED) &&
+            hak_stack_holds(&h->stack, p, false))
             return "another thread";
     return NULL;
 }
@@ -219,7 +190,7 @@ hak_heap_t *hak_heap_acquire(void) {
         __atomic_store_n(&heaps_all, h, __ATOMIC_RELEASE); /* walked unlocked */
         hak_unlock(&heaps_lock);
     }
-    stack_learn(h);
+    hak_stack_note(&h->stack);
     h->stamped_us = hak_now_us();
     atomic_store_explicit(&h->last_active_us, h->stamped_us, memory_order_relaxed);
     hak_heap_stat(h, HAK_S_threads_started, 1);

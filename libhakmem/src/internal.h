@@ -576,6 +576,26 @@ void hak_large_unlock_all(bool child);
  * Thread heaps and their caches (heap.c)
  * ---------------------------------------------------------------------- */
 
+/* Where a thread's stack lies (stack.c): two notes taken when its heap is
+ * made, and what /proc/self/maps said of them once asked. */
+typedef struct {
+    uintptr_t sp;  /* the stack pointer then */
+    uintptr_t top; /* pthread_self(): glibc keeps it above the stack, in its mapping */
+    _Atomic(uintptr_t) map_lo, map_hi; /* the mapping holding top, once looked at */
+    _Atomic(int) state;
+} hak_stack_t;
+
+/* Takes the calling thread's notes; no system call. */
+void hak_stack_note(hak_stack_t *st);
+/* Whether p lies on the main thread's stack ([stack] in /proc/self/maps,
+ * with its room to grow; read once a process, on the first question). */
+bool hak_on_main_stack(const void *p);
+/* Whether the notes were taken on the main thread's stack. */
+bool hak_stack_is_main(const hak_stack_t *st);
+/* Whether p lies on the stack of the thread (not the main one) that took
+ * st; self: the caller is that thread, whose deeper frames count too. */
+bool hak_stack_holds(hak_stack_t *st, const void *p, bool self);
+
 /* A heap's thread cache holds free blocks per class, as parallel arrays
  * indexed by the class so that the fast paths address an entry with a
  * scaled index and no multiply. The fast paths keep only `room`, what free
@@ -620,8 +640,7 @@ typedef struct hak_heap_s {
      * threshold, so those reads do not keep stealing the lock's line. */
     _Alignas(64) _Atomic(uint64_t) last_active_us;
     char pad_after_stamp_[56];
-    /* The owner thread's stack, as glibc knows it (0, 0: unknown). */
-    uintptr_t stack_low, stack_top;
+    hak_stack_t stack;                 /* where the owner thread's stack lies (stack.c) */
     struct hak_heap_s *next_all;       /* every heap */
     struct hak_heap_s *next_abandoned; /* heaps of exited threads */
     bool abandoned;
@@ -648,8 +667,8 @@ static inline void hak_heap_stat(hak_heap_t *h, hak_stat_id_t id, uint64_t n) {
 
 hak_heap_t *hak_heap_acquire(void);
 /* Whose stack p lies on: "this thread", "another thread" (looked for only
- * when `others`), or NULL when it is on no stack of a thread with a heap
- * (heap.c). */
+ * when `others`), or NULL when it is on no stack hakmem knows of: the
+ * main thread's, or one of a thread with a heap (heap.c). */
 const char *hak_stack_owner(const void *p, bool others);
 void *hak_heap_refill(hak_heap_t *h, unsigned cls);
 /* The cache limit of class cls, whichever mode. */
