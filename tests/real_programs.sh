@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # real_programs.sh — real allocation-heavy programs (the workloads of
-# tests/real_workloads.sh: python3, sqlite3, sqlite3-index, perl, git, gcc)
+# tests/real_workloads.sh: python3, sqlite3, sqlite3-index, perl, git, gcc,
+# jq, tclsh)
 # run once under glibc and once with libhakmem preloaded: same stdout, exit
 # status 0 both times, and the stats files must show that hakmem served
 # allocations, so a preload that silently did nothing fails.
@@ -15,7 +16,7 @@
 set -u
 
 if [ $# -lt 1 ]; then
-    echo "usage: $0 LIBHAKMEM.so [python3|sqlite3|sqlite3-index|perl|git|gcc ...]" >&2
+    echo "usage: $0 LIBHAKMEM.so [python3|sqlite3|sqlite3-index|perl|git|gcc|jq|tclsh ...]" >&2
     exit 2
 fi
 lib=$(realpath "$1")

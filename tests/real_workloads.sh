@@ -1,5 +1,5 @@
 # tests/real_workloads.sh — the workloads of real programs (python3, sqlite3
-# twice, perl, git, gcc), sourced by tests/real_programs.sh (same output
+# twice, perl, git, gcc, jq, tclsh), sourced by tests/real_programs.sh (same output
 # under glibc and hakmem) and bench/programs (times and peak RSS against
 # glibc and the peers). Each function runs in the current directory, which
 # should be empty.
@@ -8,7 +8,7 @@
 
 # The workloads by name: workload_NAME runs one (a '-' in NAME is a '_' in
 # the function's name), workload_command NAME is the program it needs.
-real_workloads=(python3 sqlite3 sqlite3-index perl git gcc)
+real_workloads=(python3 sqlite3 sqlite3-index perl git gcc jq tclsh)
 
 # Each workload prints only what is deterministic (no addresses, times or
 # hash orders) and runs in a fresh directory of the same name in both runs,
@@ -153,15 +153,52 @@ EOF
     ./prog
 }
 
+# A JSON document of 40,000 records built by jq, then filtered, grouped,
+# sorted and folded by four more runs over it: a document object model's
+# allocations (reference-counted values, copied on write), as in every
+# program that reads and rewrites JSON.
+workload_jq() {
+    jq -n '[range(40000) | {id: ., name: "n\(. * 7919 % 10007)", tags: [range(. % 5) | "t\(.)"],
+        v: (. * 31 % 1000)}]' >data.json || return 1
+    jq -c 'map(select(.v > 500) | {id, tags}) | length' data.json
+    jq -c 'group_by(.v % 10) | map({k: (.[0].v % 10), n: length, t: (map(.tags | length) | add)})' data.json
+    jq -c '[.[] | .name] | unique | length, .[0:3]' data.json
+    jq -c 'reduce .[] as $r ({}; .[$r.name[0:3]] += 1) | to_entries | sort_by(-.value, .key) | .[0:5]' data.json
+}
+
+# An interpreter besides the two above: Tcl's dictionaries, lists, arrays,
+# sorting and regular expressions over a few hundred thousand values.
+workload_tclsh() {
+    tclsh <<'EOF'
+set d [dict create]
+for {set i 0} {$i < 400000} {incr i} { dict lappend d k[expr {$i % 5003}] [string repeat x [expr {$i % 7}]] }
+set total 0
+dict for {k v} $d { incr total [string length [join $v ""]] }
+puts "[dict size $d] $total"
+set l {}
+for {set i 0} {$i < 100000} {incr i} { lappend l [list [expr {$i * 7919 % 10007}] n$i] }
+set s [lsort -integer -index 0 $l]
+puts "[lindex $s 0] [lindex $s end] [llength $s]"
+set str [string repeat "abc def ghi " 20000]
+array set cnt {}
+foreach w [split $str " "] { incr cnt($w) }
+puts [lsort [array names cnt]]
+puts [string length [regsub -all {d(e)f} $str {\1X}]]
+EOF
+}
+
 # workload_command NAME: the program the workload NAME runs.
 workload_command() {
     echo "${1%%-*}"
 }
 
-# package_of PROGRAM: the Debian package that installs it (each of these
-# programs comes in a package of its own name).
+# package_of PROGRAM: the Debian package that installs it (a package of
+# the program's own name, but for tclsh).
 package_of() {
-    echo "$1"
+    case $1 in
+    tclsh) echo tcl ;;
+    *) echo "$1" ;;
+    esac
 }
 
 # is_workload NAME: whether NAME is one of real_workloads.
