@@ -22,7 +22,6 @@
  * re-checked under that heap's lock. */
 #include "internal.h"
 
-#include <pthread.h>
 #include <string.h>
 
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_heap_none;

@@ -104,10 +104,10 @@ static bool maps_look(maps_look_t *m) {
 
 /* The main thread's stack, once a process: [lo, hi), or 0, 0. */
 static _Atomic(uintptr_t) main_lo, main_hi;
-static _Atomic(int) main_state; /* STACK_UNSEEN, or STACK_SAME once looked at */
+static _Atomic(bool) main_seen; /* main_lo and main_hi are set */
 
 static void main_stack(uintptr_t *lo, uintptr_t *hi) {
-    if (atomic_load_explicit(&main_state, memory_order_acquire) == STACK_UNSEEN) {
+    if (!atomic_load_explicit(&main_seen, memory_order_acquire)) {
         maps_look_t m = {0};
         if (maps_look(&m) && m.stack_hi != 0) {
             /* Room to grow, as glibc's pthread_getattr_np counts it: the
@@ -121,7 +121,7 @@ static void main_stack(uintptr_t *lo, uintptr_t *hi) {
             atomic_store_explicit(&main_lo, m.stack_hi - room, memory_order_relaxed);
             atomic_store_explicit(&main_hi, m.stack_hi, memory_order_relaxed);
         }
-        atomic_store_explicit(&main_state, STACK_SAME, memory_order_release);
+        atomic_store_explicit(&main_seen, true, memory_order_release);
     }
     *lo = atomic_load_explicit(&main_lo, memory_order_relaxed);
     *hi = atomic_load_explicit(&main_hi, memory_order_relaxed);
