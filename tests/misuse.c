@@ -1,4 +1,4 @@
-/* misuse.c — one wrong free, in one of seven shapes, of a block of one of
+/* misuse.c — one wrong free, in one of eight shapes, of a block of one of
  * three sizes; tests/misuse.sh runs every pair and checks that the program
  * ends with hakmem's one message and abort().
  *
@@ -15,6 +15,9 @@
  *   double-flush        frees of 10,000 other blocks of its size around
  *                       free(p); free(q); free(p): the cache overflows and
  *                       gives its newest blocks back to their pages
+ *   double-pooled       frees of eight pages' worth of blocks of its size, then
+ *                       one of the first freed again: its page is empty by then,
+ *                       back in hakmem's page pool, still mapped
  *   interior            free(p + 1)
  *   stack               free() of an array of SIZE bytes on this thread's stack
  *   stack-other         free() of an array on another live thread's stack (one that
@@ -133,6 +136,13 @@ int main(int argc, char **argv) {
         free_it(q);
         free_it(p);
         for (int i = N / 2; i < N; i++) free_it(others[i]);
+    } else if (strcmp(shape, "double-pooled") == 0) {
+        size_t n = 8 * 65536 / size + 1;
+        char **v = malloc(n * sizeof *v);
+        if (v == NULL) tu_die("misuse", "malloc failed");
+        for (size_t i = 0; i < n; i++) v[i] = block();
+        for (size_t i = 0; i < n; i++) free_it(v[i]);
+        free_it(v[n / 4]);
     } else if (strcmp(shape, "write-after-free") == 0) {
         char *p = block();
         free_it(p);

@@ -4,7 +4,8 @@
 # block, an array on the thread's stack, an address where nothing is mapped,
 # the address 1) for blocks of 8 B, 4 KiB and 256 KiB, plus an array on
 # another thread's stack, a double free whose block is then taken again, one
-# that the cache then gives back to its page, and a write into a freed
+# that the cache then gives back to its page, one whose page is back in the
+# page pool (mapped: glibc's free must not get it), and a write into a freed
 # block that is then taken again. Each must end the
 # program with abort() and one line on stderr, matched here exactly up to
 # the addresses. A program whose live blocks hold the free key in their
@@ -58,6 +59,7 @@ for size in 8 4096; do
   check double-reuse $size "hakmem: double free of $hex, or a write to it after free \(found by malloc\)"
   check write-after-free $size "hakmem: double free of $hex, or a write to it after free \(found by malloc\)"
   check double-flush $size "hakmem: double free of $hex"
+  check double-pooled $size "hakmem: double free of $hex"
 done
 check double-reuse 262144 "hakmem: double free of $hex"
 

@@ -112,10 +112,21 @@ _Noreturn static void freed_already(const void *p, const char *what) {
  * holds is reported here instead. Its main heap (below the program break)
  * needs no question to the kernel; elsewhere (its own mappings for big
  * blocks, its threads' arenas) one mincore call answers, and the 64 MiB
- * region found mapped last is remembered per thread so that a tier left to
- * glibc does not pay a syscall per free. */
-static __thread uintptr_t foreign_region __attribute__((tls_model("initial-exec")));
-#define FOREIGN_REGION_SHIFT 26
+ * window found mapped last is remembered per thread so that a tier left to
+ * glibc does not pay a syscall per free.
+ *
+ * Mapped memory is not all glibc's: hakmem's own page pool keeps the pages
+ * tiers freed, mapped, and a block freed twice after its page went there
+ * would reach glibc's free (which aborted on a header that is not one,
+ * where it could as well have taken it). So the OS layer is asked first,
+ * once for a window where none of its regions lie, at every such free
+ * where one does. */
+static __thread struct {
+    uintptr_t window; /* address >> FOREIGN_WINDOW_SHIFT; 0: none yet */
+    unsigned gen;     /* hak_os_regions_gen() when it was looked at */
+    bool near;        /* a region of hakmem's pages lies in it */
+} foreign __attribute__((tls_model("initial-exec")));
+#define FOREIGN_WINDOW_SHIFT 26
 
 static void check_foreign(const void *p, const char *what) {
     uintptr_t a = (uintptr_t)p;
@@ -130,13 +141,22 @@ static void check_foreign(const void *p, const char *what) {
      * known (stack.c reads /proc/self/maps once for it); the others' a
      * walk of the heaps, so it waits until the region is not known to be
      * glibc's. */
+    bool seen = foreign.window != 0 && a >> FOREIGN_WINDOW_SHIFT == foreign.window;
     const char *stack = hak_stack_owner(p, false);
-    if (stack == NULL && !(foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region))
-        stack = hak_stack_owner(p, true);
+    if (stack == NULL && !seen) stack = hak_stack_owner(p, true);
     if (stack != NULL)
         hak_fatal("%s(): invalid pointer %p: on the stack of %s, not allocated by anyone", what, p,
                   stack);
-    if (foreign_region != 0 && a >> FOREIGN_REGION_SHIFT == foreign_region) return;
+    /* Read before the look: a region added meanwhile makes the next free
+     * look again. */
+    unsigned gen = hak_os_regions_gen();
+    seen = seen && foreign.gen == gen;
+    if (seen && !foreign.near) return;
+    uintptr_t lo = a >> FOREIGN_WINDOW_SHIFT << FOREIGN_WINDOW_SHIFT;
+    bool near;
+    bool freed = hak_os_freed(p, lo, lo + ((uintptr_t)1 << FOREIGN_WINDOW_SHIFT), &near);
+    if (freed) freed_already(p, what);
+    if (seen) return;
     /* The header lies in the 16 bytes before p, all in p - 16's page, and
      * the block at p: both pages must be mapped (mincore fails if any page
      * of the range is not). */
@@ -152,7 +172,9 @@ static void check_foreign(const void *p, const char *what) {
                   "memory is mapped there)",
                   what, p);
     }
-    foreign_region = a >> FOREIGN_REGION_SHIFT;
+    foreign.window = a >> FOREIGN_WINDOW_SHIFT;
+    foreign.gen = gen;
+    foreign.near = near;
 }
 
 /* A pointer the registry places in a page must be the start of one of its

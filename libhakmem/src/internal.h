@@ -805,6 +805,17 @@ void hak_os_return_run(uint8_t *start, size_t len);
  * pages serve the large tier too (hak_os_take_run), so such a call keeps
  * them as one into the pool would (hak_retain_age_limit). Takes no lock. */
 void hak_os_note_large_call(uint64_t now);
+/* Whether p, an address no page or span of a tier holds (free's check of a
+ * pointer it does not know, alloc.c), lies in a page the pool keeps, still
+ * mapped, after a tier freed it (reserve mode: pooled, or decommitted
+ * inside a huge page). Elsewhere in a region the answer is no: pages given
+ * back leave holes where anyone's mappings may come. *near: whether a
+ * region meets [lo, hi). Takes the OS layer's lock; no other hakmem lock
+ * may be held. */
+bool hak_os_freed(const void *p, uintptr_t lo, uintptr_t hi, bool *near);
+/* Changes whenever a region is added or dropped: an answer of hak_os_freed
+ * about [lo, hi) holds while this stays the same. No lock. */
+unsigned hak_os_regions_gen(void);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */
 void hak_os_page_unused(void *p, uint8_t had);
 bool hak_os_reclaim(void);

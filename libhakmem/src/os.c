@@ -135,6 +135,9 @@ typedef struct {
 } region_t;
 static region_t regions[REGION_MAX];
 static unsigned region_count;
+/* Bumped whenever the set of regions changes: what free's check of a
+ * pointer it does not know remembers of them (hak_os_freed). */
+static _Atomic(unsigned) regions_gen;
 /* Whether regions of sparse pages ask for huge pages too: once the program
  * is seen to fill its larger blocks (sparse_probe). */
 static bool sparse_thp;
@@ -311,6 +314,7 @@ static void region_add(uint8_t *start, uint8_t *end) {
             cold_unmap_region(&regions[j]);
     }
     region_count = kept;
+    atomic_fetch_add_explicit(&regions_gen, 1, memory_order_release);
     if (region_count == REGION_MAX) return;
     unsigned i = region_count++;
     for (; i > 0 && regions[i - 1].start > start; i--) regions[i] = regions[i - 1];
@@ -331,6 +335,33 @@ static region_t *region_of(const void *p) {
             return &regions[mid];
     }
     return NULL;
+}
+
+unsigned hak_os_regions_gen(void) {
+    return atomic_load_explicit(&regions_gen, memory_order_acquire);
+}
+
+bool hak_os_freed(const void *p, uintptr_t lo, uintptr_t hi, bool *near) {
+    bool freed = false;
+    hak_lock(&os_lock);
+    /* Regions are sorted and disjoint: the first that ends past lo is the
+     * only one that can meet [lo, hi) without starting inside it. */
+    unsigned first = 0, last = region_count;
+    while (first < last) {
+        unsigned mid = (first + last) / 2;
+        if ((uintptr_t)regions[mid].end <= lo)
+            first = mid + 1;
+        else
+            last = mid;
+    }
+    *near = first < region_count && (uintptr_t)regions[first].start < hi;
+    const region_t *r = region_of(p);
+    if (r != NULL) {
+        size_t i = (size_t)((const uint8_t *)p - r->start) / HAK_PAGE_SIZE;
+        freed = map_bit(r->pooled, i) || map_bit(r->cold, i);
+    }
+    hak_unlock(&os_lock);
+    return freed;
 }
 
 static void region_mark(const void *page, bool pooled) {
