@@ -823,6 +823,17 @@ static hak_block_t *give_back(hak_heap_t *h, hak_block_t *list, unsigned count, 
     return list;
 }
 
+/* A full cache gives back half of itself, the newest blocks, and keeps the
+ * rest for the thread's next allocations. A thread that allocated nothing
+ * of the class since its last flush has no use for that rest: a consumer,
+ * freeing what others made. Kept, half of every such cache would sit idle,
+ * and its oldest blocks would never leave it at all, holding their pages
+ * from the producer (prodcons: 1.2-1.4 MiB of cached blocks per consumer,
+ * 0.8 when it all goes). Whole flushes also hand the producer lists twice
+ * as long, and older: handoff (batches of a thousand 64 B blocks) ran about
+ * twice as fast, its producer's malloc waiting on the line of the block it
+ * takes in 5 % of the samples instead of 26 %. So such a cache goes back
+ * whole. */
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     unsigned count = hak_tc_count(h, cls);
     hak_assert(count <= hak_tc_limit(h, cls));
@@ -831,7 +842,9 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     if (park(h, cls)) {
         stamp(h, now);
     } else {
-        n = count / 2 + 1;
+        uint64_t nalloc = h->tc_nalloc[cls];
+        n = nalloc != h->tc_nalloc_seen[cls] ? count / 2 + 1 : count;
+        h->tc_nalloc_seen[cls] = nalloc;
         if (n > count) n = count;
         hak_tc_set_count(h, cls, count - n);
         hak_counter_add(&h->tc_nflush[cls], n);

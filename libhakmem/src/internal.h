@@ -615,6 +615,7 @@ typedef struct hak_heap_s {
     uint32_t tc_recip[HAK_CLASS_MAX];
     hak_counter_t tc_nrefill[HAK_CLASS_MAX]; /* blocks in by refills */
     hak_counter_t tc_nflush[HAK_CLASS_MAX];  /* blocks out by flushes */
+    uint64_t tc_nalloc_seen[HAK_CLASS_MAX];  /* tc_nalloc at the class's last flush */
     hak_counter_t stats[HAK_STAT_COUNT];
     hak_page_list_t avail[HAK_CLASS_MAX];
     hak_page_list_t full[HAK_CLASS_MAX];
