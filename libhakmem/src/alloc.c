@@ -139,7 +139,7 @@ static void check_foreign(const void *p, const char *what) {
      * from and maybe crash in: say what it is instead. The calling
      * thread's own costs a few compares once the main thread's stack is
      * known (stack.c reads /proc/self/maps once for it); the others' a
-     * walk of the heaps, so it waits until the region is not known to be
+     * walk of the heaps, so it waits until the window is not known to be
      * glibc's. */
     bool seen = foreign.window != 0 && a >> FOREIGN_WINDOW_SHIFT == foreign.window;
     const char *stack = hak_stack_owner(p, false);
