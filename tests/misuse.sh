@@ -5,7 +5,8 @@
 # the address 1) for blocks of 8 B, 4 KiB and 256 KiB, plus an array on
 # another thread's stack, a double free whose block is then taken again, one
 # that the cache then gives back to its page, one whose page is back in the
-# page pool (mapped: glibc's free must not get it), and a write into a freed
+# page pool (mapped: glibc's free must not get it), pooled or decommitted,
+# and a write into a freed
 # block that is then taken again. Each must end the
 # program with abort() and one line on stderr, matched here exactly up to
 # the addresses. A program whose live blocks hold the free key in their
@@ -60,6 +61,8 @@ for size in 8 4096; do
   check write-after-free $size "hakmem: double free of $hex, or a write to it after free \(found by malloc\)"
   check double-flush $size "hakmem: double free of $hex"
   check double-pooled $size "hakmem: double free of $hex"
+  # No release delay: the page is decommitted at once, on the cold list.
+  HAKMEM_RELEASE_DELAY_MS=0 check double-pooled $size "hakmem: double free of $hex"
 done
 check double-reuse 262144 "hakmem: double free of $hex"
 

@@ -3,10 +3,12 @@
  * The fast paths (internal.h) touch only the calling thread's cache, so they
  * need neither a lock nor an atomic. Everything here is a slow path: a
  * refill moves a batch of blocks from owned pages into the cache, a flush
- * moves half a full cache back (blocks of owned pages onto their local free
- * lists, others onto their pages' remote lists, one atomic push per run of
- * blocks of the same page), unless the thread also allocates the class: then
- * the full cache is set aside whole, for the next refill to take back.
+ * moves half a full cache back, or all of it when the thread allocated none
+ * of the class meanwhile (blocks of owned pages onto their local free lists,
+ * others onto their pages' remote lists, one atomic push per run of blocks
+ * of the same page), unless the thread also allocates the class in long
+ * runs: then the full cache is set aside whole, for the next refill to take
+ * back.
  * Page lists are touched under the heap's own lock, which only an adopter
  * ever contends for: a thread that needs pages takes them from owners that
  * are idle or gone, through the pending queue.
@@ -825,26 +827,28 @@ static hak_block_t *give_back(hak_heap_t *h, hak_block_t *list, unsigned count, 
 
 /* A full cache gives back half of itself, the newest blocks, and keeps the
  * rest for the thread's next allocations. A thread that allocated nothing
- * of the class since its last flush has no use for that rest: a consumer,
- * freeing what others made. Kept, half of every such cache would sit idle,
- * and its oldest blocks would never leave it at all, holding their pages
- * from the producer (prodcons: 1.2-1.4 MiB of cached blocks per consumer,
- * 0.8 when it all goes). Whole flushes also hand the producer lists twice
- * as long, and older: handoff (batches of a thousand 64 B blocks) ran about
- * twice as fast, its producer's malloc waiting on the line of the block it
- * takes in 5 % of the samples instead of 26 %. So such a cache goes back
- * whole. */
+ * of the class since the cache last overflowed has no use for that rest: a
+ * consumer, freeing what others made. Kept, half of every such cache would
+ * sit idle, and its oldest blocks would never leave it at all, holding
+ * their pages from the producer (prodcons: 1.2-1.4 MiB of cached blocks per
+ * consumer, 0.8 when it all goes). Whole flushes also hand the producer
+ * lists twice as long, and older: handoff (batches of a thousand 64 B
+ * blocks) ran about twice as fast, its producer's malloc waiting on the
+ * line of the block it takes in 5 % of the samples instead of 26 %. So
+ * such a cache goes back whole. A cache set aside (park) counts as an
+ * overflow too. */
 void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     unsigned count = hak_tc_count(h, cls);
     hak_assert(count <= hak_tc_limit(h, cls));
     uint64_t now = heap_clock(h);
     unsigned n = 0;
+    uint64_t nalloc = h->tc_nalloc[cls];
+    bool allocated = nalloc != h->tc_nalloc_seen[cls];
+    h->tc_nalloc_seen[cls] = nalloc;
     if (park(h, cls)) {
         stamp(h, now);
     } else {
-        uint64_t nalloc = h->tc_nalloc[cls];
-        n = nalloc != h->tc_nalloc_seen[cls] ? count / 2 + 1 : count;
-        h->tc_nalloc_seen[cls] = nalloc;
+        n = allocated ? count / 2 + 1 : count;
         if (n > count) n = count;
         hak_tc_set_count(h, cls, count - n);
         hak_counter_add(&h->tc_nflush[cls], n);
@@ -852,7 +856,10 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, hak_block_t *extra) {
     if (n > 0) {
         hak_lock(&h->lock);
         stamp(h, now);
-        h->tc_head[cls] = give_back(h, h->tc_head[cls], n, now);
+        hak_block_t *rest = give_back(h, h->tc_head[cls], n, now);
+        /* All of it went: a list running on was written to after free. */
+        if (n == count && rest != NULL) cache_runs_on(cls, count);
+        h->tc_head[cls] = rest;
         sweep(h, now);
         hak_unlock(&h->lock);
     }

@@ -615,7 +615,7 @@ typedef struct hak_heap_s {
     uint32_t tc_recip[HAK_CLASS_MAX];
     hak_counter_t tc_nrefill[HAK_CLASS_MAX]; /* blocks in by refills */
     hak_counter_t tc_nflush[HAK_CLASS_MAX];  /* blocks out by flushes */
-    uint64_t tc_nalloc_seen[HAK_CLASS_MAX];  /* tc_nalloc at the class's last flush */
+    uint64_t tc_nalloc_seen[HAK_CLASS_MAX];  /* tc_nalloc when the cache last overflowed */
     hak_counter_t stats[HAK_STAT_COUNT];
     hak_page_list_t avail[HAK_CLASS_MAX];
     hak_page_list_t full[HAK_CLASS_MAX];
@@ -807,14 +807,15 @@ void hak_os_return_run(uint8_t *start, size_t len);
  * them as one into the pool would (hak_retain_age_limit). Takes no lock. */
 void hak_os_note_large_call(uint64_t now);
 /* Whether p, an address no page or span of a tier holds (free's check of a
- * pointer it does not know, alloc.c), lies in a page the pool keeps, still
- * mapped, after a tier freed it (reserve mode: pooled, or decommitted
- * inside a huge page). Elsewhere in a region the answer is no: pages given
- * back leave holes where anyone's mappings may come. *near: whether a
+ * pointer it does not know, alloc.c), lies in a page the OS layer keeps,
+ * still mapped, after a tier freed it: in reserve mode only, and only while
+ * the page is pooled or decommitted and waiting to serve again (not while
+ * it is being decommitted). Elsewhere in a region the answer is no: pages
+ * given back leave holes where anyone's mappings may come. *near: whether a
  * region meets [lo, hi). Takes the OS layer's lock; no other hakmem lock
  * may be held. */
 bool hak_os_freed(const void *p, uintptr_t lo, uintptr_t hi, bool *near);
-/* Changes whenever a region is added or dropped: an answer of hak_os_freed
+/* Changes whenever a region is added or dropped: hak_os_freed's *near
  * about [lo, hi) holds while this stays the same. No lock. */
 unsigned hak_os_regions_gen(void);
 /* Takes back a page of hak_os_page_alloc that was never used, as it came. */

@@ -131,7 +131,8 @@ typedef struct {
     uint8_t *huge_from; /* pages from here on are in huge pages (NULL: none are) */
     size_t npooled, ncold;
     uint64_t pooled[REGION_PAGES / 64];
-    uint64_t cold[REGION_PAGES / 64]; /* decommitted pages in huge pages (cold_add) */
+    uint64_t cold[REGION_PAGES / 64];   /* decommitted pages in huge pages (cold_add) */
+    uint64_t listed[REGION_PAGES / 64]; /* decommitted pages on the cold list (hak_os_freed) */
 } region_t;
 static region_t regions[REGION_MAX];
 static unsigned region_count;
@@ -358,7 +359,7 @@ bool hak_os_freed(const void *p, uintptr_t lo, uintptr_t hi, bool *near) {
     const region_t *r = region_of(p);
     if (r != NULL) {
         size_t i = (size_t)((const uint8_t *)p - r->start) / HAK_PAGE_SIZE;
-        freed = map_bit(r->pooled, i) || map_bit(r->cold, i);
+        freed = map_bit(r->pooled, i) || map_bit(r->cold, i) || map_bit(r->listed, i);
     }
     hak_unlock(&os_lock);
     return freed;
@@ -669,6 +670,27 @@ static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at) {
     return expired;
 }
 
+/* A page of r (NULL: of no tracked region) joins or leaves the cold list. */
+static void listed_mark(region_t *r, const void *page, bool on) {
+    if (r == NULL) return;
+    size_t i = (size_t)((const uint8_t *)page - r->start) / HAK_PAGE_SIZE;
+    uint64_t bit = 1ull << (i % 64);
+    hak_assert(!(r->listed[i / 64] & bit) == on);
+    if (on)
+        r->listed[i / 64] |= bit;
+    else
+        r->listed[i / 64] &= ~bit;
+}
+
+/* The whole cold list, taken to be unmapped (hak_os_reclaim). os_lock held. */
+static void *cold_list_take(void) {
+    void *list = cold_head;
+    cold_head = NULL;
+    for (unsigned j = 0; j < region_count; j++)
+        memset(regions[j].listed, 0, sizeof regions[j].listed);
+    return list;
+}
+
 /* Pages the kernel backs nothing of join the decommitted ones: on the cold
  * list, linked through their first words, except in huge pages, where
  * writing the link would fault in a whole huge page again, zeroed: such a
@@ -686,6 +708,7 @@ static void cold_add(uint8_t *start, size_t len) {
         } else {
             *(void **)pg = cold_head;
             cold_head = pg;
+            listed_mark(r, pg, true);
         }
     }
 }
@@ -696,6 +719,7 @@ static void *cold_take(void) {
     void *p = cold_head;
     if (p != NULL) {
         cold_head = *(void **)p;
+        listed_mark(region_of(p), p, false);
         return p;
     }
     for (unsigned j = 0; j < region_count && cold_mapped != 0; j++) {
@@ -1074,8 +1098,7 @@ bool hak_os_reclaim(void) {
     hak_lock(&os_lock);
     pool_node_t *warm, *held;
     pool_empty(&warm, &held);
-    void *cold = cold_head;
-    cold_head = NULL;
+    void *cold = cold_list_take();
     any |= cold_unmap_mapped();
     uint8_t *rest[2];
     size_t rest_len[2];
@@ -1104,8 +1127,7 @@ bool hak_os_reclaim(void) {
      * (hak_os_return_run) may have pooled pages again. */
     hak_lock(&os_lock);
     pool_empty(&warm, &held);
-    cold = cold_head;
-    cold_head = NULL;
+    cold = cold_list_take();
     cold_unmap_mapped();
     hak_unlock(&os_lock);
     unmap_chain(warm);
