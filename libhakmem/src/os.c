@@ -283,6 +283,22 @@ static bool map_bit(const uint64_t *map, size_t i) {
     return map[i / 64] >> (i % 64) & 1;
 }
 
+/* Sets (on) or clears bit i of a region's map, which must have been the
+ * other way. */
+static void map_set(uint64_t *map, size_t i, bool on) {
+    uint64_t bit = 1ull << (i % 64);
+    hak_assert(!(map[i / 64] & bit) == on);
+    if (on)
+        map[i / 64] |= bit;
+    else
+        map[i / 64] &= ~bit;
+}
+
+/* The index in r of the page at p. */
+static size_t region_page(const region_t *r, const void *p) {
+    return (size_t)((const uint8_t *)p - r->start) / HAK_PAGE_SIZE;
+}
+
 /* Unmaps the pages of r's cold map: they cannot be linked into a chain to
  * unmap later (cold_add), so os_lock is held across the calls (a reclaim,
  * or a region dropped: rare). */
@@ -358,7 +374,7 @@ bool hak_os_freed(const void *p, uintptr_t lo, uintptr_t hi, bool *near) {
     *near = first < region_count && (uintptr_t)regions[first].start < hi;
     const region_t *r = region_of(p);
     if (r != NULL) {
-        size_t i = (size_t)((const uint8_t *)p - r->start) / HAK_PAGE_SIZE;
+        size_t i = region_page(r, p);
         freed = map_bit(r->pooled, i) || map_bit(r->cold, i) || map_bit(r->listed, i);
     }
     hak_unlock(&os_lock);
@@ -368,13 +384,7 @@ bool hak_os_freed(const void *p, uintptr_t lo, uintptr_t hi, bool *near) {
 static void region_mark(const void *page, bool pooled) {
     region_t *r = region_of(page);
     if (r == NULL) return;
-    size_t i = (size_t)((const uint8_t *)page - r->start) / HAK_PAGE_SIZE;
-    uint64_t bit = 1ull << (i % 64);
-    hak_assert(!(r->pooled[i / 64] & bit) == pooled);
-    if (pooled)
-        r->pooled[i / 64] |= bit;
-    else
-        r->pooled[i / 64] &= ~bit;
+    map_set(r->pooled, region_page(r, page), pooled);
     r->npooled += pooled ? 1 : (size_t)-1;
 }
 
@@ -403,7 +413,7 @@ static uint8_t *huge_first(const void *page) {
 
 /* The index in r of the first page of the huge page that holds page. */
 static size_t huge_index(const region_t *r, const void *page) {
-    return (size_t)(huge_first(page) - r->start) / HAK_PAGE_SIZE;
+    return region_page(r, huge_first(page));
 }
 
 /* Whether every page of the huge page that holds page is pooled or in the
@@ -672,14 +682,7 @@ static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at) {
 
 /* A page of r (NULL: of no tracked region) joins or leaves the cold list. */
 static void listed_mark(region_t *r, const void *page, bool on) {
-    if (r == NULL) return;
-    size_t i = (size_t)((const uint8_t *)page - r->start) / HAK_PAGE_SIZE;
-    uint64_t bit = 1ull << (i % 64);
-    hak_assert(!(r->listed[i / 64] & bit) == on);
-    if (on)
-        r->listed[i / 64] |= bit;
-    else
-        r->listed[i / 64] &= ~bit;
+    if (r != NULL) map_set(r->listed, region_page(r, page), on);
 }
 
 /* The whole cold list, taken to be unmapped (hak_os_reclaim). os_lock held. */
@@ -700,9 +703,7 @@ static void cold_add(uint8_t *start, size_t len) {
     for (uint8_t *pg = start; pg < start + len; pg += HAK_PAGE_SIZE) {
         region_t *r = region_of(pg);
         if (region_huge(r, pg)) {
-            size_t i = (size_t)(pg - r->start) / HAK_PAGE_SIZE;
-            hak_assert(!map_bit(r->cold, i));
-            r->cold[i / 64] |= 1ull << (i % 64);
+            map_set(r->cold, region_page(r, pg), true);
             r->ncold++;
             cold_mapped++;
         } else {
@@ -953,7 +954,7 @@ static long region_run(const region_t *r, size_t need, size_t most, size_t *len)
     size_t pages = (size_t)(r->end - r->start) / HAK_PAGE_SIZE, run = 0;
     if (r->npooled < need) return -1;
     for (size_t i = 0; i < pages; i++) {
-        if (r->pooled[i / 64] >> (i % 64) & 1) {
+        if (map_bit(r->pooled, i)) {
             if (++run < most) continue;
             *len = run;
             return (long)(i + 1 - run);
