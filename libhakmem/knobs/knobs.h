@@ -213,6 +213,9 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(pending_enqueued, "pages put on the pending queue (idle or exited owner)")                   \
     X(pending_drained, "pages taken off the pending queue")                                        \
     X(large_cache_hit, "large allocations served from the span cache")                             \
+    X(large_composed,                                                                              \
+      "large allocations made of smaller cached spans moved together (mremap) rather than mapped " \
+      "fresh")                                                                                     \
     X(large_held,                                                                                  \
       "expired parts of 64 KiB pages kept in the large cache until the rest of their page is "     \
       "free or the program idles")                                                                 \
@@ -232,7 +235,7 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_mmap, "mmap calls")                                                                       \
     X(os_munmap, "munmap calls")                                                                   \
     X(os_madvise, "madvise calls")                                                                 \
-    X(os_mremap, "mremap calls (large blocks resized by realloc)")                                 \
+    X(os_mremap, "mremap calls (large blocks resized by realloc or made of cached spans)")         \
     X(os_thp_probe, "looks at whether the program fills its blocks over 4 KiB (mincore calls)")    \
     X(os_thp_sparse, "1 once pages of blocks over 4 KiB get huge pages (the program fills them)")  \
     X(delay_stretched,                                                                             \

@@ -766,6 +766,9 @@ void *hak_os_map_aligned(size_t len, size_t align);
  * thp_min bytes is 2 MiB aligned and asked for transparent huge
  * pages. */
 void *hak_os_map_large(size_t len, size_t align);
+/* The huge page a block of len bytes from hak_os_map_large is mapped
+ * with, 2 MiB aligned, or 0 when its pages stay small. */
+size_t hak_os_huge_page(size_t len);
 void hak_os_unmap(void *p, size_t len);
 void hak_os_decommit(void *p, size_t len);
 /* Grows or shrinks the mapping at p where it is; false if it cannot. */

@@ -14,7 +14,8 @@
  * a CHUNK-sized mapping; either way the rest is cached, so that blocks of
  * 32 KiB to a megabyte do not cost a syscall each; a block of megabytes
  * gets huge pages (thp_min, os.c), so that filling it costs a page fault
- * per 2 MiB rather than per 4 KiB.
+ * per 2 MiB rather than per 4 KiB, and when no cached span holds it, it
+ * is made of the huge pages of smaller ones, moved (span_compose).
  *
  * What the cache keeps follows the program (internal.h, "Retention"):
  * freed spans while they bring the bytes in use back to retain_pct of their
@@ -591,6 +592,124 @@ static bool span_resize(hak_span_t *sp, size_t len) {
     return moved;
 }
 
+/* ---- composing: a big block from cached spans too small for it ---------- */
+
+/* A request of megabytes that no cached span holds would have every page
+ * of a fresh mapping faulted in and zeroed by the kernel, while the cache
+ * may hold as many bytes in smaller spans (20 buffers of 5-25 MiB replaced
+ * one at a time: what was freed is rarely as big as what is asked for
+ * next). Their huge pages are moved instead, with mremap, into one new
+ * range: a syscall per span rather than a fault per page, and the cache
+ * needs to keep bytes, not the right sizes, so retention need not run far
+ * past the program's peak to be hit. Only whole huge pages move, each to
+ * a huge page's place: the kernel moves those as one entry, where any
+ * other move splits them into 4 KiB pages, and in a VM that shadows page
+ * tables every one of those faults again when touched (bigbuffers moving
+ * spans at any granule: 5 times slower than mapping fresh). The parts of
+ * a span around its huge pages stay cached; so do spans of the pool's
+ * reserved regions, whose pages stay there. */
+#define COMPOSE_PIECES 16
+
+/* Cuts [at, at + len) out of cached span c: the parts before and after go
+ * back where c was; the middle is returned, unregistered. NULL, c as it
+ * was, when no descriptor is left. */
+static hak_span_t *cut_middle(hak_span_t *c, uint8_t *at, size_t len) {
+    uint64_t freed_us = c->freed_us;
+    hak_span_t *newer = c->prev;
+    cache_unlink(c);
+    hak_span_t *head = NULL, *mid = c, *tail = NULL;
+    if (at > c->map && !split(c, (size_t)(at - c->map), &head, &mid)) {
+        cache_link(c, freed_us, newer);
+        return NULL;
+    }
+    if (mid->map_len > len && !split(mid, len, &mid, &tail)) {
+        cache_link(mid, freed_us, newer);
+        if (head != NULL) cache_put(head, freed_us); /* joins mid again */
+        return NULL;
+    }
+    if (head != NULL) {
+        cache_link(head, freed_us, newer);
+        newer = head;
+    }
+    if (tail != NULL) cache_link(tail, freed_us, newer);
+    mid->freed_us = freed_us; /* for cache_put, should the move fail */
+    /* Unregistered before the move: once moved, the range may hold
+     * anyone's next mapping. */
+    hak_registry_set(mid->map, mid->map_len, 0);
+    return mid;
+}
+
+/* A span of len bytes (mapped with huge pages of `huge` bytes), registered
+ * and counted in use, whose whole huge pages are, as far as the cache has
+ * them, cached ones moved; the rest is fresh. NULL, the cache as it was,
+ * when the cache holds no whole huge page outside the pool's regions or
+ * the kernel refuses the new range. */
+static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now) {
+    hak_span_t *piece[COMPOSE_PIECES];
+    unsigned n = 0;
+    size_t want = len & ~(huge - 1), got = 0; /* a part of a huge page is fresh */
+    hak_span_t *sp = hak_meta_alloc(HAK_META_SPAN);
+    if (sp == NULL) return NULL;
+    hak_lock(&large_lock);
+    /* The largest first, for the fewest syscalls. */
+    for (unsigned b = bin_of(len) + 1; b-- > bin_of(huge) && n < COMPOSE_PIECES && got < want;) {
+        if ((bin_map[b / 64] >> (b % 64) & 1) == 0) continue;
+        hak_span_t *next;
+        for (hak_span_t *c = bin_head[b]; c != NULL && n < COMPOSE_PIECES && got < want; c = next) {
+            next = c->bnext;
+            uintptr_t lo = ((uintptr_t)c->map + huge - 1) & ~(uintptr_t)(huge - 1);
+            uintptr_t hi = ((uintptr_t)c->map + c->map_len) & ~(uintptr_t)(huge - 1);
+            if (c->reserve || c->held || hi <= lo) continue;
+            size_t take = hi - lo < want - got ? hi - lo : want - got;
+            hak_span_t *m = cut_middle(c, (uint8_t *)lo, take);
+            if (m == NULL) break;
+            piece[n++] = m;
+            got += take;
+        }
+    }
+    hak_unlock(&large_lock);
+    uint8_t *dest = n > 0 ? hak_os_map_large(len, HAK_GRANULE) : NULL;
+    if (dest != NULL && (((uintptr_t)dest & (huge - 1)) != 0 || !hak_registry_reserve(dest, len))) {
+        hak_os_unmap(dest, len);
+        dest = NULL;
+    }
+    size_t moved = 0;
+    unsigned kept = 0; /* pieces the kernel would not move: back to the cache */
+    for (unsigned i = 0; i < n && dest != NULL; i++) {
+        hak_span_t *c = piece[i];
+        if (hak_os_move(c->map, c->map_len, c->map_len, dest + moved)) {
+            note_gone(c->map, c->map_len);
+            moved += c->map_len;
+            hak_meta_free(HAK_META_SPAN, c);
+        } else {
+            piece[kept++] = c;
+        }
+    }
+    if (dest == NULL) kept = n;
+    hak_lock(&large_lock);
+    for (unsigned i = 0; i < kept; i++) {
+        hak_registry_set(piece[i]->map, piece[i]->map_len, (uintptr_t)piece[i]);
+        cache_put(piece[i], piece[i]->freed_us);
+    }
+    if (dest != NULL) {
+        sp->map = dest;
+        set_len(sp, len);
+        sp->clean = moved == 0;
+        sp->reserve = false;
+        hak_registry_set(dest, len, (uintptr_t)sp);
+        live_add((long long)len, now);
+        if (len > moved) hak_retain_fresh(&live_retain, len - moved, now);
+    }
+    hak_unlock(&large_lock);
+    if (dest == NULL) {
+        hak_meta_free(HAK_META_SPAN, sp);
+        return NULL;
+    }
+    if (len > moved) hak_os_note_fresh(len - moved);
+    hak_gstat_add(HAK_S_large_composed, 1);
+    return sp;
+}
+
 /* ---- the tier --------------------------------------------------------- */
 
 void *hak_large_alloc(size_t n, size_t align, bool zero) {
@@ -598,15 +717,25 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
     if (len < n) return NULL;
     if (len == 0) len = HAK_GRANULE;
+    /* A block of huge pages is whole huge pages, so that what it is cut
+     * from and what it leaves in the cache start on one: only such spans
+     * can be moved without splitting them (span_compose), and a fresh one
+     * faults its last huge page in once rather than 4 KiB at a time. Not
+     * where that would add more than a quarter: that last page is resident
+     * as soon as the program touches any of it (2.1 MiB would take 4). */
+    size_t huge = align <= HAK_GRANULE ? hak_os_huge_page(len) : 0;
+    if (huge != 0 && len <= SIZE_MAX - huge) {
+        size_t whole = (len + huge - 1) & ~(huge - 1);
+        if (whole - len <= len / 4) len = whole;
+    }
     uint64_t now = hak_now_us();
     hak_lock(&large_lock);
     hak_span_t *sp = cache_take(len, align);
     if (sp != NULL) live_add((long long)sp->map_len, now);
     hak_unlock(&large_lock);
-    if (sp != NULL)
-        hak_gstat_add(HAK_S_large_cache_hit, 1);
-    else if ((sp = span_map(len, align, now, true)) == NULL)
-        return NULL;
+    if (sp != NULL) hak_gstat_add(HAK_S_large_cache_hit, 1);
+    if (sp == NULL && huge != 0) sp = span_compose(len, huge, now);
+    if (sp == NULL && (sp = span_map(len, align, now, true)) == NULL) return NULL;
     /* A cached span holds old contents, unless it never served; so do the
      * pool's pages. */
     if (zero && !sp->clean) memset(sp->map, 0, n);

@@ -263,6 +263,11 @@ void *hak_os_map_aligned(size_t len, size_t align) {
     return (void *)a;
 }
 
+size_t hak_os_huge_page(size_t len) {
+    size_t thp = (size_t)hak_knob(THP_MIN);
+    return thp == 0 || len < thp || len < HUGE_PAGE || thp_mode == THP_NEVER ? 0 : HUGE_PAGE;
+}
+
 void *hak_os_map_large(size_t len, size_t align) {
     size_t thp = (size_t)hak_knob(THP_MIN);
     if (thp == 0 || len < thp || len < HUGE_PAGE || align > HUGE_PAGE)

@@ -1,0 +1,138 @@
+/* compose.c — big blocks made of smaller freed ones (large.c, span_compose):
+ * a request of megabytes that no freed block is big enough for takes the
+ * pages of several, moved by the kernel into one range. Every byte a block
+ * is given must be the program's alone: what it writes survives the moves
+ * of its neighbours, the realloc of its own block, and calloc's blocks are
+ * zero even when their pages were another block's. Checks every byte of
+ * every block before it is freed. Also runs under glibc (nothing moves).
+ *   compose [ROUNDS]   (120 rounds of replacing one of 6 live buffers) */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MiB ((size_t)1 << 20)
+
+static int failures;
+
+static uint64_t rng = 0x2545f4914f6cdd1du;
+static uint64_t next(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Byte i of a block tagged t: differs from its neighbours and from every
+ * other tag's at most offsets, so a page moved to the wrong place shows. */
+static unsigned char pat(unsigned t, size_t i) {
+    return (unsigned char)(t * 131u + (i >> 12) * 7u + i);
+}
+
+static void fill(unsigned char *p, size_t n, unsigned t) {
+    for (size_t i = 0; i < n; i++) p[i] = pat(t, i);
+}
+
+static void check(const unsigned char *p, size_t n, unsigned t, const char *what) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != pat(t, i)) {
+            fprintf(stderr, "compose: %s (tag %u, %zu bytes): byte %zu is %u, expected %u\n", what,
+                    t, n, i, p[i], pat(t, i));
+            failures++;
+            return;
+        }
+}
+
+static void *get(size_t n) {
+    void *p = malloc(n);
+    if (p == NULL) {
+        fprintf(stderr, "compose: malloc(%zu) failed\n", n);
+        exit(1);
+    }
+    return p;
+}
+
+int main(int argc, char **argv) {
+    long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 120;
+    if (rounds < 0) {
+        fprintf(stderr, "usage: compose [ROUNDS]\n");
+        return 2;
+    }
+    /* Eight blocks of 3 MiB and a bit; every other one freed, so that the
+     * freed ones cannot join into one span. */
+    unsigned char *b[8];
+    size_t n[8];
+    for (unsigned i = 0; i < 8; i++) {
+        n[i] = 3 * MiB + i * 4096 + 123;
+        b[i] = get(n[i]);
+        fill(b[i], n[i], i);
+    }
+    for (unsigned i = 0; i < 8; i += 2) {
+        check(b[i], n[i], i, "a block before its free");
+        free(b[i]);
+    }
+    /* Bigger than any of them, smaller than all four together. */
+    size_t bn = 11 * MiB + 77;
+    unsigned char *big = get(bn);
+    fill(big, bn, 100);
+    for (unsigned i = 1; i < 8; i += 2) check(b[i], n[i], i, "a live neighbour of moved pages");
+    check(big, bn, 100, "a block made of freed ones");
+    free(big);
+    /* calloc's block of old pages and new ones: zero throughout. */
+    size_t zn = 20 * MiB + 5;
+    unsigned char *z = calloc(1, zn);
+    if (z == NULL) {
+        fprintf(stderr, "compose: calloc(%zu) failed\n", zn);
+        return 1;
+    }
+    for (size_t i = 0; i < zn; i++)
+        if (z[i] != 0) {
+            fprintf(stderr, "compose: calloc's block of %zu bytes: byte %zu is %u, not 0\n", zn, i,
+                    z[i]);
+            failures++;
+            break;
+        }
+    fill(z, zn, 101);
+    unsigned char *g = realloc(z, 30 * MiB);
+    if (g == NULL) return 1;
+    check(g, zn, 101, "a made block grown by realloc");
+    unsigned char *s = realloc(g, 5 * MiB);
+    if (s == NULL) return 1;
+    check(s, 5 * MiB, 101, "a made block shrunk by realloc");
+    free(s);
+    for (unsigned i = 1; i < 8; i += 2) {
+        check(b[i], n[i], i, "a live block at the end");
+        free(b[i]);
+    }
+    /* Six live buffers of 2-9 MiB, one replaced at a time by one of another
+     * size, as a program cycling big buffers does. */
+    enum { LIVE = 6 };
+    unsigned char *live[LIVE];
+    size_t len[LIVE];
+    unsigned tag[LIVE];
+    for (unsigned i = 0; i < LIVE; i++) {
+        len[i] = 2 * MiB + next() % (7 * MiB);
+        tag[i] = 200 + i;
+        live[i] = get(len[i]);
+        fill(live[i], len[i], tag[i]);
+    }
+    for (long r = 0; r < rounds; r++) {
+        unsigned i = (unsigned)(next() % LIVE);
+        check(live[i], len[i], tag[i], "a cycled buffer");
+        free(live[i]);
+        len[i] = 2 * MiB + next() % (7 * MiB);
+        tag[i] = (unsigned)(300 + r);
+        live[i] = get(len[i]);
+        fill(live[i], len[i], tag[i]);
+    }
+    for (unsigned i = 0; i < LIVE; i++) {
+        check(live[i], len[i], tag[i], "a cycled buffer at the end");
+        free(live[i]);
+    }
+    if (failures != 0) {
+        fprintf(stderr, "compose: %d checks failed\n", failures);
+        return 1;
+    }
+    printf("compose: every byte as written\n");
+    return 0;
+}
