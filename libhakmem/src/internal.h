@@ -396,9 +396,10 @@ void hak_pool_unlock_all(bool child);
  * what it frees goes back, and what it asks for next comes fresh from the
  * kernel, a page fault per 4 KiB. So when the tier takes memory fresh
  * within a window of giving memory back because of its bound (not its age),
- * the bound was too tight: the boost grows by what was taken, up to half of
- * retain_pct's share of the peak (so retain_pct 0 still keeps nothing), and
- * a window without such churn halves it. glibc's mmap threshold rises the
+ * the bound was too tight: the boost grows by what was taken, up to a
+ * share of retain_pct's share of the peak that the tier sets (`most`, in
+ * percent: so retain_pct 0 still keeps nothing), and a window without such
+ * churn halves it. glibc's mmap threshold rises the
  * same way when a freed mapping shows it too low, but never comes down. The
  * caller holds the lock of the tier. */
 typedef struct {
@@ -509,8 +510,9 @@ static inline void hak_retain_gave_back(hak_retain_t *r, bool bound, uint64_t no
 }
 
 /* The tier took `n` fresh from the kernel at `now`, counted in the unit of
- * its in_use (bytes for the span cache, pages for the page pool). */
-static inline void hak_retain_fresh(hak_retain_t *r, uint64_t n, uint64_t now) {
+ * its in_use (bytes for the span cache, pages for the page pool); its boost
+ * may reach most_pct percent of retain_pct's share of the peak. */
+static inline void hak_retain_fresh(hak_retain_t *r, uint64_t n, uint64_t now, unsigned most_pct) {
     if (r->aged_us != 0 && now >= r->aged_us && now - r->aged_us <= hak_retain_delay(r)) {
         if (r->stretch < HAK_STRETCH_MAX) {
             __atomic_store_n(&r->stretch, (uint8_t)(r->stretch + 1), __ATOMIC_RELAXED);
@@ -521,7 +523,7 @@ static inline void hak_retain_fresh(hak_retain_t *r, uint64_t n, uint64_t now) {
     }
     if (r->gaveback_us == 0 || now < r->gaveback_us || now - r->gaveback_us >= hak_retain_window())
         return;
-    uint64_t most = hak_retain_peak(r) / 200 * (uint64_t)hak_knob(RETAIN_PCT);
+    uint64_t most = hak_retain_peak(r) / 100 * (uint64_t)hak_knob(RETAIN_PCT) / 100 * most_pct;
     r->boost = r->boost + n < most ? r->boost + n : most;
     r->churned = true;
 }
