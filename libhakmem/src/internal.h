@@ -771,6 +771,9 @@ void *hak_os_map_large(size_t len, size_t align);
 /* The huge page a block of len bytes from hak_os_map_large is mapped
  * with, 2 MiB aligned, or 0 when its pages stay small. */
 size_t hak_os_huge_page(size_t len);
+/* Whether the kernel moves a range of several mappings with one mremap of
+ * unchanged size (hak_os_move), as every block made of moved spans is. */
+bool hak_os_moves_spans(void);
 void hak_os_unmap(void *p, size_t len);
 void hak_os_decommit(void *p, size_t len);
 /* Grows or shrinks the mapping at p where it is; false if it cannot. */

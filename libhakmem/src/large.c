@@ -586,7 +586,10 @@ static bool span_resize(hak_span_t *sp, size_t len) {
     hak_lock(&large_lock);
     hak_registry_set(map, old, 0);
     hak_unlock(&large_lock);
-    bool moved = hak_os_move(map, old, len, to);
+    /* Moved at its own size: the kernel moves a range of several mappings
+     * (a block made of moved spans is one) only so, and the rest of `to`
+     * is fresh already. */
+    bool moved = hak_os_move(map, old, old, to);
     hak_lock(&large_lock);
     if (moved) {
         hak_registry_set(to, len, (uintptr_t)sp);
@@ -648,12 +651,17 @@ static hak_span_t *cut_middle(hak_span_t *c, uint8_t *at, size_t len) {
     return mid;
 }
 
+/* Set when the kernel refused a move: it may refuse the next, and each
+ * refusal loses a span and part of a mapping (span_compose says why). */
+static _Atomic(bool) compose_off;
+
 /* A span of len bytes (mapped with huge pages of `huge` bytes), registered
  * and counted in use, whose whole huge pages are, as far as the cache has
- * them, cached ones moved; the rest is fresh. NULL, the cache as it was,
- * when the cache holds no whole huge page outside the pool's regions or
- * the kernel refuses the new range. */
-static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now) {
+ * them, cached ones moved; the rest is fresh. *moved_out: how many of its
+ * first bytes hold what they held before. NULL, the cache as it was, when the
+ * cache holds no whole huge page outside the pool's regions or the kernel
+ * refuses the new range; NULL too when it refuses a move. */
+static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now, size_t *moved_out) {
     hak_span_t *piece[COMPOSE_PIECES];
     unsigned n = 0;
     size_t want = len & ~(huge - 1), got = 0; /* a part of a huge page is fresh */
@@ -683,39 +691,51 @@ static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now) {
         dest = NULL;
     }
     size_t moved = 0;
-    unsigned kept = 0; /* pieces the kernel would not move: back to the cache */
-    for (unsigned i = 0; i < n && dest != NULL; i++) {
-        hak_span_t *c = piece[i];
-        if (hak_os_move(c->map, c->map_len, c->map_len, dest + moved)) {
-            note_gone(c->map, c->map_len);
-            moved += c->map_len;
-            hak_meta_free(HAK_META_SPAN, c);
-        } else {
-            piece[kept++] = c;
-        }
+    unsigned done = 0;
+    for (; done < n && dest != NULL; done++) {
+        hak_span_t *c = piece[done];
+        if (!hak_os_move(c->map, c->map_len, c->map_len, dest + moved)) break;
+        note_gone(c->map, c->map_len);
+        moved += c->map_len;
+        hak_meta_free(HAK_META_SPAN, c);
     }
-    if (dest == NULL) kept = n;
+    /* A refused move may have unmapped its part of dest first (kernels
+     * before 6.17 do, as they check the source), or moved some of the span
+     * (a multi-mapping move out of memory half way): neither that part of
+     * dest nor the span can be trusted to be ours, nor unmapped without
+     * maybe unmapping someone else's mapping placed since. Both are left
+     * as they are, lost to the program; what moved before is cached, and
+     * no block is made again. */
+    bool refused = dest != NULL && done < n;
+    hak_span_t *lost = refused ? piece[done++] : NULL;
+    if (refused) atomic_store_explicit(&compose_off, true, memory_order_relaxed);
     hak_lock(&large_lock);
-    for (unsigned i = 0; i < kept; i++) {
+    for (unsigned i = dest == NULL ? 0 : done; i < n; i++) {
         hak_registry_set(piece[i]->map, piece[i]->map_len, (uintptr_t)piece[i]);
         cache_put(piece[i], piece[i]->freed_us);
     }
-    if (dest != NULL) {
+    if (dest != NULL && (!refused || moved > 0)) {
         sp->map = dest;
-        set_len(sp, len);
+        set_len(sp, refused ? moved : len);
         sp->clean = moved == 0;
         sp->reserve = false;
-        hak_registry_set(dest, len, (uintptr_t)sp);
-        live_add((long long)len, now);
-        if (len > moved) hak_retain_fresh(&live_retain, len - moved, now, LARGE_BOOST_PCT);
+        hak_registry_set(sp->map, sp->map_len, (uintptr_t)sp);
+        if (refused) {
+            cache_put(sp, now);
+        } else {
+            live_add((long long)len, now);
+            if (len > moved) hak_retain_fresh(&live_retain, len - moved, now, LARGE_BOOST_PCT);
+        }
     }
     hak_unlock(&large_lock);
-    if (dest == NULL) {
-        hak_meta_free(HAK_META_SPAN, sp);
+    if (lost != NULL) hak_meta_free(HAK_META_SPAN, lost);
+    if (dest == NULL || refused) {
+        if (dest == NULL || moved == 0) hak_meta_free(HAK_META_SPAN, sp);
         return NULL;
     }
     if (len > moved) hak_os_note_fresh(len - moved);
     hak_gstat_add(HAK_S_large_composed, 1);
+    *moved_out = moved;
     return sp;
 }
 
@@ -743,11 +763,14 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     if (sp != NULL) live_add((long long)sp->map_len, now);
     hak_unlock(&large_lock);
     if (sp != NULL) hak_gstat_add(HAK_S_large_cache_hit, 1);
-    if (sp == NULL && huge != 0) sp = span_compose(len, huge, now);
+    size_t dirty = n; /* how many of the block's first bytes may be old */
+    if (sp == NULL && huge != 0 && hak_os_moves_spans() &&
+        !atomic_load_explicit(&compose_off, memory_order_relaxed))
+        sp = span_compose(len, huge, now, &dirty);
     if (sp == NULL && (sp = span_map(len, align, now, true)) == NULL) return NULL;
     /* A cached span holds old contents, unless it never served; so do the
-     * pool's pages. */
-    if (zero && !sp->clean) memset(sp->map, 0, n);
+     * pool's pages; a made block only where pages moved in. */
+    if (zero && !sp->clean) memset(sp->map, 0, dirty < n ? dirty : n);
     sp->clean = false;
     hak_gstat_add(HAK_S_large_alloc, 1);
     return sp->block;

@@ -71,6 +71,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #ifdef HAK_REENTRY_BUG
@@ -150,7 +151,33 @@ static bool sparse_thp;
 /* The kernel's transparent huge page mode (hak_os_init). */
 static enum { THP_MADVISE, THP_ALWAYS, THP_NEVER } thp_mode;
 
+/* Whether one mremap moves a range that spans several mappings (Linux
+ * 6.17 on; hak_os_init). */
+static bool moves_spans;
+
+bool hak_os_moves_spans(void) {
+    return moves_spans;
+}
+
+/* Linux 6.17 and later move a range of several mappings with one mremap,
+ * as long as its size stays. Before, such a move fails, and only after the
+ * kernel has unmapped the destination: a block made of moved spans
+ * (large.c, span_compose), several mappings, could not be moved again
+ * without leaving a hole in the block it was moved into. The release is
+ * read with uname, a syscall that allocates nothing. */
+static void read_release(void) {
+    struct utsname u;
+    if (uname(&u) != 0) return;
+    unsigned v[2] = {0, 0};
+    const char *c = u.release;
+    for (unsigned i = 0; i < 2; i++, c += *c == '.') /* "6.18.44-...": 6, 18 */
+        for (; *c >= '0' && *c <= '9' && v[i] < 100000; c++)
+            v[i] = v[i] * 10 + (unsigned)(*c - '0');
+    moves_spans = v[0] > 6 || (v[0] == 6 && v[1] >= 17);
+}
+
 void hak_os_init(void) {
+    read_release();
     /* What the pool holds back so as not to split a huge page must follow
      * where the kernel really puts them: in mode "always" also in regions
      * nobody advised, in mode "never" nowhere, or pages would be held for
