@@ -6,22 +6,13 @@
  * zero even when their pages were another block's. Checks every byte of
  * every block before it is freed. Also runs under glibc (nothing moves).
  *   compose [ROUNDS]   (120 rounds of replacing one of 6 live buffers) */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define _GNU_SOURCE
+#include "testutil.h"
 
 #define MiB ((size_t)1 << 20)
 
 static int failures;
-
 static uint64_t rng = 0x2545f4914f6cdd1du;
-static uint64_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 /* Byte i of a block tagged t: differs from its neighbours and from every
  * other tag's at most offsets, so a page moved to the wrong place shows. */
@@ -111,16 +102,16 @@ int main(int argc, char **argv) {
     size_t len[LIVE];
     unsigned tag[LIVE];
     for (unsigned i = 0; i < LIVE; i++) {
-        len[i] = 2 * MiB + next() % (7 * MiB);
+        len[i] = 2 * MiB + tu_rand(&rng) % (7 * MiB);
         tag[i] = 200 + i;
         live[i] = get(len[i]);
         fill(live[i], len[i], tag[i]);
     }
     for (long r = 0; r < rounds; r++) {
-        unsigned i = (unsigned)(next() % LIVE);
+        unsigned i = (unsigned)(tu_rand(&rng) % LIVE);
         check(live[i], len[i], tag[i], "a cycled buffer");
         free(live[i]);
-        len[i] = 2 * MiB + next() % (7 * MiB);
+        len[i] = 2 * MiB + tu_rand(&rng) % (7 * MiB);
         tag[i] = (unsigned)(300 + r);
         live[i] = get(len[i]);
         fill(live[i], len[i], tag[i]);

@@ -714,7 +714,8 @@ static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now, size_t *m
         hak_registry_set(piece[i]->map, piece[i]->map_len, (uintptr_t)piece[i]);
         cache_put(piece[i], piece[i]->freed_us);
     }
-    if (dest != NULL && (!refused || moved > 0)) {
+    bool made = dest != NULL && (!refused || moved > 0); /* sp describes dest */
+    if (made) {
         sp->map = dest;
         set_len(sp, refused ? moved : len);
         sp->clean = moved == 0;
@@ -729,10 +730,8 @@ static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now, size_t *m
     }
     hak_unlock(&large_lock);
     if (lost != NULL) hak_meta_free(HAK_META_SPAN, lost);
-    if (dest == NULL || refused) {
-        if (dest == NULL || moved == 0) hak_meta_free(HAK_META_SPAN, sp);
-        return NULL;
-    }
+    if (!made) hak_meta_free(HAK_META_SPAN, sp);
+    if (dest == NULL || refused) return NULL;
     if (len > moved) hak_os_note_fresh(len - moved);
     hak_gstat_add(HAK_S_large_composed, 1);
     *moved_out = moved;

@@ -295,15 +295,18 @@ void *hak_os_map_aligned(size_t len, size_t align) {
     return (void *)a;
 }
 
-size_t hak_os_huge_page(size_t len) {
+/* Whether a block of len bytes asks for huge pages (thp_min). */
+static bool wants_huge(size_t len) {
     size_t thp = (size_t)hak_knob(THP_MIN);
-    return thp == 0 || len < thp || len < HUGE_PAGE || thp_mode == THP_NEVER ? 0 : HUGE_PAGE;
+    return thp != 0 && len >= thp && len >= HUGE_PAGE;
+}
+
+size_t hak_os_huge_page(size_t len) {
+    return wants_huge(len) && thp_mode != THP_NEVER ? HUGE_PAGE : 0;
 }
 
 void *hak_os_map_large(size_t len, size_t align) {
-    size_t thp = (size_t)hak_knob(THP_MIN);
-    if (thp == 0 || len < thp || len < HUGE_PAGE || align > HUGE_PAGE)
-        return hak_os_map_aligned(len, align);
+    if (!wants_huge(len) || align > HUGE_PAGE) return hak_os_map_aligned(len, align);
     /* A fault costs as much as writing a few hundred kilobytes (tens of
      * microseconds in a VM that shadows page tables): a buffer of
      * megabytes that the program fills is mostly page faults unless its
