@@ -258,16 +258,29 @@ static inline bool bench_run_threads(const char *prog, long n, void *(*fn)(void 
 }
 
 /* The result line is the contract with compare and hak-tune:
- * "Throughput = N operations per second", or one JSON object with --json. */
-static inline void bench_report(double ops, double elapsed_s, long threads_started, bool json) {
+ * "Throughput = N operations per second", or one JSON object with --json.
+ * A workload whose live bytes depend on the allocator's speed (a queue
+ * that fills when its producer outruns its consumer) also says how many
+ * bytes of its own blocks were live at the most, "Peak live = N bytes",
+ * so that peak RSS can be read beyond them; LIVE_PEAK < 0 says nothing. */
+static inline void bench_report_live(double ops, double elapsed_s, long threads_started,
+                                     double live_peak, bool json) {
     double tput = elapsed_s > 0 ? ops / elapsed_s : 0.0;
-    if (json)
+    if (json) {
         printf("{\"throughput\":%.0f,\"elapsed_s\":%.6f,\"threads_started\":%ld,"
-               "\"operations\":%.0f}\n",
+               "\"operations\":%.0f",
                tput, elapsed_s, threads_started, ops);
-    else
+        if (live_peak >= 0) printf(",\"live_peak_bytes\":%.0f", live_peak);
+        printf("}\n");
+    } else {
+        if (live_peak >= 0) printf("Peak live = %.0f bytes\n", live_peak);
         printf("Throughput = %.0f operations per second\n", tput);
+    }
     fflush(stdout);
+}
+
+static inline void bench_report(double ops, double elapsed_s, long threads_started, bool json) {
+    bench_report_live(ops, elapsed_s, threads_started, -1, json);
 }
 
 #endif /* HAKMEM_BENCH_UTIL_H */

@@ -33,7 +33,8 @@ typedef struct {
 typedef struct {
     int workload, alloc, repeat;
     hr_result_t m;
-    char *log; /* this run's output file; NULL when it could not be written */
+    double live; /* the workload's "Peak live = N bytes"; NAN when it says none */
+    char *log;   /* this run's output file; NULL when it could not be written */
 } run_t;
 
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
     tally_t tally;
     double median, min, max, user_s, sys_s;
     long peak_rss_kib;
+    /* Where the workload reports its live bytes (their most depends on the
+     * allocator's speed): the largest of the runs, and the largest peak RSS
+     * beyond them, the part of peak RSS that is the allocator's; -1: none. */
+    long live_kib, beyond_live_kib;
     double ratio_glibc, ratio_best; /* NAN when undefined */
     /* Paired: in each repeat, the throughput over the best other peer's in
      * the same repeat; the median and range of those (NAN: no pair). A slow
@@ -71,6 +76,7 @@ static char g_bin_dir[PATH_MAX];
 static hr_session_t g_session;
 static char g_missing[256];  /* " pkg pkg" of the peers not installed */
 static hr_metric_t g_metric; /* every workload prints its throughput */
+static hr_metric_t g_live;   /* some print their peak live bytes too */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -244,6 +250,7 @@ static void run_one(run_t *r) {
                     .lib = al->lib};
     hr_proc_t p;
     hr_run(&job, &p, &r->m);
+    if (r->m.status != HR_OK || !hr_metric_read(&g_live, &p, &r->live)) r->live = NAN;
 
     /* Every run's output is kept: a failure must be explainable later. */
     char log[PATH_MAX * 2];
@@ -313,6 +320,7 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
     for (int a = 0; a < g_nallocs; a++) {
         summary_t *x = &s[a];
         memset(x, 0, sizeof *x);
+        x->live_kib = x->beyond_live_kib = -1;
         for (int i = 0; i < nruns; i++) {
             const run_t *r = &runs[i];
             if (r->workload != wl || r->alloc != a) continue;
@@ -323,6 +331,12 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
             us[x->ok] = r->m.user_s;
             ss[x->ok] = r->m.sys_s;
             if (r->m.maxrss_kib > x->peak_rss_kib) x->peak_rss_kib = r->m.maxrss_kib;
+            if (!isnan(r->live)) {
+                long live = (long)(r->live / 1024.0);
+                if (live > x->live_kib) x->live_kib = live;
+                if (r->m.maxrss_kib - live > x->beyond_live_kib)
+                    x->beyond_live_kib = r->m.maxrss_kib - live;
+            }
             x->ok++;
         }
         x->median = hr_median(tp, x->ok); /* sorts tp: min and max are its ends */
@@ -385,6 +399,15 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
             fprintf(f, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
                     g_allocs[a].name, s[a].ok, s[a].runs, med, range, rg, rb, pr, us, ss, rss, st);
         }
+        const char *sep = "\nPeak live MiB (the workload's own blocks at their most) and peak "
+                          "RSS beyond them, the largest of the runs: ";
+        for (int a = 0; a < g_nallocs; a++) {
+            if (s[a].live_kib < 0) continue;
+            fprintf(f, "%s%s %.1f, %.1f", sep, g_allocs[a].name, (double)s[a].live_kib / 1024.0,
+                    (double)s[a].beyond_live_kib / 1024.0);
+            sep = "; ";
+        }
+        if (sep[0] != '\n') fprintf(f, ".\n");
         int b = best_peer(s);
         if (b >= 0) {
             char med[40];
@@ -412,12 +435,14 @@ static void write_csv(const run_t *runs, int nruns) {
     FILE *f = open_out("runs.csv", path, sizeof path);
     if (f) {
         fprintf(f, "workload,allocator,repeat,status,exit_code,signal,throughput,wall_s,user_s,"
-                   "sys_s,maxrss_kib,log\n");
+                   "sys_s,maxrss_kib,live_peak_kib,log\n");
         for (int i = 0; i < nruns; i++) {
             const run_t *r = &runs[i];
             fprintf(f, "%s,%s,", hr_workloads[r->workload].name, g_allocs[r->alloc].name);
             csv_measure(f, r->repeat, &r->m);
-            fprintf(f, ",%ld,\"%s\"\n", r->m.maxrss_kib, r->log ? r->log : "");
+            fprintf(f, ",%ld,", r->m.maxrss_kib);
+            csv_num(f, r->live / 1024.0, "%.0f");
+            fprintf(f, ",\"%s\"\n", r->log ? r->log : "");
         }
         fclose(f);
     }
@@ -427,7 +452,7 @@ static void write_csv(const run_t *runs, int nruns) {
                 "workload,allocator,runs,ok_runs,median_throughput,min_throughput,"
                 "max_throughput,ratio_glibc,ratio_best_peer,paired_best_peer,paired_min,paired_max,"
                 "median_user_s,median_sys_s,"
-                "peak_rss_kib,status\n");
+                "peak_rss_kib,peak_live_kib,peak_rss_beyond_live_kib,status\n");
         for (int i = 0; i < g_nwl; i++) {
             summary_t s[MAX_ALLOCS];
             summarise(runs, nruns, g_wl[i], s);
@@ -448,7 +473,12 @@ static void write_csv(const run_t *runs, int nruns) {
                     fputc(',', f);
                     csv_num(f, cols[c].v, cols[c].fmt);
                 }
-                fprintf(f, ",%ld,\"%s\"\n", s[a].peak_rss_kib, st);
+                fprintf(f, ",%ld,", s[a].peak_rss_kib);
+                if (s[a].live_kib >= 0)
+                    fprintf(f, "%ld,%ld", s[a].live_kib, s[a].beyond_live_kib);
+                else
+                    fputc(',', f);
+                fprintf(f, ",\"%s\"\n", st);
             }
         }
         fclose(f);
@@ -593,7 +623,9 @@ int main(int argc, char **argv) {
     driver_trap_interrupts();
     hr_session_read(&g_session);
     char why[200];
-    if (!hr_metric_init(&g_metric, NULL, why, sizeof why)) driver_die("metric: %s", why);
+    if (!hr_metric_init(&g_metric, NULL, why, sizeof why) ||
+        !hr_metric_init(&g_live, "Peak live = ([0-9]+) bytes", why, sizeof why))
+        driver_die("metric: %s", why);
 
     int total = g_nwl * opt.repeats * g_nallocs, done = 0;
     run_t *runs = calloc((size_t)total, sizeof *runs);

@@ -20,7 +20,13 @@
  * then every block stays in that CPU's cache: on this 2-CPU machine runs
  * came out at either about 12M or 25M blocks/s depending on that placement
  * alone, and an allocator that sleeps on futexes (glibc here) drew the
- * shared placement more often, through the scheduler's wake-up affinity. */
+ * shared placement more often, through the scheduler's wake-up affinity.
+ *
+ * How full the rings run depends on the allocator: when its malloc is
+ * faster than its remote free, the producers outrun the consumers and the
+ * rings fill (with --batch 1000, 64 MiB of blocks a ring), which is the
+ * program's memory, not the allocator's. So prodcons also reports the most
+ * bytes its rings held ("Peak live"), for peak RSS to be read beyond. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -53,12 +59,20 @@ typedef struct {
     uint32_t seq;
 } header_t;
 
+/* A line each: a producer and its consumer count every block, and counts
+ * sharing a line would time the benchmark's own false sharing. */
 typedef struct {
-    ring_t *ring;
+    _Alignas(64) ring_t *ring;
     long index;
     long seed;
     unsigned long long count; /* blocks produced or consumed */
+    atomic_size_t bytes;      /* of blocks and batch arrays made or freed; written by the role */
+    atomic_size_t ring_live;  /* consumer: bytes its ring held at its last sample */
+    size_t live_peak;         /* consumer: most bytes all rings held at one of its samples */
 } role_t;
+
+static role_t *g_roles; /* producer 2i, consumer 2i + 1 */
+static long g_pairs;
 
 static atomic_bool g_stop;
 
@@ -83,8 +97,32 @@ static unsigned char pattern(uint32_t seq) {
     return (unsigned char)(seq * 167u + 13u);
 }
 
-/* One block, filled with its producer's pattern. */
-static unsigned char *make(lran2_t *g, uint32_t seq) {
+static void add_bytes(role_t *role, size_t n) {
+    atomic_store_explicit(&role->bytes,
+                          atomic_load_explicit(&role->bytes, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* The bytes all rings hold now, as this consumer sees them: its own ring's
+ * exactly (what its producer made, read after what it freed itself, less
+ * that), the others' as their consumers last published them. Reading the
+ * producer's line each block would slow the consumer, so a consumer samples
+ * once a batch, or once every SAMPLE_EVERY blocks. */
+#define SAMPLE_EVERY 64
+static void sample_live(role_t *self) {
+    const role_t *made_by = self - 1; /* consumer 2i + 1, producer 2i */
+    size_t made = atomic_load_explicit(&made_by->bytes, memory_order_relaxed);
+    size_t own = made - atomic_load_explicit(&self->bytes, memory_order_relaxed);
+    atomic_store_explicit(&self->ring_live, own, memory_order_relaxed);
+    size_t all = own;
+    for (long i = 0; i < g_pairs; i++)
+        if (&g_roles[2 * i + 1] != self)
+            all += atomic_load_explicit(&g_roles[2 * i + 1].ring_live, memory_order_relaxed);
+    if (all > self->live_peak) self->live_peak = all;
+}
+
+/* One block, filled with its producer's pattern and counted as made. */
+static unsigned char *make(lran2_t *g, uint32_t seq, role_t *role) {
     size_t size = fixed_size ? (size_t)fixed_size
                              : MIN_BLOCK + (size_t)lran2_below(g, MAX_BLOCK - MIN_BLOCK + 1);
     unsigned char *p = malloc(size);
@@ -94,6 +132,7 @@ static unsigned char *make(lran2_t *g, uint32_t seq) {
     }
     memset(p, pattern(seq), size);
     memcpy(p, &(header_t){.size = (uint32_t)size, .seq = seq}, sizeof(header_t));
+    add_bytes(role, size);
     return p;
 }
 
@@ -104,7 +143,7 @@ static void *producer(void *arg) {
     uint32_t seq = 0;
     while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
         if (batch == 1) {
-            ring_push(role->ring, make(&g, seq++));
+            ring_push(role->ring, make(&g, seq++, role));
             role->count++;
             continue;
         }
@@ -114,7 +153,8 @@ static void *producer(void *arg) {
             fprintf(stderr, "prodcons: out of memory for a batch\n");
             exit(1);
         }
-        for (long i = 0; i < batch; i++) b[i] = make(&g, seq++);
+        add_bytes(role, (size_t)batch * sizeof *b);
+        for (long i = 0; i < batch; i++) b[i] = make(&g, seq++, role);
         ring_push(role->ring, b);
         role->count += (unsigned long long)batch;
     }
@@ -141,6 +181,7 @@ static void take(role_t *role, unsigned char *p, uint32_t *expect) {
     free(p);
     (*expect)++;
     role->count++;
+    add_bytes(role, h.size);
 }
 
 static void *consumer(void *arg) {
@@ -148,6 +189,7 @@ static void *consumer(void *arg) {
     uint32_t expect = 0;
     void *p;
     while ((p = ring_pop(role->ring)) != NULL) {
+        if (batch > 1 || role->count % SAMPLE_EVERY == 0) sample_live(role);
         if (batch == 1) {
             take(role, p, &expect);
             continue;
@@ -155,6 +197,7 @@ static void *consumer(void *arg) {
         unsigned char **b = p;
         for (long i = 0; i < batch; i++) take(role, b[i], &expect);
         free(b);
+        add_bytes(role, (size_t)batch * sizeof *b);
     }
     return NULL;
 }
@@ -168,7 +211,8 @@ static const bench_cli_t CLI = {
     .count_max = 256,
     .counts = "  --batch N      hand blocks over N at a time (default 1)\n"
               "  --size BYTES   every block this size (default 64-4096, random)\n"
-              "Counts blocks passed from producer to consumer and freed, per second.\n"
+              "Counts blocks passed from producer to consumer and freed, per second,\n"
+              "and reports the most bytes the rings held (Peak live).\n"
               "Each pair's producer and consumer are pinned to different CPUs.",
 };
 
@@ -211,19 +255,27 @@ int main(int argc, char **argv) {
     bool have_cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
 
     ring_t *rings = aligned_alloc(64, (size_t)pairs * sizeof(ring_t));
-    role_t *roles = calloc((size_t)pairs * 2, sizeof *roles);
+    role_t *roles = aligned_alloc(64, (size_t)pairs * 2 * sizeof *roles);
     pthread_t *tids = calloc((size_t)pairs * 2, sizeof *tids);
     if (rings == NULL || roles == NULL || tids == NULL) {
         fprintf(stderr, "prodcons: out of memory\n");
         return 1;
     }
+    memset(roles, 0, (size_t)pairs * 2 * sizeof *roles);
+    g_roles = roles;
+    g_pairs = pairs;
 
-    double start = bench_now();
-    for (long i = 0; i < pairs; i++) {
+    for (long i = 0; i < pairs; i++) { /* all before any thread: consumers read every role */
         atomic_init(&rings[i].head, 0);
         atomic_init(&rings[i].tail, 0);
-        roles[2 * i] = (role_t){.ring = &rings[i], .index = i, .seed = args.seed};
-        roles[2 * i + 1] = (role_t){.ring = &rings[i], .index = i, .seed = args.seed};
+        for (long k = 2 * i; k <= 2 * i + 1; k++) {
+            roles[k].ring = &rings[i];
+            roles[k].index = i;
+            roles[k].seed = args.seed;
+        }
+    }
+    double start = bench_now();
+    for (long i = 0; i < pairs; i++) {
         const cpu_set_t *cpus = have_cpus ? &allowed : NULL;
         if (start_thread(&tids[2 * i + 1], consumer, &roles[2 * i + 1], cpus, 2 * i + 1) != 0 ||
             start_thread(&tids[2 * i], producer, &roles[2 * i], cpus, 2 * i) != 0) {
@@ -237,7 +289,11 @@ int main(int argc, char **argv) {
     double elapsed = bench_now() - start;
 
     unsigned long long consumed = 0;
-    for (long i = 0; i < pairs; i++) consumed += roles[2 * i + 1].count;
-    bench_report((double)consumed, elapsed, 2 * pairs, args.json);
+    size_t live_peak = 0;
+    for (long i = 0; i < pairs; i++) {
+        consumed += roles[2 * i + 1].count;
+        if (roles[2 * i + 1].live_peak > live_peak) live_peak = roles[2 * i + 1].live_peak;
+    }
+    bench_report_live((double)consumed, elapsed, 2 * pairs, (double)live_peak, args.json);
     return 0;
 }
