@@ -5,9 +5,55 @@
  * of its neighbours, the realloc of its own block, and calloc's blocks are
  * zero even when their pages were another block's. Checks every byte of
  * every block before it is freed. Also runs under glibc (nothing moves).
- *   compose [ROUNDS]   (120 rounds of replacing one of 6 live buffers) */
+ *   compose [--refuse-moves] [ROUNDS]   (120 rounds of replacing one of 6
+ *                                        live buffers)
+ * --refuse-moves has the kernel refuse every mremap to a fixed address
+ * (a seccomp filter, ENOMEM), as one short of memory may refuse a move
+ * half way: the same bytes must hold while hakmem gives up making blocks
+ * so, and realloc copies what it cannot move. Exit status 77 where no
+ * filter can be installed. */
 #define _GNU_SOURCE
 #include "testutil.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#if defined(__x86_64__)
+#define AUDIT_ARCH_HERE AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_HERE AUDIT_ARCH_AARCH64
+#endif
+
+/* mremap(..., flags with MREMAP_FIXED, ...) fails with ENOMEM from here on;
+ * every other call is let through. */
+static bool refuse_moves(void) {
+#ifdef AUDIT_ARCH_HERE
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_HERE, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mremap, 0, 3),
+        /* flags, the fourth argument: its low word (little-endian) */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MREMAP_FIXED, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOMEM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+#else
+    return false;
+#endif
+}
 
 #define MiB ((size_t)1 << 20)
 
@@ -44,10 +90,19 @@ static void *get(size_t n) {
 }
 
 int main(int argc, char **argv) {
+    bool refuse = argc > 1 && strcmp(argv[1], "--refuse-moves") == 0;
+    if (refuse) {
+        argc--;
+        argv++;
+    }
     long rounds = argc > 1 ? strtol(argv[1], NULL, 10) : 120;
     if (rounds < 0) {
-        fprintf(stderr, "usage: compose [ROUNDS]\n");
+        fprintf(stderr, "usage: compose [--refuse-moves] [ROUNDS]\n");
         return 2;
+    }
+    if (refuse && !refuse_moves()) {
+        fprintf(stderr, "compose: cannot install a seccomp filter here: %s\n", strerror(errno));
+        return 77;
     }
     /* Eight blocks of 3 MiB and a bit; every other one freed, so that the
      * freed ones cannot join into one span. */

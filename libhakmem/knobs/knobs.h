@@ -216,6 +216,9 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(large_composed,                                                                              \
       "large allocations made of smaller cached spans moved together (mremap) rather than mapped " \
       "fresh")                                                                                     \
+    X(compose_refused,                                                                             \
+      "moves the kernel refused while making a block of cached spans: their pages are left "       \
+      "where they were, and no block is made so again")                                            \
     X(large_held,                                                                                  \
       "expired parts of 64 KiB pages kept in the large cache until the rest of their page is "     \
       "free or the program idles")                                                                 \

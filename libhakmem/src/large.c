@@ -708,7 +708,10 @@ static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now, size_t *m
      * no block is made again. */
     bool refused = dest != NULL && done < n;
     hak_span_t *lost = refused ? piece[done++] : NULL;
-    if (refused) atomic_store_explicit(&compose_off, true, memory_order_relaxed);
+    if (refused) {
+        atomic_store_explicit(&compose_off, true, memory_order_relaxed);
+        hak_gstat_add(HAK_S_compose_refused, 1);
+    }
     hak_lock(&large_lock);
     for (unsigned i = dest == NULL ? 0 : done; i < n; i++) {
         hak_registry_set(piece[i]->map, piece[i]->map_len, (uintptr_t)piece[i]);
