@@ -36,8 +36,20 @@ expect "large_cache_bytes >= 256 MiB reached by evaluation ${first:-none} (<= 4)
   test "${first:-99}" -le 4
 expect "the profile keeps a span cache of at least 256 MiB" \
   awk '/^large_cache_bytes = / { gsub(/;.*/, ""); exit !($3 >= 268435456) }' "$tmp/t.cfg"
-expect "capped runs are logged as capped, not failed" grep -q '"status":"capped"' "$tmp/t.runs.jsonl"
-expect "progress lines say so" grep -qE '^\[[^]]*\] capped: stopped at [0-9.]+ s: slower than the best so far' "$tmp/err"
+# What mattered runs the winner with each of its knobs put back: without
+# the large cache, 7x slower than the best (4.5x under load), which the
+# analysis stops at 3x. When the winner changes large_cache_bytes alone,
+# that variant is the default, measured already, and no run here is slow
+# enough to be stopped (a busy machine may have the search settle there).
+slow=$(grep -E '^\[what mattered [0-9]+\]' "$tmp/err" | grep -v 'large_cache_bytes=')
+if [[ -n $slow ]]; then
+  expect "the variants without the large cache are stopped, capped: $(cut -c1-100 <<<"$slow" | head -3)" \
+    bash -c '! grep -v "\] capped: stopped at [0-9.]* s: slower than the best so far" <<<"$1" | grep -q .' \
+    _ "$slow"
+  expect "capped runs are logged as capped, not failed" grep -q '"status":"capped"' "$tmp/t.runs.jsonl"
+else
+  echo "note: the winner changes large_cache_bytes alone; no run was slow enough to be capped"
+fi
 # A candidate that hands every tier to the C library is "unserved", a
 # failure of its own that the search may or may not reach.
 expect "the failures line counts none of them" \
