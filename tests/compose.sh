@@ -17,7 +17,7 @@ stat() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$tmp/$1.json"; }
 # run NAME [ARG] -- [VAR=VALUE...]: compose ARG under hakmem, stats kept.
 run() {
   local name=$1 arg=$2; shift 3
-  env "$@" HAKMEM_STATS_FILE="$tmp/$name.json" LD_PRELOAD="$lib" "$prog" $arg >"$tmp/$name.out" 2>&1
+  env "$@" HAKMEM_STATS_FILE="$tmp/$name.json" LD_PRELOAD="$lib" "$prog" ${arg:+"$arg"} >"$tmp/$name.out" 2>&1
   local rc=$?
   if [ $rc -eq 77 ]; then
     echo "skip $name: $(tail -1 "$tmp/$name.out")"
