@@ -27,10 +27,18 @@
  *   key-in-data         no misuse: live blocks whose second word holds the
  *                       free key (learned from a freed block) are freed; the
  *                       program must run to its end
+ *   pool-reused         no misuse: eight pages' worth of blocks freed, their
+ *                       pages given back to the kernel (run it where the pool
+ *                       keeps none), then a mapping of the program's own at
+ *                       one of those pages, laid out as glibc lays out a block
+ *                       of its own mapping: malloc_usable_size and free of
+ *                       that block go to the C library, which unmaps it; the
+ *                       program must run to its end
  * A case that returns prints "returned" and exits 0: the misuse went
  * unnoticed, unless the allocator finds it at exit (hakmem checks the
  * exiting thread's caches then: a double free it let into a cache). */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,6 +99,35 @@ static void key_in_data(void) {
     for (int i = N - 1; i >= 0; i--) free_it(live[i]);
     printf("key-in-data: %d blocks of %zu bytes holding the key freed, none taken for free\n",
            2 * N, size);
+}
+
+static void pool_reused(void) {
+    enum { PAGE = 65536 };
+    size_t n = 8 * PAGE / size + 1;
+    char **v = malloc(n * sizeof *v);
+    if (v == NULL) tu_die("misuse", "malloc failed");
+    for (size_t i = 0; i < n; i++) v[i] = block();
+    char *page = (char *)((uintptr_t)v[n / 4] & ~(uintptr_t)(PAGE - 1));
+    for (size_t i = 0; i < n; i++) free_it(v[i]);
+    free(v);
+    char *m = mmap(page, PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (m == MAP_FAILED || m != page)
+        tu_die("misuse",
+               "cannot map %p: the page of freed blocks is still mapped (the pool kept it)",
+               (void *)page);
+    /* glibc's chunk of its own mapping: no previous size, then the
+     * mapping's length with IS_MMAPPED (2); the block follows. */
+    ((size_t *)m)[0] = 0;
+    ((size_t *)m)[1] = PAGE | 2;
+    void *p = m + 2 * sizeof(size_t);
+    size_t usable = malloc_usable_size(p);
+    if (usable != PAGE - 2 * sizeof(size_t))
+        tu_die("misuse", "malloc_usable_size(%p) = %zu, expected %zu from the C library", p, usable,
+               (size_t)PAGE - 2 * sizeof(size_t));
+    free_it(p);
+    printf("pool-reused: a mapping of the program's own where hakmem's page was, taken for the C "
+           "library's\n");
 }
 
 int main(int argc, char **argv) {
@@ -175,6 +212,9 @@ int main(int argc, char **argv) {
         free_it((void *)1);
     } else if (strcmp(shape, "key-in-data") == 0) {
         key_in_data();
+        return 0;
+    } else if (strcmp(shape, "pool-reused") == 0) {
+        pool_reused();
         return 0;
     } else {
         fprintf(stderr, "misuse: unknown shape '%s'\n", shape);

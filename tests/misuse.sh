@@ -6,11 +6,12 @@
 # another thread's stack, a double free whose block is then taken again, one
 # that the cache then gives back to its page, one whose page is back in the
 # page pool (mapped: glibc's free must not get it), pooled or decommitted,
-# and a write into a freed
-# block that is then taken again. Each must end the
-# program with abort() and one line on stderr, matched here exactly up to
-# the addresses. A program whose live blocks hold the free key in their
-# second word must run to its end.
+# and in align_mode chunk_pool, and a write into a freed block that is then
+# taken again. Each must end the program with abort() and one line on
+# stderr, matched here exactly up to the addresses. A program whose live
+# blocks hold the free key in their second word must run to its end, and
+# so must one whose own mapping lies where chunk_pool's pool gave a page
+# back (its blocks are the C library's, not freed ones).
 #   misuse.sh MODE PROGRAM [LIBHAKMEM_SO]   MODE: preload (needs the library) or linked
 set -u
 mode=$1 prog=$2 lib=${3:-}
@@ -63,6 +64,8 @@ for size in 8 4096; do
   check double-pooled $size "hakmem: double free of $hex"
   # No release delay: the page is decommitted at once, on the cold list.
   HAKMEM_RELEASE_DELAY_MS=0 check double-pooled $size "hakmem: double free of $hex"
+  # Pooled pages there are not in regions but marked in the page map.
+  HAKMEM_ALIGN_MODE=chunk_pool check double-pooled $size "hakmem: double free of $hex"
 done
 check double-reuse 262144 "hakmem: double free of $hex"
 
@@ -72,6 +75,16 @@ for size in 8 4096 262144; do
     pass=$((pass + 1)); echo "ok   key-in-data $size: $out"
   else
     fail=$((fail + 1)); echo "FAIL key-in-data $size: exit $rc, stderr: $(head -c 300 "$errfile") (a live block holding the key was taken for a freed one)"
+  fi
+done
+# The pool keeps no page: each goes back to the kernel, its mark cleared.
+for size in 8 4096; do
+  out=$(HAKMEM_ALIGN_MODE=chunk_pool HAKMEM_CHUNK_POOL_PAGES=0 HAKMEM_RETAIN_PCT=0 \
+    run pool-reused $size 2>"$errfile"); rc=$?
+  if [[ $rc -eq 0 && ! -s $errfile ]]; then
+    pass=$((pass + 1)); echo "ok   pool-reused $size: $(tail -n 1 <<<"$out")"
+  else
+    fail=$((fail + 1)); echo "FAIL pool-reused $size: exit $rc, stderr: $(head -c 300 "$errfile") (the program's own block was not left to the C library)"
   fi
 done
 echo "$pass passed, $fail failed"

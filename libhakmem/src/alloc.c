@@ -118,9 +118,11 @@ _Noreturn static void freed_already(const void *p, const char *what) {
  * Mapped memory is not all glibc's: hakmem's own page pool keeps the pages
  * tiers freed, mapped, and a block freed twice after its page went there
  * would reach glibc's free (which aborted on a header that is not one,
- * where it could as well have taken it). So the OS layer is asked first,
- * once for a window where none of its regions lie, at every such free
- * where one does. */
+ * where it could as well have taken it). So hakmem looks first: in
+ * chunk_pool mode the page map marks the pooled pages (HAK_REG_POOLED, a
+ * load at every such free); in reserve mode the OS layer is asked, once
+ * for a window where none of its regions lie, at every such free where
+ * one does. */
 static __thread struct {
     uintptr_t window; /* address >> FOREIGN_WINDOW_SHIFT; 0: none yet */
     unsigned gen;     /* hak_os_regions_gen() when it was looked at */
@@ -134,6 +136,9 @@ static void check_foreign(const void *p, const char *what) {
         hak_fatal("%s(): invalid pointer %p: not allocated by hakmem nor the C library "
                   "(misaligned)",
                   what, p);
+    /* A page waiting in chunk_pool mode's pool: one load, before the
+     * window's verdict below, which holds for glibc's memory around it. */
+    if (hak_pagemap_get(p) == HAK_REG_POOLED) freed_already(p, what);
     if (a >= hak_brk_start && a < (uintptr_t)sbrk(0)) return; /* sbrk(0) reads a variable */
     /* A stack is mapped memory glibc would take for a heap, read a header
      * from and maybe crash in: say what it is instead. The calling
@@ -281,7 +286,8 @@ void *hak_alloc_aligned(size_t n, size_t align) {
 void hak_free_slow(void *p, uintptr_t e) {
     if (p == NULL) return;
     int saved = errno;
-    if (e == 0) e = hak_registry_get(p); /* the fast path read only the page map */
+    /* The fast path read only the page map; a pooled page is no block's. */
+    if (e == 0 || e == HAK_REG_POOLED) e = hak_registry_get(p);
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
     hak_heap_t *h = hak_tls_heap;
     if (cls != 0) {

@@ -722,6 +722,13 @@ void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
 #define HAK_PAGEMAP_L1_BITS (HAK_ADDR_BITS - HAK_PAGE_SHIFT - HAK_PAGEMAP_L2_BITS)
 #define HAK_SPANS_L2_BITS   18 /* a leaf: 2 MiB, for 1 GiB of addresses */
 #define HAK_SPANS_L1_BITS   (HAK_ADDR_BITS - HAK_GRANULE_SHIFT - HAK_SPANS_L2_BITS)
+/* The page-map entry of a page that waits, still mapped, in the OS layer's
+ * pool in align_mode chunk_pool (os.c): memory hakmem freed, which glibc's
+ * free must not be handed. Class 0 sends free's fast path to the slow one;
+ * hak_registry_get reads it as 0 (no block is there) and free's check of a
+ * pointer it does not know finds it (alloc.c, check_foreign). Reserve mode
+ * answers the same question from its regions' maps instead. */
+#define HAK_REG_POOLED ((uintptr_t)64)
 
 extern _Atomic(_Atomic(uintptr_t) *) hak_pagemap_l1[(size_t)1 << HAK_PAGEMAP_L1_BITS];
 extern _Atomic(_Atomic(uintptr_t) *) hak_spans_l1[(size_t)1 << HAK_SPANS_L1_BITS];
@@ -742,7 +749,7 @@ static inline uintptr_t hak_pagemap_get(const void *p) {
 /* The entry of the page or span holding p, or 0 (not ours). */
 static inline uintptr_t hak_registry_get(const void *p) {
     uintptr_t e = hak_pagemap_get(p);
-    if (e != 0) return e;
+    if (e != 0 && e != HAK_REG_POOLED) return e;
     return hak_radix_get(hak_spans_l1, HAK_GRANULE_SHIFT, HAK_SPANS_L2_BITS, (uintptr_t)p);
 }
 /* Maps the 64 KiB page at `page` to `entry`; false when the map itself

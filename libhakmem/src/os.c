@@ -921,6 +921,14 @@ static size_t expired_len(const pool_node_t *n) {
     return n->whole ? HUGE_PAGE : HAK_PAGE_SIZE;
 }
 
+/* Unmaps [start, start + len), pages out of the pool, after clearing their
+ * marks (hak_os_page_free): whatever is mapped there next is not hakmem's
+ * to call freed. */
+static void unmap_pooled(uint8_t *start, size_t len) {
+    for (size_t off = 0; off < len; off += HAK_PAGE_SIZE) hak_registry_set_page(start + off, 0);
+    hak_os_unmap(start, len);
+}
+
 /* Expired pages go back: chunk_pool unmaps them, reserve decommits them
  * (a reserved region is never split by munmap), a run of adjacent pages at
  * a time. No lock held. */
@@ -939,7 +947,7 @@ static void release_expired(pool_node_t *expired) {
             next = next->next;
         }
         if (unmap) {
-            hak_os_unmap(start, len);
+            unmap_pooled(start, len);
         } else {
             hak_os_decommit(start, len);
             hak_lock(&os_lock);
@@ -959,6 +967,11 @@ void hak_os_page_free(void *p, uint8_t tag) {
         hak_os_unmap(p, HAK_PAGE_SIZE);
         return;
     }
+    /* Marked before it is pooled: from then on another thread may take it
+     * and register it for its blocks. A mark that cannot be set (no leaf:
+     * the page was never registered) leaves the page as unmarked as it
+     * was. */
+    if (mode == HAK_ALIGN_CHUNK_POOL) hak_registry_set_page(p, HAK_REG_POOLED);
     uint64_t now = hak_now_us();
     pool_node_t *n = p;
     hak_lock(&os_lock);
@@ -1101,7 +1114,7 @@ void hak_os_return_run(uint8_t *start, size_t len) {
 static void unmap_chain(void *page) {
     while (page != NULL) {
         void *next = *(void **)page;
-        hak_os_unmap(page, HAK_PAGE_SIZE);
+        unmap_pooled(page, HAK_PAGE_SIZE);
         page = next;
     }
 }
