@@ -332,7 +332,7 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
             ss[x->ok] = r->m.sys_s;
             if (r->m.maxrss_kib > x->peak_rss_kib) x->peak_rss_kib = r->m.maxrss_kib;
             if (!isnan(r->live)) {
-                long live = (long)(r->live / 1024.0);
+                long live = lround(r->live / 1024.0); /* as runs.csv rounds it */
                 if (live > x->live_kib) x->live_kib = live;
                 if (r->m.maxrss_kib - live > x->beyond_live_kib)
                     x->beyond_live_kib = r->m.maxrss_kib - live;
