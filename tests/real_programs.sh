@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # real_programs.sh — real allocation-heavy programs (the workloads of
 # tests/real_workloads.sh: python3, sqlite3, sqlite3-index, perl, git, gcc,
-# jq, tclsh)
+# jq, tclsh, awk, sort, xz)
 # run once under glibc and once with libhakmem preloaded: same stdout, exit
 # status 0 both times, and the stats files must show that hakmem served
 # allocations, so a preload that silently did nothing fails.

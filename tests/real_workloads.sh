@@ -1,5 +1,6 @@
 # tests/real_workloads.sh — the workloads of real programs (python3, sqlite3
-# twice, perl, git, gcc, jq, tclsh), sourced by tests/real_programs.sh (same output
+# twice, perl, git, gcc, jq, tclsh, and the pipeline tools awk, sort, xz),
+# sourced by tests/real_programs.sh (same output
 # under glibc and hakmem) and bench/programs (times and peak RSS against
 # glibc and the peers). Each function runs in the current directory, which
 # should be empty.
@@ -8,7 +9,7 @@
 
 # The workloads by name: workload_NAME runs one (a '-' in NAME is a '_' in
 # the function's name), workload_command NAME is the program it needs.
-real_workloads=(python3 sqlite3 sqlite3-index perl git gcc jq tclsh)
+real_workloads=(python3 sqlite3 sqlite3-index perl git gcc jq tclsh awk sort xz)
 
 # Each workload prints only what is deterministic (no addresses, times or
 # hash orders) and runs in a fresh directory of the same name in both runs,
@@ -187,16 +188,52 @@ puts [string length [regsub -all {d(e)f} $str {\1X}]]
 EOF
 }
 
+# The tools of a shell pipeline, the programs an allocator is preloaded into
+# system-wide as much as any server. awk: two million words made by string
+# concatenation, then counted in an associative array of 50,000 keys (an
+# interpreter's strings and hash table).
+workload_awk() {
+    awk 'BEGIN { for (i = 0; i < 200000; i++) { line = ""
+        for (j = 0; j < 10; j++) line = line " w" ((i * 7919 + j * 104729) % 49999)
+        print substr(line, 2) } }' >words.txt || return 1
+    awk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (k in c) print c[k], k }' words.txt |
+        sort -k1,1nr -k2,2 | head -n 3
+    wc -c <words.txt
+}
+
+# sort: half a million lines sorted three ways, its buffers a few large
+# blocks and its keys many small ones.
+workload_sort() {
+    seq 1 500000 | awk '{ print ($1 * 7919) % 1000003, "line", $1 % 977, $1 }' >lines.txt ||
+        return 1
+    sort -k1,1n -k3,3 lines.txt | md5sum
+    sort -k3,3n -k4,4nr lines.txt | head -n 2
+    sort -u -k3,3n lines.txt | wc -l
+}
+
+# xz: compression at its default level, one thread: about 94 MiB of match
+# finder and dictionary in a few big blocks, then decompression.
+workload_xz() {
+    awk 'BEGIN { for (i = 0; i < 60000; i++) print i, (i * 7919) % 10007, "record", (i * 31) % 977 }' \
+        >data.txt || return 1
+    xz -6 -T1 -c data.txt >data.xz || return 1
+    wc -c <data.xz
+    xz -dc data.xz | md5sum
+}
+
 # workload_command NAME: the program the workload NAME runs.
 workload_command() {
     echo "${1%%-*}"
 }
 
 # package_of PROGRAM: the Debian package that installs it (a package of
-# the program's own name, but for tclsh).
+# the program's own name, but for these).
 package_of() {
     case $1 in
     tclsh) echo tcl ;;
+    awk) echo mawk ;;
+    sort) echo coreutils ;;
+    xz) echo xz-utils ;;
     *) echo "$1" ;;
     esac
 }
