@@ -778,6 +778,12 @@ void *hak_os_map_large(size_t len, size_t align);
 /* The huge page a block of len bytes from hak_os_map_large is mapped
  * with, 2 MiB aligned, or 0 when its pages stay small. */
 size_t hak_os_huge_page(size_t len);
+/* The large tier made, or frees, [p, p + len), a block's span: whether the
+ * program fills such blocks (the one made before this one, the one freed)
+ * decides whether they ask for huge pages from now on. A few mincore
+ * calls, only until one is found filled. */
+void hak_os_large_made(const void *p, size_t len);
+void hak_os_large_freed(const void *p, size_t len);
 /* Whether the kernel moves a range of several mappings with one mremap of
  * unchanged size (hak_os_move), as every block made of moved spans is. */
 bool hak_os_moves_spans(void);

@@ -774,6 +774,7 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
      * pool's pages; a made block only where pages moved in. */
     if (zero && !sp->clean) memset(sp->map, 0, dirty < n ? dirty : n);
     sp->clean = false;
+    hak_os_large_made(sp->map, sp->map_len);
     hak_gstat_add(HAK_S_large_alloc, 1);
     return sp->block;
 }
@@ -807,6 +808,10 @@ void hak_large_free(hak_span_t *sp) {
         hak_unlock(&large_lock);
         hak_fatal("double free of %p", (void *)sp->block);
     }
+    /* Read under the lock: a span in use is the freeing thread's alone,
+     * but only the lock keeps a racing double free from caching it first.
+     * A system call under the lock, until the first filled block (os.c). */
+    hak_os_large_freed(sp->map, sp->map_len);
     live_add(-(long long)sp->map_len, now);
     cache_put(sp, now);
     hak_span_t *expired = cache_expire(now, 0);

@@ -1,0 +1,107 @@
+/* bigthp.c — large blocks ask for transparent huge pages only once the
+ * program is seen to fill them: a huge page is resident whole as soon as
+ * one byte of it is touched, and a big table touched here and there must
+ * not cost its size in RSS.
+ *
+ *   bigthp made|freed [--expect-hakmem]
+ *
+ * made:  a 64 MiB block touched once every 4 MiB, then an 8 MiB block
+ *        (which looks at the first: not filled), each must be mapped
+ *        without MADV_HUGEPAGE; the 8 MiB block is then filled and a third
+ *        made (which looks at the second: filled), and a fourth must be
+ *        mapped with it.
+ * freed: an 8 MiB block filled and freed (the free looks at it), then a
+ *        12 MiB block must be mapped with it. Run with the large cache
+ *        off, so that the second block is a mapping of its own.
+ * The advice is read from the VmFlags of the mapping in /proc/self/smaps
+ * ("hg"). Under another allocator, or where the kernel has no transparent
+ * huge pages or never gives them, there is nothing to check: exit 77. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define MIB ((size_t)1 << 20)
+
+static const char *prog = "bigthp";
+static int failed;
+
+/* Whether the mapping holding p was advised MADV_HUGEPAGE. */
+static int advised(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL) tu_die(prog, "cannot open /proc/self/smaps");
+    char line[512];
+    int inside = 0, hg = -1;
+    while (hg < 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            hg = strstr(line, " hg") != NULL;
+        }
+    }
+    fclose(f);
+    if (hg < 0) tu_die(prog, "no mapping in /proc/self/smaps holds %p", p);
+    return hg;
+}
+
+static void expect(const char *what, const void *p, int want) {
+    int got = advised(p);
+    printf("%s %s: %s huge pages (%p)\n", got == want ? "ok  " : "FAIL", what,
+           got ? "asks for" : "does not ask for", p);
+    if (got != want) failed = 1;
+}
+
+static char *take(size_t n) {
+    char *p = malloc(n);
+    if (p == NULL) tu_die(prog, "malloc(%zu) failed", n);
+    return p;
+}
+
+int main(int argc, char **argv) {
+    int expected = tu_take_expect_flag(&argc, argv);
+    if (argc != 2 || (strcmp(argv[1], "made") != 0 && strcmp(argv[1], "freed") != 0)) {
+        fprintf(stderr, "usage: bigthp made|freed [--expect-hakmem]\n");
+        return 2;
+    }
+    if (tu_check_hakmem(prog, expected) == NULL) return 77;
+    char mode[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f == NULL || fgets(mode, sizeof mode, f) == NULL || strstr(mode, "[never]") != NULL ||
+        strstr(mode, "[always]") != NULL) {
+        /* "always": the kernel gives huge pages to every mapping, advised
+         * or not, and hakmem's own reading of a filled block sees them. */
+        printf("SKIP: transparent huge pages are %s here\n", f == NULL ? "absent" : mode);
+        return 77;
+    }
+    fclose(f);
+    setvbuf(stdout, NULL, _IONBF, 0);
+
+    if (strcmp(argv[1], "made") == 0) {
+        char *table = take(64 * MIB);
+        for (size_t off = 0; off < 64 * MIB; off += 4 * MIB) table[off] = 1;
+        char *buf = take(8 * MIB);
+        expect("a 64 MiB block touched every 4 MiB", table + 32 * MIB, 0);
+        expect("the 8 MiB block made after it", buf + 4 * MIB, 0);
+        memset(tu_launder(buf), 2, 8 * MIB);
+        char *next = take(8 * MIB);
+        char *last = take(8 * MIB);
+        expect("an 8 MiB block made after the 8 MiB one was filled, and one more", last + 4 * MIB,
+               1);
+        free(table);
+        free(buf);
+        free(next);
+        free(last);
+    } else {
+        char *buf = take(8 * MIB);
+        memset(tu_launder(buf), 2, 8 * MIB);
+        free(tu_launder(buf));
+        char *next = take(12 * MIB);
+        expect("a 12 MiB block made after a filled 8 MiB one was freed", next + 6 * MIB, 1);
+        free(next);
+    }
+    return failed;
+}
