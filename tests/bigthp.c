@@ -1,21 +1,25 @@
-/* bigthp.c — large blocks ask for transparent huge pages only once the
- * program is seen to fill them: a huge page is resident whole as soon as
- * one byte of it is touched, and a big table touched here and there must
- * not cost its size in RSS.
+/* bigthp.c — a large block from malloc asks for transparent huge pages at
+ * once (the program writes what it mallocs, and fills its buffers); one
+ * from calloc only once the program is seen to fill such blocks: a huge
+ * page is resident whole as soon as one byte of it is touched, and a big
+ * zeroed table touched here and there must not cost its size in RSS.
  *
  *   bigthp made|freed [--expect-hakmem]
  *
- * made:  a 64 MiB block touched once every 4 MiB, then an 8 MiB block
- *        (which looks at the first: not filled), each must be mapped
- *        without MADV_HUGEPAGE; the 8 MiB block is then filled and a third
- *        made (which looks at the second: filled), and a fourth must be
- *        mapped with it.
- * freed: an 8 MiB block filled and freed (the free looks at it), then a
- *        12 MiB block must be mapped with it. Run with the large cache
- *        off, so that the second block is a mapping of its own.
+ * made:  an 8 MiB block from malloc must be mapped with MADV_HUGEPAGE; a
+ *        64 MiB one from calloc touched once every 4 MiB, then an 8 MiB
+ *        one from calloc (which looks at the first: not filled), must be
+ *        mapped without; the 8 MiB block is then filled and a third made
+ *        (which looks at the second: filled), and a fourth must be mapped
+ *        with it.
+ * freed: an 8 MiB block from calloc filled and freed (the free looks at
+ *        it), then a 12 MiB one from calloc must be mapped with it. Run
+ *        with the large cache off, so that the second block is a mapping
+ *        of its own.
  * The advice is read from the VmFlags of the mapping in /proc/self/smaps
  * ("hg"). Under another allocator, or where the kernel has no transparent
- * huge pages or never gives them, there is nothing to check: exit 77. */
+ * huge pages, never gives them, or gives them to every mapping, there is
+ * nothing to check: exit 77. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +65,12 @@ static char *take(size_t n) {
     return p;
 }
 
+static char *take_zeroed(size_t n) {
+    char *p = calloc(1, n);
+    if (p == NULL) tu_die(prog, "calloc(1, %zu) failed", n);
+    return p;
+}
+
 int main(int argc, char **argv) {
     int expected = tu_take_expect_flag(&argc, argv);
     if (argc != 2 || (strcmp(argv[1], "made") != 0 && strcmp(argv[1], "freed") != 0)) {
@@ -81,26 +91,30 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
 
     if (strcmp(argv[1], "made") == 0) {
-        char *table = take(64 * MIB);
+        char *plain = take(8 * MIB);
+        expect("an 8 MiB block from malloc", plain + 4 * MIB, 1);
+        char *table = take_zeroed(64 * MIB);
         for (size_t off = 0; off < 64 * MIB; off += 4 * MIB) table[off] = 1;
-        char *buf = take(8 * MIB);
-        expect("a 64 MiB block touched every 4 MiB", table + 32 * MIB, 0);
-        expect("the 8 MiB block made after it", buf + 4 * MIB, 0);
+        char *buf = take_zeroed(8 * MIB);
+        expect("a 64 MiB block from calloc touched every 4 MiB", table + 32 * MIB, 0);
+        expect("the 8 MiB block from calloc made after it", buf + 4 * MIB, 0);
         memset(tu_launder(buf), 2, 8 * MIB);
-        char *next = take(8 * MIB);
-        char *last = take(8 * MIB);
-        expect("an 8 MiB block made after the 8 MiB one was filled, and one more", last + 4 * MIB,
-               1);
+        char *next = take_zeroed(8 * MIB);
+        char *last = take_zeroed(8 * MIB);
+        expect("an 8 MiB block from calloc made after that one was filled, and one more",
+               last + 4 * MIB, 1);
+        free(plain);
         free(table);
         free(buf);
         free(next);
         free(last);
     } else {
-        char *buf = take(8 * MIB);
+        char *buf = take_zeroed(8 * MIB);
         memset(tu_launder(buf), 2, 8 * MIB);
         free(tu_launder(buf));
-        char *next = take(12 * MIB);
-        expect("a 12 MiB block made after a filled 8 MiB one was freed", next + 6 * MIB, 1);
+        char *next = take_zeroed(12 * MIB);
+        expect("a 12 MiB block from calloc made after a filled 8 MiB one was freed", next + 6 * MIB,
+               1);
         free(next);
     }
     return failed;
