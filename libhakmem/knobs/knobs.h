@@ -90,9 +90,9 @@ typedef enum {
       "floor: retain_pct may keep more)")                                                          \
     X(THP_MIN, "thp_min", HAK_T_SIZE, 2097152, 0, 1073741824, HAK_SCALE_LOG, 1, NULL,              \
       "memory asks for transparent huge pages, one page fault per 2 MiB instead of 512: large "    \
-      "blocks of at least this many bytes (from calloc once the program is seen to fill such "     \
-      "blocks), and the page pool's regions once it has filled this much, those of blocks over "   \
-      "4 KiB once the program is seen to fill them (0: never)")                                    \
+      "blocks of at least this many bytes once the program is seen to fill such blocks, and the "  \
+      "page pool's regions once it has filled this much, those of blocks over 4 KiB once the "     \
+      "program is seen to fill them (0: never)")                                                   \
     X(HARDENED, "hardened", HAK_T_BOOL, 0, 0, 1, HAK_SCALE_LINEAR, 0, NULL,                        \
       "every free takes the slow path, which also refuses blocks never handed out (the default "   \
       "already catches double frees and interior pointers)")                                       \
@@ -241,11 +241,11 @@ size_t hak_options_dump(char *buf, size_t cap);
     X(os_madvise, "madvise calls")                                                                 \
     X(os_mremap, "mremap calls (large blocks resized by realloc or made of cached spans)")         \
     X(os_thp_probe, "mincore calls that look at whether the program fills its blocks: the pool's " \
-                    "pages of blocks over 4 KiB, large blocks of thp_min or more when freed")      \
+                    "pages of blocks over 4 KiB, large blocks (each freed, and the last made "     \
+                    "when the next is)")                                                           \
     X(os_thp_sparse, "1 once pages of blocks over 4 KiB get huge pages (the program fills them)")  \
     X(os_thp_large,                                                                                \
-      "1 once large blocks from calloc get huge pages too: the program filled one of thp_min or "  \
-      "more")                                                                                      \
+      "1 once large blocks of thp_min or more get huge pages: the program filled one")             \
     X(delay_stretched,                                                                             \
       "doublings of a tier's release delay: what it gave back for age came back soon")             \
     X(churn_bytes, "bytes taken fresh from the kernel within a second of giving memory back")      \

@@ -286,8 +286,11 @@ void *hak_alloc_aligned(size_t n, size_t align) {
 void hak_free_slow(void *p, uintptr_t e) {
     if (p == NULL) return;
     int saved = errno;
-    /* The fast path read only the page map; a pooled page is no block's. */
-    if (e == 0 || e == HAK_REG_POOLED) e = hak_registry_get(p);
+    /* A page pooled when the fast path read the map: only a block freed
+     * already can be there (a valid free's page cannot be pooled before
+     * it). Read again, the page might be another thread's by now. */
+    if (e == HAK_REG_POOLED) freed_already(p, "free");
+    if (e == 0) e = hak_registry_get(p); /* the fast path read only the page map */
     unsigned cls = (unsigned)(e & HAK_REG_CLASS_MASK);
     hak_heap_t *h = hak_tls_heap;
     if (cls != 0) {

@@ -359,7 +359,7 @@ typedef struct hak_span_s {
     bool clean;                       /* never handed out since the kernel mapped it: zero */
     bool reserve;                     /* in the page pool's reserved regions (large.c) */
     bool held;                        /* cached past its age, not on the age list (large.c) */
-    bool zeroed;                      /* in use, from calloc: looked at when freed (os.c) */
+    bool look;                        /* in use, to be looked at when freed (os.c) */
 } hak_span_t;
 
 void hak_pool_init(void);
@@ -773,17 +773,16 @@ void hak_os_init(void);
 void *hak_os_map(size_t len);
 void *hak_os_map_aligned(size_t len, size_t align);
 /* A mapping for a large block: as hak_os_map_aligned, but one of at least
- * thp_min bytes is 2 MiB aligned and asked for transparent huge pages,
- * unless it is `zeroed` (calloc's) and the program has not been seen to
- * fill such blocks yet. */
-void *hak_os_map_large(size_t len, size_t align, bool zeroed);
+ * thp_min bytes is 2 MiB aligned and asked for transparent huge pages, once
+ * the program has been seen to fill such blocks. */
+void *hak_os_map_large(size_t len, size_t align);
 /* The huge page a block of len bytes from hak_os_map_large is mapped
  * with, 2 MiB aligned, or 0 when its pages stay small. */
-size_t hak_os_huge_page(size_t len, bool zeroed);
-/* The large tier made, or frees, [p, p + len), a zeroed block's span:
- * whether the program fills such blocks (the one made before this one, the
- * one freed) decides whether they ask for huge pages from now on. A few
- * mincore calls, only until one is found filled. */
+size_t hak_os_huge_page(size_t len);
+/* The large tier made, or frees, [p, p + len), a block's span: whether the
+ * program fills such blocks (the one made before this one, the one freed)
+ * decides whether they ask for huge pages from now on. A few mincore
+ * calls, only until one is found filled. */
 void hak_os_large_made(const void *p, size_t len);
 void hak_os_large_freed(const void *p, size_t len);
 /* Whether the kernel moves a range of several mappings with one mremap of

@@ -287,6 +287,7 @@ static hak_span_t *merge(hak_span_t *a, hak_span_t *b) {
  * span's neighbour in the registry is adjacent by construction: spans
  * never overlap.) */
 static void cache_put(hak_span_t *sp, uint64_t now) {
+    sp->look = false;
     hak_span_t *next = cached_at(sp->map + sp->map_len);
     if (next != NULL) {
         cache_unlink(next);
@@ -502,7 +503,7 @@ static void live_add(long long delta, uint64_t now) {
  * for a request of up to CHUNK_FROM the front of a run of pooled pages or
  * else of a CHUNK mapping, whose rest joins the cache. NULL when the kernel
  * has no memory. */
-static hak_span_t *span_map(size_t len, size_t align, bool zeroed, uint64_t now, bool retry) {
+static hak_span_t *span_map(size_t len, size_t align, uint64_t now, bool retry) {
     size_t map_len = len <= CHUNK_FROM && align <= HAK_GRANULE ? CHUNK : len;
     /* Pages the pool keeps committed serve before anything new is mapped
      * (os.c says why); up to POOL_RUN of them, so that one miss does not
@@ -511,10 +512,9 @@ static hak_span_t *span_map(size_t len, size_t align, bool zeroed, uint64_t now,
     bool pooled = map != NULL;
     /* A chunk serves small blocks: huge pages would commit 2 MiB for each. */
     if (!pooled)
-        map = map_len > len ? hak_os_map_aligned(map_len, align)
-                            : hak_os_map_large(len, align, zeroed);
-    if (map == NULL && map_len > len) map = hak_os_map_large(map_len = len, align, zeroed);
-    if (map == NULL && hak_os_reclaim()) map = hak_os_map_large(map_len = len, align, zeroed);
+        map = map_len > len ? hak_os_map_aligned(map_len, align) : hak_os_map_large(len, align);
+    if (map == NULL && map_len > len) map = hak_os_map_large(map_len = len, align);
+    if (map == NULL && hak_os_reclaim()) map = hak_os_map_large(map_len = len, align);
     if (map == NULL) return NULL;
     hak_span_t *sp = hak_meta_alloc(HAK_META_SPAN);
     if (sp == NULL) {
@@ -549,7 +549,7 @@ static hak_span_t *span_map(size_t len, size_t align, bool zeroed, uint64_t now,
          * room for both, as for a page's leaf (pool.c); once. */
         if (retry) {
             (void)hak_os_reclaim();
-            return span_map(len, align, zeroed, now, false);
+            return span_map(len, align, now, false);
         }
         return NULL;
     }
@@ -686,7 +686,7 @@ static hak_span_t *span_compose(size_t len, size_t huge, uint64_t now, size_t *m
         }
     }
     hak_unlock(&large_lock);
-    uint8_t *dest = n > 0 ? hak_os_map_large(len, HAK_GRANULE, false) : NULL;
+    uint8_t *dest = n > 0 ? hak_os_map_large(len, HAK_GRANULE) : NULL;
     if (dest != NULL && (((uintptr_t)dest & (huge - 1)) != 0 || !hak_registry_reserve(dest, len))) {
         hak_os_unmap(dest, len);
         dest = NULL;
@@ -755,7 +755,7 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
      * faults its last huge page in once rather than 4 KiB at a time. Not
      * where that would add more than a quarter: that last page is resident
      * as soon as the program touches any of it (2.1 MiB would take 4). */
-    size_t huge = align <= HAK_GRANULE ? hak_os_huge_page(len, zero) : 0;
+    size_t huge = align <= HAK_GRANULE ? hak_os_huge_page(len) : 0;
     if (huge != 0 && len <= SIZE_MAX - huge) {
         size_t whole = (len + huge - 1) & ~(huge - 1);
         if (whole - len <= len / 4) len = whole;
@@ -770,13 +770,15 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     if (sp == NULL && huge != 0 && hak_os_moves_spans() &&
         !atomic_load_explicit(&compose_off, memory_order_relaxed))
         sp = span_compose(len, huge, now, &dirty);
-    if (sp == NULL && (sp = span_map(len, align, zero, now, true)) == NULL) return NULL;
+    if (sp == NULL && (sp = span_map(len, align, now, true)) == NULL) return NULL;
     /* A cached span holds old contents, unless it never served; so do the
      * pool's pages; a made block only where pages moved in. */
     if (zero && !sp->clean) memset(sp->map, 0, dirty < n ? dirty : n);
+    /* How the program uses the block tells whether it fills such blocks,
+     * unless hakmem cleared it whole above. */
+    sp->look = !zero || sp->clean;
     sp->clean = false;
-    sp->zeroed = zero;
-    if (zero) hak_os_large_made(sp->map, sp->map_len);
+    if (sp->look) hak_os_large_made(sp->map, sp->map_len);
     hak_gstat_add(HAK_S_large_alloc, 1);
     return sp->block;
 }
@@ -810,15 +812,19 @@ void hak_large_free(hak_span_t *sp) {
         hak_unlock(&large_lock);
         hak_fatal("double free of %p", (void *)sp->block);
     }
-    /* Read under the lock: a span in use is the freeing thread's alone,
-     * but only the lock keeps a racing double free from caching it first.
-     * A system call under the lock, until the first filled block (os.c). */
-    if (sp->zeroed) hak_os_large_freed(sp->map, sp->map_len);
-    sp->zeroed = false;
+    /* Read under the lock (only the lock keeps a racing double free from
+     * caching the span first), looked at after it: mincore takes the
+     * kernel's lock of the address space. Before the release, which may
+     * unmap it; if another thread takes it meanwhile, the look misleads
+     * once and touches nothing. */
+    bool look = sp->look;
+    uint8_t *map = sp->map;
+    size_t map_len = sp->map_len;
     live_add(-(long long)sp->map_len, now);
     cache_put(sp, now);
     hak_span_t *expired = cache_expire(now, 0);
     hak_unlock(&large_lock);
+    if (look) hak_os_large_freed(map, map_len);
     hak_gstat_add(HAK_S_large_free, 1);
     release(expired);
     hak_purge_start();
@@ -828,6 +834,7 @@ void hak_large_free(hak_span_t *sp) {
  * sp untouched. Inside the cache first: a shrink gives its tail to the
  * cache, a growth takes a free neighbour. Then the kernel. */
 void *hak_large_realloc(hak_span_t *sp, size_t n) {
+    sp->look = false; /* a block resized is not one the program made so */
     size_t len = (n + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1);
     if (len < n) return NULL;
     if (len == 0) len = HAK_GRANULE;

@@ -295,9 +295,9 @@ void *hak_os_map_aligned(size_t len, size_t align) {
     return (void *)a;
 }
 
-/* Set once a zeroed large block of thp_min or more was found filled
+/* Set once a large block of thp_min or more was found filled
  * (hak_os_large_made, hak_os_large_freed): from then on such blocks ask
- * for huge pages too. */
+ * for huge pages. */
 static _Atomic(bool) large_dense;
 
 /* Whether a block of len bytes may ask for huge pages (thp_min). */
@@ -306,17 +306,17 @@ static bool huge_size(size_t len) {
     return thp != 0 && len >= thp && len >= HUGE_PAGE;
 }
 
-/* Whether a block of len bytes asks for huge pages. A huge page is
- * resident whole as soon as any byte of it is touched. A block from malloc
- * is one the program writes before it reads, and it fills its buffers from
- * the start (sort's of 700 MB, of which it uses both ends: 0.63 s with huge
- * pages against 0.96 without, glibc 0.97). A block from calloc may be a
- * table that relies on zero pages and is touched here and there: xz's hash
- * of 17 MB took 34 MiB of peak RSS with huge pages against 19 without
- * (glibc: 16). So zeroed blocks ask only once the program is seen to fill
- * them. */
-static bool wants_huge(size_t len, bool zeroed) {
-    return huge_size(len) && (!zeroed || atomic_load_explicit(&large_dense, memory_order_relaxed));
+/* Whether a block of len bytes asks for huge pages: once the program is
+ * seen to fill such blocks. A huge page is resident whole as soon as any
+ * byte of it is touched, and big blocks are not all filled. xz callocs a
+ * hash of 17 MB that its input touches here and there: 34 MiB of peak RSS
+ * when every large block asked, 17 without (glibc 16). sort mallocs a
+ * buffer of 31 MB for a small input and uses a little at both ends: 10.2
+ * MiB against 6.6. What this gives up: a program that fills one big buffer
+ * and keeps it faults it in 4 KiB at a time, as under the C library (sort
+ * of 11 MB: 1.0 s, 0.6-0.8 s when it asked). */
+static bool wants_huge(size_t len) {
+    return huge_size(len) && atomic_load_explicit(&large_dense, memory_order_relaxed);
 }
 
 /* Whether the program filled most of [p, p + len), a large block of ours,
@@ -327,8 +327,11 @@ static bool wants_huge(size_t len, bool zeroed) {
 static bool block_filled(const void *p, size_t len) {
     enum { WINDOWS = 4, PAGES = HUGE_PAGE / HAK_GRANULE };
     unsigned char vec[PAGES];
+    /* The vector counts the kernel's pages: only where they are 4 KiB. */
+    if (getauxval(AT_PAGESZ) != HAK_GRANULE) return false;
     size_t resident = 0, step = (len - HUGE_PAGE) / (WINDOWS - 1) & ~(size_t)(HAK_GRANULE - 1);
-    for (size_t w = 0; w < WINDOWS; w++) {
+    size_t windows = step != 0 ? WINDOWS : 1;
+    for (size_t w = 0; w < windows; w++) {
         int saved = errno;
         int rc = mincore((uint8_t *)p + w * step, HUGE_PAGE, vec);
         errno = saved;
@@ -336,11 +339,11 @@ static bool block_filled(const void *p, size_t len) {
         if (rc != 0) return false;
         for (size_t i = 0; i < PAGES; i++) resident += vec[i] & 1;
     }
-    return resident * 2 >= (size_t)WINDOWS * PAGES;
+    return resident * 2 >= windows * PAGES;
 }
 
-/* Whether zeroed large blocks are still to be looked at: big enough ones,
- * where the kernel may give huge pages, until one was found filled. */
+/* Whether large blocks are still to be looked at: big enough ones, where
+ * the kernel may give huge pages, until one was found filled. */
 static bool large_unknown(size_t len) {
     return huge_size(len) && thp_mode != THP_NEVER &&
            !atomic_load_explicit(&large_dense, memory_order_relaxed);
@@ -352,9 +355,9 @@ static void large_seen(const void *p, size_t len) {
     hak_gstat_add(HAK_S_os_thp_large, 1);
 }
 
-/* The last zeroed large block made while large_unknown: a program that
- * fills such blocks has filled it by its next one, and keeps it as often as
- * it frees it. Two words that a race may pair wrong:
+/* The last large block made while large_unknown: a program that fills its
+ * buffers has filled it by its next one, and keeps it (a frame, a sort
+ * buffer) as often as it frees it. Two words that a race may pair wrong:
  * mincore of a range that is not the block's misleads once, and faults
  * nothing. */
 static _Atomic(uintptr_t) made_at;
@@ -368,15 +371,20 @@ void hak_os_large_made(const void *p, size_t len) {
 }
 
 void hak_os_large_freed(const void *p, size_t len) {
+    /* Not to be looked at again when the next one is made: its pages may
+     * be anyone's by then. */
+    uintptr_t at = (uintptr_t)p;
+    atomic_compare_exchange_strong_explicit(&made_at, &at, 0, memory_order_relaxed,
+                                            memory_order_relaxed);
     if (large_unknown(len)) large_seen(p, len);
 }
 
-size_t hak_os_huge_page(size_t len, bool zeroed) {
-    return wants_huge(len, zeroed) && thp_mode != THP_NEVER ? HUGE_PAGE : 0;
+size_t hak_os_huge_page(size_t len) {
+    return wants_huge(len) && thp_mode != THP_NEVER ? HUGE_PAGE : 0;
 }
 
-void *hak_os_map_large(size_t len, size_t align, bool zeroed) {
-    if (!wants_huge(len, zeroed) || align > HUGE_PAGE) return hak_os_map_aligned(len, align);
+void *hak_os_map_large(size_t len, size_t align) {
+    if (!wants_huge(len) || align > HUGE_PAGE) return hak_os_map_aligned(len, align);
     /* A fault costs as much as writing a few hundred kilobytes (tens of
      * microseconds in a VM that shadows page tables): a buffer of
      * megabytes that the program fills is mostly page faults unless its
@@ -1038,9 +1046,9 @@ void hak_os_page_free(void *p, uint8_t tag) {
         return;
     }
     /* Marked before it is pooled: from then on another thread may take it
-     * and register it for its blocks. A mark that cannot be set (no leaf:
-     * the page was never registered) leaves the page as unmarked as it
-     * was. */
+     * and register it for its blocks. The page map's leaf is there (the
+     * page was registered) unless registering failed; then marking maps
+     * one, or fails and leaves the page unmarked. */
     if (mode == HAK_ALIGN_CHUNK_POOL) hak_registry_set_page(p, HAK_REG_POOLED);
     uint64_t now = hak_now_us();
     pool_node_t *n = p;
