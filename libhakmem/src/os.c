@@ -314,7 +314,7 @@ static bool huge_size(size_t len) {
  * buffer of 31 MB for a small input and uses a little at both ends: 10.2
  * MiB against 6.6. What this gives up: a program that fills one big buffer
  * and keeps it faults it in 4 KiB at a time, as under the C library (sort
- * of 11 MB: 1.0 s, 0.6-0.8 s when it asked). */
+ * of 11 MB: 0.9-1.3 s, 0.5-0.9 s when it asked; glibc 0.8-1.1). */
 static bool wants_huge(size_t len) {
     return huge_size(len) && atomic_load_explicit(&large_dense, memory_order_relaxed);
 }
