@@ -36,21 +36,7 @@ static int failed;
 
 /* Whether the mapping holding p was advised MADV_HUGEPAGE. */
 static int advised(const void *p) {
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (f == NULL) tu_die(prog, "cannot open /proc/self/smaps");
-    char line[512];
-    int inside = 0, hg = -1;
-    while (hg < 0 && fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi;
-        const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
-        if (dash != NULL && space != NULL && dash < space &&
-            sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
-            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
-            hg = strstr(line, " hg") != NULL;
-        }
-    }
-    fclose(f);
+    int hg = tu_advised_huge(prog, p);
     if (hg < 0) tu_die(prog, "no mapping in /proc/self/smaps holds %p", p);
     return hg;
 }

@@ -166,4 +166,25 @@ static inline size_t tu_rss_bytes(void) {
     return resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Whether the mapping that holds p was advised MADV_HUGEPAGE (VmFlags "hg"
+ * in /proc/self/smaps): 1 or 0, or -1 when no mapping there holds p. An
+ * unreadable smaps ends prog. */
+static inline int tu_advised_huge(const char *prog, const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL) tu_die(prog, "cannot read /proc/self/smaps");
+    char line[512];
+    int inside = 0, hg = -1;
+    while (hg < 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+        if (dash != NULL && space != NULL && dash < space &&
+            sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
+            hg = strstr(line, " hg") != NULL;
+    }
+    fclose(f);
+    return hg;
+}
+
 #endif /* HAKMEM_TESTUTIL_H */

@@ -102,22 +102,9 @@ static uint64_t held(void) {
     return atomic_load(&hak_global_stats[HAK_S_os_page_held]);
 }
 
-/* Whether the mapping that holds p asked for huge pages: VmFlags "hg" in
- * /proc/self/smaps. */
+/* Whether the mapping that holds p asked for huge pages. */
 static bool advised_huge(const void *p) {
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (f == NULL) die("cannot read /proc/self/smaps");
-    char line[512];
-    bool inside = false, hg = false;
-    while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
-            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
-            hg = strstr(line, " hg") != NULL;
-    }
-    fclose(f);
-    return hg;
+    return tu_advised_huge("os_pool", p) == 1;
 }
 
 /* Takes every warm page out of the pool (and keeps them), so that the next
