@@ -319,6 +319,19 @@ static bool wants_huge(size_t len) {
     return huge_size(len) && atomic_load_explicit(&large_dense, memory_order_relaxed);
 }
 
+/* Which of the 4 KiB pages of [p, p + len) are resident, a byte each in
+ * vec (mincore): false where the kernel's pages are not 4 KiB or a page of
+ * the range is not mapped. errno is kept: the callers are allocation
+ * paths. */
+static bool resident_pages(const void *p, size_t len, unsigned char *vec) {
+    if (getauxval(AT_PAGESZ) != HAK_GRANULE) return false;
+    int saved = errno;
+    int rc = mincore((void *)p, len, vec);
+    errno = saved;
+    hak_gstat_add(HAK_S_os_thp_probe, 1);
+    return rc == 0;
+}
+
 /* Whether the program filled most of [p, p + len), a large block of ours,
  * mapped or not (mincore fails on a hole: no). Four windows of a huge
  * page's size, spread from the block's start to its end (they overlap in
@@ -327,16 +340,10 @@ static bool wants_huge(size_t len) {
 static bool block_filled(const void *p, size_t len) {
     enum { WINDOWS = 4, PAGES = HUGE_PAGE / HAK_GRANULE };
     unsigned char vec[PAGES];
-    /* The vector counts the kernel's pages: only where they are 4 KiB. */
-    if (getauxval(AT_PAGESZ) != HAK_GRANULE) return false;
     size_t resident = 0, step = (len - HUGE_PAGE) / (WINDOWS - 1) & ~(size_t)(HAK_GRANULE - 1);
     size_t windows = step != 0 ? WINDOWS : 1;
     for (size_t w = 0; w < windows; w++) {
-        int saved = errno;
-        int rc = mincore((uint8_t *)p + w * step, HUGE_PAGE, vec);
-        errno = saved;
-        hak_gstat_add(HAK_S_os_thp_probe, 1);
-        if (rc != 0) return false;
+        if (!resident_pages((const uint8_t *)p + w * step, HUGE_PAGE, vec)) return false;
         for (size_t i = 0; i < PAGES; i++) resident += vec[i] & 1;
     }
     return resident * 2 >= windows * PAGES;
@@ -563,8 +570,7 @@ static void sparse_probe(void) {
     size_t carved = (size_t)(reserve[0].next - reserve[0].start);
     if (sparse_thp || carved < 2 * PROBE_SPAN || carved % PROBE_SPAN != 0) return;
     uint8_t *from = reserve[0].next - 2 * PROBE_SPAN;
-    if (getauxval(AT_PAGESZ) != HAK_GRANULE || mincore(from, PROBE_SPAN, vec) != 0) return;
-    hak_gstat_add(HAK_S_os_thp_probe, 1);
+    if (!resident_pages(from, PROBE_SPAN, vec)) return;
     size_t untouched = 0, resident = 0;
     for (size_t pg = 0; pg < PROBE_SPAN / HAK_PAGE_SIZE; pg++) {
         uintptr_t e = hak_registry_get(from + pg * HAK_PAGE_SIZE);
