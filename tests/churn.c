@@ -6,8 +6,9 @@
  * must reuse both, so resident memory stays flat once the run is warm.
  *
  * Usage: churn [threads=8000] [concurrent=4] [blocks=200] [--expect-hakmem] [--rss-any]
- * --rss-any reports the growth but does not fail on it: knobs_matter turns
- * adoption off to count what that costs, and growth is then expected. */
+ * --rss-any reports the growth but does not fail on it: knobs_matter runs
+ * churn to count pages under other knobs, and leaves the bound on resident
+ * memory to churn_preload. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
