@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # real_programs.sh — real allocation-heavy programs (the workloads of
-# tests/real_workloads.sh: python3, sqlite3, sqlite3-index, perl, git, gcc,
-# jq, tclsh, awk, sort, xz)
-# run once under glibc and once with libhakmem preloaded: same stdout, exit
+# tests/real_workloads.sh, listed there in real_workloads) run once under glibc and once with libhakmem preloaded: same stdout, exit
 # status 0 both times, and the stats files must show that hakmem served
 # allocations, so a preload that silently did nothing fails.
 #
@@ -16,7 +14,7 @@
 set -u
 
 if [ $# -lt 1 ]; then
-    echo "usage: $0 LIBHAKMEM.so [python3|sqlite3|sqlite3-index|perl|git|gcc|jq|tclsh ...]" >&2
+    echo "usage: $0 LIBHAKMEM.so [workload...] (see real_workloads in tests/real_workloads.sh)" >&2
     exit 2
 fi
 lib=$(realpath "$1")

@@ -1,5 +1,6 @@
 # tests/real_workloads.sh — the workloads of real programs (python3, sqlite3
-# twice, perl, git, gcc, jq, tclsh, and the pipeline tools awk, sort, xz),
+# twice, perl, git, gcc, jq, tclsh, lua, ruby, the pipeline tools awk, sort,
+# xz, and bc's big numbers),
 # sourced by tests/real_programs.sh (same output
 # under glibc and hakmem) and bench/programs (times and peak RSS against
 # glibc and the peers). Each function runs in the current directory, which
@@ -9,7 +10,7 @@
 
 # The workloads by name: workload_NAME runs one (a '-' in NAME is a '_' in
 # the function's name), workload_command NAME is the program it needs.
-real_workloads=(python3 sqlite3 sqlite3-index perl git gcc jq tclsh awk sort xz)
+real_workloads=(python3 sqlite3 sqlite3-index perl git gcc jq tclsh lua ruby awk sort xz bc)
 
 # Each workload prints only what is deterministic (no addresses, times or
 # hash orders) and runs in a fresh directory of the same name in both runs,
@@ -188,6 +189,41 @@ puts [string length [regsub -all {d(e)f} $str {\1X}]]
 EOF
 }
 
+# Lua asks for all its memory through one function that calls realloc or
+# free, tables' arrays and hashes grow by realloc, and strings are interned:
+# the allocator of an embedded scripting language (game engines, nginx,
+# redis scripts, Neovim). 250,000 strings made and counted twice, sorted,
+# formatted and joined.
+workload_lua() {
+    lua5.4 - <<'EOF'
+local t = {}
+for i = 1, 250000 do t[i] = "item" .. i .. string.rep("x", i % 64) end
+for r = 1, 2 do
+  local m, s, buf = {}, {}, {}
+  for i = 1, #t do m[t[i]] = (m[t[i]] or 0) + i end
+  for k in pairs(m) do s[#s + 1] = k end
+  table.sort(s)
+  for i = 1, 200000 do buf[#buf + 1] = string.format("%d:%s", i, t[(i * 7919) % #t + 1]) end
+  print(#s, s[1], s[#s // 2], s[#s], #table.concat(buf, ","))
+end
+EOF
+}
+
+# Ruby: a garbage-collected interpreter that takes its object pages from
+# the allocator aligned (posix_memalign) and its strings, arrays and hashes
+# from malloc and realloc: 400,000 strings in a hash, then 200,000 small
+# arrays sorted.
+workload_ruby() {
+    ruby -e '
+        h = {}
+        400_000.times { |i| h["k#{i}"] = "v" * (i % 200) }
+        puts h.keys.sort.each_slice(1000).map { |sl| sl.join(",").size }.sum
+        arr = (1..200_000).map { |i| [i, (i * 7919 % 10_007).to_s * 3, { a: i }] }
+        arr.sort_by! { |x| [x[1], -x[0]] }
+        puts arr.first.inspect, arr.last.inspect, h.values.sum(&:size)
+    '
+}
+
 # The tools of a shell pipeline, the programs an allocator is preloaded into
 # system-wide as much as any server. awk: two million words made by string
 # concatenation, then counted in an associative array of 50,000 keys (an
@@ -221,9 +257,18 @@ workload_xz() {
     xz -dc data.xz | md5sum
 }
 
+# bc: pi to 2,000 digits, a bignum library's temporaries (numbers made,
+# combined and dropped by the million, each a few hundred bytes).
+workload_bc() {
+    echo "scale = 2000; 4 * a(1)" | bc -l | md5sum
+}
+
 # workload_command NAME: the program the workload NAME runs.
 workload_command() {
-    echo "${1%%-*}"
+    case $1 in
+    lua) echo lua5.4 ;;
+    *) echo "${1%%-*}" ;;
+    esac
 }
 
 # package_of PROGRAM: the Debian package that installs it (a package of
