@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# tests/bench_postgres.sh — a smoke test of bench/postgres, not a
+# measurement: one round of a tiny database under glibc and hakmem, a
+# second a case. Passes when it ends with status 0, its CSV has every case
+# for both with status ok and a figure, and both server runs with their CPU
+# seconds and peak RSS; the table has a row for each; bad usage exits with
+# status 2 and a message; and it leaves no temporary files or server behind.
+#   bench_postgres.sh BENCH_POSTGRES BUILD_DIR
+# Exit: 0 passed, 1 failed, 77 PostgreSQL is not installed, or the server has
+# no user to run as (skipped).
+set -u
+if [ $# -ne 2 ]; then
+    echo "usage: $0 BENCH_POSTGRES BUILD_DIR" >&2
+    exit 2
+fi
+bench=$1 build=$2
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench-postgres-test.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+mkdir "$out/tmp"
+chmod 755 "$out" "$out/tmp" # the server's user makes its files in there
+fails=0
+fail() {
+    echo "FAIL $*"
+    fails=$((fails + 1))
+}
+
+TMPDIR=$out/tmp "$bench" --build "$build" --repeats 1 --scale 1 --seconds 1 --clients 2 \
+    --csv "$out/runs.csv" >"$out/table.md" 2>"$out/progress"
+rc=$?
+# What bench/postgres cannot run without, it names with status 2.
+if [ $rc = 2 ] && grep -qE "PostgreSQL's [a-z_]+ not found|there is no user" "$out/progress"; then
+    echo "skip: $(cat "$out/progress")"
+    exit 77
+fi
+[ $rc = 0 ] || fail "bench/postgres exited with status $rc: $(tail -n 5 "$out/progress")"
+
+"$bench" --help >"$out/help" || fail "--help exited with status $?"
+grep -q -- '--scale N' "$out/help" || fail "--help does not describe --scale"
+"$bench" --no-such-option >/dev/null 2>"$out/err"
+rc=$?
+[ $rc = 2 ] || fail "an unknown option exited with status $rc, want 2"
+grep -q -- '--no-such-option' "$out/err" || fail "an unknown option is not named: $(cat "$out/err")"
+"$bench" --seconds 0 >/dev/null 2>"$out/err"
+rc=$?
+if [ $rc != 2 ] || ! grep -q -- "--seconds must be a positive integer, not '0'" "$out/err"; then
+    fail "--seconds 0: status $rc, $(cat "$out/err")"
+fi
+
+
+for a in glibc hakmem; do
+    for c in select tpcb analytic; do
+        awk -F, -v a=$a -v c=$c '$2 == a && $3 == c && $9 == "ok" && $4 + 0 > 0 { found = 1 } END { exit !found }' \
+            "$out/runs.csv" 2>/dev/null || fail "no successful $c case for $a in the CSV"
+        grep -q "^| $c | $a | 1/1 |" "$out/table.md" || fail "no table row for $c under $a"
+    done
+    awk -F, -v a=$a '$2 == a && $3 == "server" && $9 == "ok" && $6 != "" && $7 != "" && $8 + 0 > 0 { found = 1 }
+        END { exit !found }' "$out/runs.csv" 2>/dev/null || fail "no server run with CPU and peak RSS for $a"
+    grep -q "^| $a | 1/1 |" "$out/table.md" || fail "no server row for $a"
+done
+
+left=$(find "$out/tmp" -mindepth 1 | head -n 3)
+[ -z "$left" ] || fail "temporary files left behind: $left"
+if pgrep -f "postgres -D $out/tmp" >/dev/null; then
+    fail "a server is still running"
+    pkill -KILL -f "postgres -D $out/tmp"
+fi
+
+if [ $fails = 0 ]; then
+    echo "bench_postgres: ok"
+    exit 0
+fi
+echo "--- table"; cat "$out/table.md"
+echo "--- progress"; tail -n 20 "$out/progress"
+exit 1
