@@ -7,7 +7,7 @@
 # status 2 and a message; and it leaves no temporary files or server behind.
 #   bench_postgres.sh BENCH_POSTGRES BUILD_DIR
 # Exit: 0 passed, 1 failed, 77 PostgreSQL is not installed, or the server has
-# no user to run as (skipped).
+# no user to run as who can read the library (skipped).
 set -u
 if [ $# -ne 2 ]; then
     echo "usage: $0 BENCH_POSTGRES BUILD_DIR" >&2
@@ -29,7 +29,7 @@ TMPDIR=$out/tmp "$bench" --build "$build" --repeats 1 --scale 1 --seconds 1 --cl
     --csv "$out/runs.csv" >"$out/table.md" 2>"$out/progress"
 rc=$?
 # What bench/postgres cannot run without, it names with status 2.
-if [ $rc = 2 ] && grep -qE "PostgreSQL's [a-z_]+ not found|there is no user" "$out/progress"; then
+if [ $rc = 2 ] && grep -qE "PostgreSQL's [a-z_]+ not found|there is no (user|way for user)" "$out/progress"; then
     echo "skip: $(cat "$out/progress")"
     exit 77
 fi
