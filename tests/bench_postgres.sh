@@ -3,7 +3,8 @@
 # measurement: one round of a tiny database under glibc and hakmem, a
 # second a case. Passes when it ends with status 0, its CSV has every case
 # for both with status ok and a figure, and both server runs with their CPU
-# seconds and peak RSS; the table has a row for each; bad usage exits with
+# seconds and peak RSS; the table has a row for each; a preload that does
+# not load is caught and counted, with exit status 1; bad usage exits with
 # status 2 and a message; and it leaves no temporary files or server behind.
 #   bench_postgres.sh BENCH_POSTGRES BUILD_DIR
 # Exit: 0 passed, 1 failed, 77 PostgreSQL is not installed, or the server has
@@ -25,11 +26,12 @@ fail() {
     fails=$((fails + 1))
 }
 
+socks_before=$(ls -d /tmp/hakpg.* 2>/dev/null)
 TMPDIR=$out/tmp "$bench" --build "$build" --repeats 1 --scale 1 --seconds 1 --clients 2 \
     --csv "$out/runs.csv" >"$out/table.md" 2>"$out/progress"
 rc=$?
 # What bench/postgres cannot run without, it names with status 2.
-if [ $rc = 2 ] && grep -qE "PostgreSQL's [a-z_]+ not found|there is no (user|way for user)" "$out/progress"; then
+if [ $rc = 2 ] && grep -qE "PostgreSQL's [a-z_]+ not found|there is no (user|way for user)|/usr/bin/time not found" "$out/progress"; then
     echo "skip: $(cat "$out/progress")"
     exit 77
 fi
@@ -59,7 +61,21 @@ for a in glibc hakmem; do
     grep -q "^| $a | 1/1 |" "$out/table.md" || fail "no server row for $a"
 done
 
+# A preload that does not load (a file that is no library) is caught and
+# counted against every case, with exit status 1.
+mkdir -p "$out/fake/libhakmem"
+echo "not a library" >"$out/fake/libhakmem/libhakmem.so"
+chmod -R a+rX "$out/fake"
+TMPDIR=$out/tmp "$bench" --build "$out/fake" --repeats 1 --scale 1 --seconds 1 --clients 2 \
+    --csv "$out/fake.csv" >"$out/fake.md" 2>"$out/fake.progress"
+rc=$?
+[ $rc = 1 ] || fail "a preload that does not load: exit status $rc, want 1"
+[ "$(grep -c '^1,hakmem,.*,preload-failed$' "$out/fake.csv" 2>/dev/null)" = 4 ] ||
+    fail "a preload that does not load: want 4 preload-failed rows for hakmem, got: $(grep hakmem "$out/fake.csv")"
+grep -q "^| select | hakmem | 0/1 |" "$out/fake.md" || fail "a preload that does not load: no 0/1 row in the table"
+
 left=$(find "$out/tmp" -mindepth 1 | head -n 3)
+[ "$(ls -d /tmp/hakpg.* 2>/dev/null)" = "$socks_before" ] || left="$left the socket directory in /tmp"
 [ -z "$left" ] || fail "temporary files left behind: $left"
 if pgrep -f "postgres -D $out/tmp" >/dev/null; then
     fail "a server is still running"
