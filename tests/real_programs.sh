@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # real_programs.sh — real allocation-heavy programs (the workloads of
-# tests/real_workloads.sh, listed there in real_workloads) run once under glibc and once with libhakmem preloaded: same stdout, exit
-# status 0 both times, and the stats files must show that hakmem served
-# allocations, so a preload that silently did nothing fails.
+# tests/real_workloads.sh, listed there in real_workloads) run once under
+# glibc and once with libhakmem preloaded: same stdout, exit status 0 both
+# times, and the stats files must show that hakmem served allocations, so a
+# preload that silently did nothing fails.
 #
 # Usage: real_programs.sh LIBHAKMEM.so [workload...]   (default: all of them)
 # Exit: 0 all passed, 1 a failure, 77 a program is not installed (skipped).
