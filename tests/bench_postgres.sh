@@ -49,7 +49,6 @@ if [ $rc != 2 ] || ! grep -q -- "--seconds must be a positive integer, not '0'" 
     fail "--seconds 0: status $rc, $(cat "$out/err")"
 fi
 
-
 for a in glibc hakmem; do
     for c in select tpcb analytic; do
         awk -F, -v a=$a -v c=$c '$2 == a && $3 == c && $9 == "ok" && $4 + 0 > 0 { found = 1 } END { exit !found }' \

@@ -1,10 +1,9 @@
-# tests/real_workloads.sh — the workloads of real programs (python3, sqlite3
-# twice, perl, git, gcc, jq, tclsh, lua, ruby, the pipeline tools awk, sort,
-# xz, and bc's big numbers),
-# sourced by tests/real_programs.sh (same output
-# under glibc and hakmem) and bench/programs (times and peak RSS against
-# glibc and the peers). Each function runs in the current directory, which
-# should be empty.
+# tests/real_workloads.sh — the workloads of real programs (interpreters,
+# databases, compilers, a version control system, a pipeline's tools; the
+# list is real_workloads below), sourced by tests/real_programs.sh (same
+# output under glibc and hakmem) and bench/programs (times and peak RSS
+# against glibc and the peers). Each function runs in the current
+# directory, which should be empty.
 # shellcheck shell=bash
 # shellcheck disable=SC2317
 
