@@ -379,10 +379,13 @@ void hak_os_large_made(const void *p, size_t len) {
 
 void hak_os_large_freed(const void *p, size_t len) {
     /* Not to be looked at again when the next one is made: its pages may
-     * be anyone's by then. */
+     * be anyone's by then. Read first: a compare-and-swap on every large
+     * free would take the line from every other thread's, where made_at
+     * names this block only while large blocks are looked at. */
     uintptr_t at = (uintptr_t)p;
-    atomic_compare_exchange_strong_explicit(&made_at, &at, 0, memory_order_relaxed,
-                                            memory_order_relaxed);
+    if (atomic_load_explicit(&made_at, memory_order_relaxed) == at)
+        atomic_compare_exchange_strong_explicit(&made_at, &at, 0, memory_order_relaxed,
+                                                memory_order_relaxed);
     if (large_unknown(len)) large_seen(p, len);
 }
 
