@@ -1,5 +1,6 @@
 # bench/peers.sh — the peer allocators of bench's shell drivers (programs,
-# redis, postgres, fastpath), sourced by them. The same libraries as
+# redis, fastpath, and dbserver.sh for postgres and mariadb), sourced by
+# them. The same libraries as
 # compare's table, bench/harness/peers.c, for scripts that run without it.
 # shellcheck shell=bash
 

@@ -7,7 +7,7 @@ set -euo pipefail
 
 declare -A group=(
   [build]="cmake make gcc pkg-config libconfig-dev libnlopt-dev libjansson-dev"
-  [test]="time python3 perl sqlite3 git jq tcl lua5.4 ruby mawk xz-utils bc clang binutils libclang-rt-14-dev redis-server redis-tools postgresql groff-base man-db file dpkg-dev"
+  [test]="time python3 perl sqlite3 git jq tcl lua5.4 ruby mawk xz-utils bc clang binutils libclang-rt-14-dev redis-server redis-tools postgresql mariadb-server-core mariadb-client-core sysbench groff-base man-db file dpkg-dev"
   [bench]="libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4"
 )
 
