@@ -14,12 +14,13 @@
 #   db_command DIR      sets server_cmd: the server on the data directory DIR
 #   db_ready DIR        true once the server on DIR takes connections
 #   db_pidfile DIR      the server's pid file
-#   db_stop DIR         a clean shutdown, waited for
+#   db_stop DIR         asks for a clean shutdown (db_down waits for it)
 #   db_make DIR         makes the database every round copies, or dies;
 #                       the server is started and stopped by db_up / db_down
-#   db_case CASE DIR    runs CASE against the server, its output in DIR.out;
-#                       sets value (the figure, empty when there is none)
-#                       and rc (its exit status)
+#   db_case CASE DIR    runs CASE against the server, its output in DIR.out,
+#                       each client under `timeout "$case_limit"`; sets
+#                       value (the figure, empty when there is none) and rc
+#                       (its exit status)
 #   db_crash DIR        prints the server log's first sign of a crash
 #   db_halt DIR         optional: stops the server at once, on exit (else
 #                       SIGKILL to the pid in its pid file)
@@ -35,6 +36,14 @@ build=build repeats=3 peers=0 csv=""
 seconds=10
 
 die() { echo "$db_name: $*" >&2; exit 2; }
+# db_kill: stops the server at once, by its pid file.
+db_kill() {
+    if declare -F db_halt >/dev/null; then
+        db_halt "$data"
+    else
+        kill -KILL "$(db_pid)" 2>/dev/null
+    fi
+}
 positive() { case $2 in '' | *[!0-9]* | 0*) die "$1 must be a positive integer, not '$2'" ;; esac; }
 
 # db_parse ARGS...: the common options and the driver's db_extra.
@@ -45,8 +54,8 @@ db_parse() {
         --peers) peers=1; shift; continue ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         --build | --repeats | --csv | --seconds | --clients | --user) ;;
-        --?*) [[ $extra == *" ${1#--} "* ]] || die "unknown argument $1 (see --help)" ;;
-        *) die "unknown argument $1 (see --help)" ;;
+        --?*) [[ $extra == *" ${1#--} "* ]] || die "unknown argument '$1' (see --help)" ;;
+        *) die "unknown argument '$1' (see --help)" ;;
         esac
         [ $# -ge 2 ] || die "$1 needs a value (see --help)"
         o=${1#--}
@@ -84,11 +93,7 @@ db_cleanup() {
             done
         fi
         if [ -f "$pidfile" ]; then
-            if declare -F db_halt >/dev/null; then
-                db_halt "$data"
-            else
-                kill -KILL "$(head -n 1 "$pidfile")" 2>/dev/null
-            fi
+            db_kill
             [ -z "$server_pid" ] || wait "$server_pid" 2>/dev/null
         fi
     fi
@@ -115,9 +120,21 @@ db_up() {
     return 1
 }
 
-# db_down: a clean shutdown, and the server's exit status.
+# db_down [now]: a clean shutdown (or with "now" a kill), and the server's
+# exit status. A server that is still there a minute after it was asked
+# to go, or that never wrote its pid file, is killed: a wedged server must
+# not hang the round.
 db_down() {
-    db_stop "$data"
+    local _
+    if [ "${1:-}" = now ]; then db_kill; else db_stop "$data"; fi
+    for _ in $(seq 1 600); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        echo "$db_name: the server on $data did not stop; killed" >&2
+        db_kill
+    fi
     wait "$server_pid"
     local rc=$?
     server_pid=""
@@ -140,11 +157,13 @@ run_round() {
     local r=$1 name=$2 so=$3 mapped=$4 dir=$work/$2-$1 c rc value status tm u s rss crash
     local round_status=ok
     cp -a "$work/base" "$dir"
+    # The copy's writeback is not the next server's to wait for.
+    sync
     if [ -n "$so" ]; then server_env=(LD_PRELOAD="$so"); else server_env=(-u LD_PRELOAD); fi
     if ! db_up "$dir"; then
         echo "$db_name: $name, round $r: the server did not start: $(tail -n 3 "$dir.log")" >&2
         no_cases "$r" "$name" no-start
-        [ -z "$server_pid" ] || db_down
+        [ -z "$server_pid" ] || db_down now
         forget "$dir"
         return
     fi
@@ -161,9 +180,11 @@ run_round() {
         db_case "$c" "$dir"
         if ! kill -0 "$server_pid" 2>/dev/null; then
             status=server-died
+        elif [ "$rc" = 124 ]; then
+            status=timeout
         elif [ "$rc" != 0 ]; then
             status=exit-$rc
-        elif [ -z "$value" ]; then
+        elif ! awk -v v="$value" 'BEGIN { exit !(v + 0 > 0) }'; then
             status=no-result
         fi
         [ $status = ok ] || { echo "$db_name: $name, round $r, $c: $status: $(tail -n 3 "$dir.out")" >&2; round_status=$status; }
@@ -238,6 +259,8 @@ db_report() {
 # db_main ARGS...: the whole driver.
 db_main() {
     db_parse "$@"
+    # A client still waiting this long is stuck, not slow.
+    case_limit=$((seconds * 3 + 600))
     db_check
     [ -x /usr/bin/time ] || die "/usr/bin/time not found: apt-get install -y time"
     lib=$build/libhakmem/libhakmem.so
@@ -274,9 +297,12 @@ db_main() {
 
     results=$work/results.csv
     echo "round,allocator,case,value,unit,user_s,sys_s,peak_rss_kib,status" >"$results"
+    # Each round starts with the next allocator: none always runs first,
+    # after the database was made, or last, after the others' servers.
+    local n=${#allocs[@]} i
     for r in $(seq 1 "$repeats"); do
-        for a in "${allocs[@]}"; do
-            IFS=: read -r name so mapped <<<"$a"
+        for i in $(seq 0 $((n - 1))); do
+            IFS=: read -r name so mapped <<<"${allocs[$(((r - 1 + i) % n))]}"
             run_round "$r" "$name" "$so" "$mapped"
         done
     done

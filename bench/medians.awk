@@ -1,5 +1,5 @@
-# bench/medians.awk — awk functions shared by bench/programs and bench/redis
-# (prepended to their awk programs).
+# bench/medians.awk — awk functions shared by bench/programs, bench/redis and
+# bench/dbserver.sh (postgres, mariadb), prepended to their awk programs.
 
 # median(list): the median of the numbers in the space-separated string
 # list ("" if it is empty).
