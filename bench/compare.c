@@ -279,14 +279,22 @@ static void run_one(run_t *r) {
 
 /* ---- statistics ---------------------------------------------------------- */
 
-static int best_peer(const summary_t *s) {
+/* The peer other than `except` (-1: none) with the best median. */
+static int best_peer(const summary_t *s, int except) {
     int best = -1;
     for (int a = 0; a < g_nallocs; a++)
-        if (g_allocs[a].peer && s[a].ok && (best < 0 || s[a].median > s[best].median)) best = a;
+        if (a != except && g_allocs[a].peer && s[a].ok &&
+            (best < 0 || s[a].median > s[best].median))
+            best = a;
     return best;
 }
 
-/* The paired ratios of every allocator of workload wl (summary_t). */
+/* The paired ratios of every allocator of workload wl (summary_t): each
+ * run over its partner's in the same repeat, the partner being the other
+ * peer with the best median. Not the best of the others in each repeat:
+ * the best of several noisy runs beats a typical one, and would count that
+ * against every allocator even among equals (four allocators level on a
+ * server read 0.85-0.95 that way). */
 static void summarise_pairs(const run_t *runs, int nruns, int wl, summary_t *s) {
     double *ratio = malloc(((size_t)opt.repeats + 1) * MAX_ALLOCS * sizeof *ratio);
     if (ratio == NULL) driver_die("out of memory");
@@ -298,12 +306,9 @@ static void summarise_pairs(const run_t *runs, int nruns, int wl, summary_t *s) 
             if (runs[i].workload == wl && runs[i].repeat == rep && runs[i].m.status == HR_OK)
                 tp[runs[i].alloc] = runs[i].m.metric;
         for (int a = 0; a < g_nallocs; a++) {
-            double best = NAN;
-            for (int b = 0; b < g_nallocs; b++)
-                if (b != a && g_allocs[b].peer && !isnan(tp[b]) && (isnan(best) || tp[b] > best))
-                    best = tp[b];
-            if (!isnan(tp[a]) && best > 0)
-                ratio[a * (opt.repeats + 1) + s[a].pairs++] = tp[a] / best;
+            int b = best_peer(s, a);
+            if (b >= 0 && !isnan(tp[a]) && tp[b] > 0)
+                ratio[a * (opt.repeats + 1) + s[a].pairs++] = tp[a] / tp[b];
         }
     }
     for (int a = 0; a < g_nallocs; a++) {
@@ -347,7 +352,7 @@ static void summarise(const run_t *runs, int nruns, int wl, summary_t *s) {
     }
     free(tp);
     summarise_pairs(runs, nruns, wl, s);
-    int b = best_peer(s);
+    int b = best_peer(s, -1);
     double glibc = s[0].median, best = b >= 0 ? s[b].median : NAN;
     for (int a = 0; a < g_nallocs; a++) {
         bool ok = s[a].ok > 0;
@@ -369,8 +374,8 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
                     opt.profile ? opt.profile : "none (defaults)");
     if (g_missing[0]) fprintf(f, "- peers not installed (apt-get install%s)\n", g_missing);
     fprintf(f, "- summaries use successful runs only; ratios are of medians, except paired: the "
-               "median over repeats of the run's throughput over the best other peer's in the "
-               "same repeat (min–max)\n");
+               "median over repeats of the run's throughput over that of the other peer with the "
+               "best median in the same repeat (min–max)\n");
     for (int i = 0; i < g_nwl; i++) {
         const hr_workload_t *w = &hr_workloads[g_wl[i]];
         summary_t s[MAX_ALLOCS];
@@ -408,7 +413,7 @@ static void print_markdown(FILE *f, const run_t *runs, int nruns) {
             sep = "; ";
         }
         if (sep[0] != '\n') fprintf(f, ".\n");
-        int b = best_peer(s);
+        int b = best_peer(s, -1);
         if (b >= 0) {
             char med[40];
             commas(s[b].median, med, sizeof med);

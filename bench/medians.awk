@@ -27,21 +27,29 @@ function better(a, b, higher) {
 }
 
 # paired(key, alloc, higher): the median over repeats of alloc's figure over
-# the best other peer's (every allocator but alloc and hakmem, glibc
-# included) in the same repeat, with its range: "1.02 (0.95–1.10)", or "–".
-# The figures are pv[key, allocator, repeat], the repeats preps[repeat], the
-# allocators pallocs[allocator], filled by the caller. A slow spell of the
-# machine hits both sides of a pair, where two medians taken apart may each
-# catch a different one.
-function paired(key, alloc, higher,    r, b, best, list, v, c, lo, hi) {
+# its partner's in the same repeat, with its range: "1.02 (0.95–1.10)", or
+# "–". The partner is the other peer (every allocator but alloc and hakmem,
+# glibc included) with the best median. The figures are pv[key, allocator,
+# repeat], the repeats preps[repeat], the allocators pallocs[allocator],
+# filled by the caller. A slow spell of the machine hits both sides of a
+# pair, where two medians taken apart may each catch a different one. The
+# partner is one allocator, not the best of the others in each repeat:
+# the best of several noisy figures beats a typical one, and would count
+# that against alloc even among equals.
+function paired(key, alloc, higher,    r, b, best, bestm, m, list, v, c, lo, hi) {
+    best = ""; bestm = ""
+    for (b in pallocs) {
+        if (b == alloc || b == "hakmem") continue
+        list = ""
+        for (r in preps) if ((key, b, r) in pv) list = list " " pv[key, b, r]
+        m = median(list)
+        if (m != "" && better(m, bestm, higher)) { best = b; bestm = m }
+    }
+    if (best == "") return "–"
+    list = ""
     for (r in preps) {
-        if (!((key, alloc, r) in pv)) continue
-        best = ""
-        for (b in pallocs)
-            if (b != alloc && b != "hakmem" && (key, b, r) in pv && better(pv[key, b, r], best, higher))
-                best = pv[key, b, r]
-        if (best == "" || best + 0 == 0) continue
-        v = pv[key, alloc, r] / best; list = list " " v; c++
+        if (!((key, alloc, r) in pv) || !((key, best, r) in pv) || pv[key, best, r] + 0 == 0) continue
+        v = pv[key, alloc, r] / pv[key, best, r]; list = list " " v; c++
         if (lo == "" || v < lo) lo = v
         if (hi == "" || v > hi) hi = v
     }
