@@ -298,7 +298,11 @@ static int best_peer(const summary_t *s, int except) {
 static void summarise_pairs(const run_t *runs, int nruns, int wl, summary_t *s) {
     double *ratio = malloc(((size_t)opt.repeats + 1) * MAX_ALLOCS * sizeof *ratio);
     if (ratio == NULL) driver_die("out of memory");
-    for (int a = 0; a < g_nallocs; a++) s[a].pairs = 0;
+    int partner[MAX_ALLOCS];
+    for (int a = 0; a < g_nallocs; a++) {
+        s[a].pairs = 0;
+        partner[a] = best_peer(s, a);
+    }
     for (int rep = 0; rep < opt.repeats; rep++) {
         double tp[MAX_ALLOCS];
         for (int a = 0; a < g_nallocs; a++) tp[a] = NAN;
@@ -306,7 +310,7 @@ static void summarise_pairs(const run_t *runs, int nruns, int wl, summary_t *s) 
             if (runs[i].workload == wl && runs[i].repeat == rep && runs[i].m.status == HR_OK)
                 tp[runs[i].alloc] = runs[i].m.metric;
         for (int a = 0; a < g_nallocs; a++) {
-            int b = best_peer(s, a);
+            int b = partner[a];
             if (b >= 0 && !isnan(tp[a]) && tp[b] > 0)
                 ratio[a * (opt.repeats + 1) + s[a].pairs++] = tp[a] / tp[b];
         }
