@@ -7,26 +7,26 @@
 #
 # A driver sets db_name (its name in messages), db_sockdir (the prefix of
 # its socket directory in /tmp), user and clients (their defaults), cases
-# (its cases, in the order they run) and db_extra (its own options, each a
-# positive integer in the variable of the same name, default already set);
-# defines the functions below; and calls db_main "$@".
+# (its cases, in the order they run; the one named analytic is timed in
+# seconds, the others are transactions a second) and db_extra (its own
+# options, each a positive integer in the variable of the same name,
+# default already set); defines the functions below; and calls db_main "$@".
 #   db_check            what the driver needs, or die
 #   db_command DIR      sets server_cmd: the server on the data directory DIR
 #   db_ready DIR        true once the server on DIR takes connections
 #   db_pidfile DIR      the server's pid file
 #   db_stop DIR         asks for a clean shutdown (db_down waits for it)
-#   db_make DIR         makes the database every round copies, or dies;
-#                       the server is started and stopped by db_up / db_down
+#   db_init DIR         makes the database every round copies, or dies
+#   db_load DIR         fills it, or dies, with the server up on it
 #   db_case CASE DIR    runs CASE against the server, its output in DIR.out,
 #                       each client under `timeout "$case_limit"`; sets
 #                       value (the figure, empty when there is none) and rc
-#                       (its exit status)
+#                       (its exit status); db_timed times a command
 #   db_crash DIR        prints the server log's first sign of a crash
 #   db_halt DIR         optional: stops the server at once, on exit (else
 #                       SIGKILL to the pid in its pid file)
-#   db_title            the first line of the report
-#   unit_of CASE        the unit of CASE's figure: s (lower is better) or a
-#                       rate
+#   db_title            what the report's first line says of the server and
+#                       its load
 # The variables a driver sets, and those it reads (seconds, names), are
 # the two files' shared names:
 # shellcheck shell=bash disable=SC2034,SC2154,SC2317
@@ -36,14 +36,6 @@ build=build repeats=3 peers=0 csv=""
 seconds=10
 
 die() { echo "$db_name: $*" >&2; exit 2; }
-# db_kill: stops the server at once, by its pid file.
-db_kill() {
-    if declare -F db_halt >/dev/null; then
-        db_halt "$data"
-    else
-        kill -KILL "$(db_pid)" 2>/dev/null
-    fi
-}
 positive() { case $2 in '' | *[!0-9]* | 0*) die "$1 must be a positive integer, not '$2'" ;; esac; }
 
 # db_parse ARGS...: the common options and the driver's db_extra.
@@ -103,6 +95,28 @@ db_cleanup() {
 # db_pid: the pid of the server itself (time's child).
 db_pid() { head -n 1 "$(db_pidfile "$data")" 2>/dev/null; }
 
+# db_kill: stops the server at once, by its pid file.
+db_kill() {
+    if declare -F db_halt >/dev/null; then
+        db_halt "$data"
+    else
+        kill -KILL "$(db_pid)" 2>/dev/null
+    fi
+}
+
+unit_of() { if [ "$1" = analytic ]; then echo s; else echo tps; fi; }
+
+# db_timed CMD...: runs CMD; rc is its status, value its seconds if it
+# succeeded.
+db_timed() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@"
+    rc=$?
+    t1=$(date +%s.%N)
+    [ $rc = 0 ] && value=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+}
+
 # db_up DIR: the server on DIR in the background under GNU time, with what
 # server_env says; waits until it takes connections.
 db_up() {
@@ -122,8 +136,7 @@ db_up() {
 
 # db_down [now]: a clean shutdown (or with "now" a kill), and the server's
 # exit status. A server that is still there a minute after it was asked
-# to go, or that never wrote its pid file, is killed: a wedged server must
-# not hang the round.
+# to go is killed: a wedged server must not hang the round.
 db_down() {
     local _
     if [ "${1:-}" = now ]; then db_kill; else db_stop "$data"; fi
@@ -211,7 +224,7 @@ run_round() {
 
 # db_report: the table of medians from the CSV, and the exit status.
 db_report() {
-    db_title
+    echo "$(db_title); $names in interleaved rounds: $repeats; medians ($(date -u '+%F %T') UTC, $(uname -n), $(nproc) CPUs, commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown))"
     echo
     awk -F, "$(cat "$here/medians.awk")"'
     NR > 1 {
@@ -280,20 +293,18 @@ db_main() {
     # shellcheck source=bench/peers.sh
     . "$here/peers.sh"
     allocs=("glibc::" "hakmem:$lib:$(readlink -f "$lib")")
-    local a p so name mapped r
+    local a p entry so name mapped r
     if [ "$peers" = 1 ]; then
         for p in "${peer_names[@]}"; do
-            so=$(peer_so "$p")
-            if [ -e "$so" ]; then
-                allocs+=("$p:$so:$(readlink -f "$so")")
-            else
-                echo "$db_name: $p not installed (tests/deps.sh bench); left out" >&2
-            fi
+            entry=$(peer_entry "$db_name" "$p") && allocs+=("$entry")
         done
     fi
 
     server_env=(-u LD_PRELOAD)
-    db_make "$work/base"
+    db_init "$work/base"
+    db_up "$work/base" || die "the server did not start: $(tail -n 5 "$work/base.log")"
+    db_load "$work/base"
+    db_down || die "the server did not stop cleanly: $(tail -n 5 "$work/base.log")"
 
     results=$work/results.csv
     echo "round,allocator,case,value,unit,user_s,sys_s,peak_rss_kib,status" >"$results"
