@@ -7,7 +7,7 @@ set -euo pipefail
 
 declare -A group=(
   [build]="cmake make gcc pkg-config libconfig-dev libnlopt-dev libjansson-dev"
-  [test]="time python3 perl sqlite3 git jq tcl lua5.4 ruby mawk xz-utils bc clang binutils libclang-rt-14-dev redis-server redis-tools postgresql mariadb-server-core mariadb-client-core sysbench groff-base man-db file dpkg-dev"
+  [test]="time python3 perl sqlite3 git g++ jq tcl lua5.4 ruby mawk xz-utils pigz bc clang binutils libclang-rt-14-dev redis-server redis-tools postgresql mariadb-server-core mariadb-client-core sysbench groff-base man-db file dpkg-dev"
   [bench]="libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4"
 )
 
@@ -32,5 +32,4 @@ fi
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends ${missing[*]} >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

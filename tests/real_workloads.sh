@@ -9,7 +9,7 @@
 
 # The workloads by name: workload_NAME runs one (a '-' in NAME is a '_' in
 # the function's name), workload_command NAME is the program it needs.
-real_workloads=(python3 sqlite3 sqlite3-index perl git gcc jq tclsh lua ruby awk sort xz bc)
+real_workloads=(python3 sqlite3 sqlite3-index perl git gcc cxx jq tclsh lua ruby awk sort xz pigz bc)
 
 # Each workload prints only what is deterministic (no addresses, times or
 # hash orders) and runs in a fresh directory of the same name in both runs,
@@ -154,6 +154,50 @@ EOF
     ./prog
 }
 
+# cxx: a C++ translation unit compiled by g++ (the compiler of most servers
+# people preload an allocator into), its standard library's containers,
+# strings and algorithms instantiated for a few types, then run: the
+# compiler's allocations, and a C++ program's operator new and delete.
+workload_cxx() {
+    cat >prog.cc <<'EOF'
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+struct item { std::string name; std::vector<int> values; };
+
+int main() {
+    std::unordered_map<std::string, std::vector<int>> groups;
+    std::map<int, std::set<std::string>> by_len;
+    std::vector<std::unique_ptr<item>> items;
+    for (int i = 0; i < 200000; i++) {
+        std::ostringstream key;
+        key << "k" << i * 7919 % 10007;
+        groups[key.str()].push_back(i);
+        if (i % 4 == 0) {
+            items.push_back(std::make_unique<item>(item{key.str() + std::string(i % 40, 'x'), {i, i * 2}}));
+            by_len[static_cast<int>(items.back()->name.size())].insert(items.back()->name);
+        }
+    }
+    std::sort(items.begin(), items.end(), [](const auto &a, const auto &b) { return a->name < b->name; });
+    size_t total = 0;
+    for (const auto &g : groups) total += g.second.size() * g.first.size();
+    std::printf("%zu %zu %zu %s %s\n", groups.size(), by_len.size(), total, items.front()->name.c_str(),
+                items.back()->name.substr(0, 12).c_str());
+    return 0;
+}
+EOF
+    g++ -O2 -std=c++17 -Wall -o prog prog.cc || return 1
+    g++ -O2 -std=c++17 -S -o prog.s prog.cc && md5sum <prog.s
+    ./prog
+}
+
 # A JSON document of 40,000 records built by jq, then filtered, grouped,
 # sorted and folded by four more runs over it: a document object model's
 # allocations (reference-counted values, copied on write), as in every
@@ -256,6 +300,18 @@ workload_xz() {
     xz -dc data.xz | md5sum
 }
 
+# pigz: gzip in parallel, two compressing threads beside the one that
+# reads: blocks of input handed from thread to thread, a deflate state and
+# window per thread, as in every pipeline of stages on threads; then the
+# same file decompressed.
+workload_pigz() {
+    awk 'BEGIN { for (i = 0; i < 800000; i++) print i, (i * 7919) % 10007, "record", (i * 31) % 977 }' \
+        >data.txt || return 1
+    pigz -p 2 -n -c data.txt >data.gz || return 1
+    wc -c <data.gz
+    pigz -dc data.gz | md5sum
+}
+
 # bc: pi to 2,000 digits, a bignum library's temporaries (numbers made,
 # combined and dropped by the million, each a few hundred bytes).
 workload_bc() {
@@ -266,6 +322,7 @@ workload_bc() {
 workload_command() {
     case $1 in
     lua) echo lua5.4 ;;
+    cxx) echo g++ ;;
     *) echo "${1%%-*}" ;;
     esac
 }
