@@ -1027,6 +1027,27 @@ static void return_kept(hak_heap_t *o, uint64_t now) {
     atomic_fetch_sub_explicit(&heaps_kept, 1, memory_order_relaxed);
 }
 
+/* The calling thread's part of hak_trim: its caches and the lists it set
+ * aside back to their pages, the remote frees waiting on its full pages
+ * collected, and the pages that emptied given to the OS layer (but the page
+ * each class carves from: the next malloc of the class would take a page
+ * again at once); then what exited threads left cached. Another live
+ * thread's caches are its own, and stay. The caller marked the thread busy. */
+bool hak_heap_trim(hak_heap_t *h) {
+    bool any = false;
+    if (h->kind == HAK_HEAP_REAL) {
+        hak_lock(&h->lock);
+        any = cache_return_all(h, hak_now_us());
+        for (unsigned c = 1; c <= hak_class_count; c++) {
+            long pages = 0;
+            for (hak_page_t *pg = h->full[c].head; pg != NULL; pg = pg->next) pages++;
+            sweep_class(h, c, pages); /* each full page looked at once */
+        }
+        hak_unlock(&h->lock);
+    }
+    return hak_heaps_reclaim() || any;
+}
+
 bool hak_heaps_reclaim(void) {
     if (!hak_trylock(&heaps_lock)) return false;
     bool any = false;

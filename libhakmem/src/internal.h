@@ -555,6 +555,12 @@ void hak_purge_wanted(void);
 void hak_purge_start(void);
 void hak_purge_fork_child(void);
 
+/* What the program asks back (trim.c): hak_trim gives back every tier's
+ * free memory at once, true when any went (malloc_trim's result);
+ * hak_mallctl answers the jemalloc names whose meaning holds here. */
+bool hak_trim(void);
+int hak_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+
 void *hak_large_alloc(size_t n, size_t align, bool zero);
 void hak_large_free(hak_span_t *sp);
 /* Unmaps the cached spans older than release_delay_ms; cheap when there
@@ -569,6 +575,9 @@ bool hak_large_kept(void);
 void *hak_large_realloc(hak_span_t *sp, size_t n);
 /* Unmaps every cached span (memory pressure); true when there was any. */
 bool hak_large_reclaim(void);
+/* hak_trim's part in the large tier: every cached span goes back now, held
+ * parts of pages too (reserve spans to the page pool); true when any did. */
+bool hak_large_trim(void);
 /* Whether p is a granule of a span the cache gave back to the kernel
  * lately: a block there was freed before (for free's error message). */
 bool hak_large_gone(const void *p);
@@ -704,6 +713,9 @@ void hak_heap_thread_exit(void *arg);
  * (memory pressure); true when there were any. No lock but the caller's
  * own heap lock may be held. */
 bool hak_heaps_reclaim(void);
+/* hak_trim's part in the thread heaps: h's caches (h: the calling thread's
+ * heap, any kind) and exited threads'; true when anything went back. */
+bool hak_heap_trim(hak_heap_t *h);
 void hak_heaps_lock_all(void);
 void hak_heaps_unlock_all(bool child);
 void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);
@@ -812,6 +824,9 @@ void hak_os_page_free(void *p, uint8_t tag);
  * there are none (a few relaxed loads). now: a recent clock reading. true
  * when it gave anything back. */
 bool hak_os_expire(uint64_t now);
+/* hak_trim's part in the page pool: every pooled page goes back now, whatever
+ * its age, retention's bound or its huge page; true when any did. */
+bool hak_os_trim(void);
 /* Whether the page pool keeps anything (one relaxed load). */
 bool hak_os_kept(void);
 /* For the large tier: a run of adjacent pooled pages, at least len bytes

@@ -403,25 +403,30 @@ static void expire_reserve(hak_span_t *sp, hak_span_t **out) {
  * rest of the page joins them when it is freed and the page can go back
  * whole, but off the age list and outside the bounds, until the program
  * has not called the tier for the delay (idle_at, as hak_os_expire's),
- * when they go back unmapped. */
-static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at) {
+ * when they go back unmapped.
+ *
+ * all: the program asked for its free memory back (hak_trim). Every span
+ * goes, held ones too, and retention does not take the give-back for one
+ * of its own: a program that trims and then allocates again did not show
+ * the delay too short. */
+static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at, bool all) {
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
     size_t floor = (size_t)hak_knob(LARGE_CACHE_BYTES);
     size_t max_bytes = (size_t)hak_retain_cap(floor, &live_retain, live_bytes);
     hak_span_t *out = NULL;
     while (age_oldest != NULL) {
         bool bound = cache_count > max_count || cache_bytes > max_bytes;
-        if (!bound && !hak_retain_past(&live_retain, age_oldest->freed_us, now)) break;
+        if (!all && !bound && !hak_retain_past(&live_retain, age_oldest->freed_us, now)) break;
         hak_span_t *old = age_oldest, *was = out;
         cache_unlink(old);
         if (old->reserve)
             expire_reserve(old, &out);
         else
             take_out(old, &out);
-        if (out != was) hak_retain_gave_back(&live_retain, bound, now);
+        if (out != was && !all) hak_retain_gave_back(&live_retain, bound, now);
     }
-    if (held_oldest != NULL && hak_retain_idle(&live_retain, idle_at)) {
-        hak_retain_gave_back(&live_retain, false, now);
+    if (held_oldest != NULL && (all || hak_retain_idle(&live_retain, idle_at))) {
+        if (!all) hak_retain_gave_back(&live_retain, false, now);
         while (held_oldest != NULL) {
             hak_span_t *old = held_oldest;
             cache_unlink(old);
@@ -790,7 +795,15 @@ bool hak_large_expire(uint64_t now) {
         !hak_retain_past(&live_retain, atomic_load_explicit(&oldest_us, memory_order_relaxed), now))
         return false;
     hak_lock(&large_lock);
-    hak_span_t *expired = cache_expire(hak_now_us(), idle ? now : 0);
+    hak_span_t *expired = cache_expire(hak_now_us(), idle ? now : 0, false);
+    hak_unlock(&large_lock);
+    release(expired);
+    return expired != NULL;
+}
+
+bool hak_large_trim(void) {
+    hak_lock(&large_lock);
+    hak_span_t *expired = cache_expire(hak_now_us(), 0, true);
     hak_unlock(&large_lock);
     release(expired);
     return expired != NULL;
@@ -822,7 +835,7 @@ void hak_large_free(hak_span_t *sp) {
     size_t map_len = sp->map_len;
     live_add(-(long long)sp->map_len, now);
     cache_put(sp, now);
-    hak_span_t *expired = cache_expire(now, 0);
+    hak_span_t *expired = cache_expire(now, 0, false);
     hak_unlock(&large_lock);
     if (look) hak_os_large_freed(map, map_len);
     hak_gstat_add(HAK_S_large_free, 1);
@@ -847,7 +860,7 @@ void *hak_large_realloc(hak_span_t *sp, size_t n) {
             sp = front;
             live_add(-(long long)back->map_len, now);
             cache_put(back, now);
-            expired = cache_expire(now, 0);
+            expired = cache_expire(now, 0, false);
         }
         hak_unlock(&large_lock);
         release(expired);

@@ -775,8 +775,12 @@ static void huge_take_out(region_t *r, uint8_t *page, pool_node_t **out) {
  * complete it is on the age list), or when the program is idle (idle_at:
  * it has not called the pool, nor the large tier, for the delay), when what
  * it holds matters more than what the split costs. Held pages are past
- * retention's bound already and do not count against it. */
-static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at) {
+ * retention's bound already and do not count against it.
+ *
+ * all: the program asked for its free memory back (hak_trim): every page
+ * goes, those that split a huge page too, and retention does not take the
+ * give-back for one of its own (cache_expire in large.c says why). */
+static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at, bool all) {
     size_t out = atomic_load_explicit(&pages_out, memory_order_relaxed);
     hak_retain_note(&pages_retain, out, now);
     size_t floor = (size_t)hak_knob(CHUNK_POOL_PAGES);
@@ -785,21 +789,21 @@ static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at) {
     while (pool_oldest != NULL) {
         size_t held = atomic_load_explicit(&held_count, memory_order_relaxed);
         bool bound = pool_count - held > keep;
-        if (!bound && !hak_retain_past(&pages_retain, pool_oldest->freed_us, now)) break;
+        if (!all && !bound && !hak_retain_past(&pages_retain, pool_oldest->freed_us, now)) break;
         pool_node_t *old = pool_oldest;
         region_t *r = region_of(old);
         if (!region_huge(r, old)) {
-            hak_retain_gave_back(&pages_retain, bound, now);
+            if (!all) hak_retain_gave_back(&pages_retain, bound, now);
             pool_take_out(old, &expired);
         } else if (huge_free(r, old)) {
-            hak_retain_gave_back(&pages_retain, bound, now);
+            if (!all) hak_retain_gave_back(&pages_retain, bound, now);
             huge_take_out(r, (uint8_t *)old, &expired);
         } else {
             pool_hold(old);
         }
     }
-    if (held_oldest != NULL && pool_idle(idle_at)) {
-        hak_retain_gave_back(&pages_retain, false, now);
+    if (held_oldest != NULL && (all || pool_idle(idle_at))) {
+        if (!all) hak_retain_gave_back(&pages_retain, false, now);
         while (held_oldest != NULL) pool_take_out(held_oldest, &expired);
     }
     if (pool_count > floor) hak_purge_wanted();
@@ -1066,7 +1070,7 @@ void hak_os_page_free(void *p, uint8_t tag) {
     n->freed_us = now;
     n->tag = tag;
     pool_push(n);
-    pool_node_t *expired = pool_expire(now, 0);
+    pool_node_t *expired = pool_expire(now, 0, false);
     hak_unlock(&os_lock);
     release_expired(expired);
 }
@@ -1082,7 +1086,15 @@ bool hak_os_expire(uint64_t now) {
                                   atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
         return false;
     hak_lock(&os_lock);
-    pool_node_t *expired = pool_expire(hak_now_us(), idle ? now : 0);
+    pool_node_t *expired = pool_expire(hak_now_us(), idle ? now : 0, false);
+    hak_unlock(&os_lock);
+    release_expired(expired);
+    return expired != NULL;
+}
+
+bool hak_os_trim(void) {
+    hak_lock(&os_lock);
+    pool_node_t *expired = pool_expire(hak_now_us(), 0, true);
     hak_unlock(&os_lock);
     release_expired(expired);
     return expired != NULL;

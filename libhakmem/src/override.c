@@ -1,4 +1,6 @@
-/* override.c — the exported C allocation interface, with glibc's semantics.
+/* override.c — the exported C allocation interface, with glibc's semantics,
+ * and the two calls by which programs ask their allocator for memory back
+ * (malloc_trim, jemalloc's mallctl).
  *
  * Each entry point checks its arguments as glibc does (overflow, alignment,
  * errno) and hands the request to the allocator. These are the only symbols
@@ -98,4 +100,25 @@ hak_export const char *hak_version(void) {
 
 hak_export int hak_is_ours(const void *p) {
     return p != NULL && hak_registry_get(p) != 0;
+}
+
+/* glibc's malloc_trim: pad is the room glibc leaves at the top of its main
+ * heap, which hakmem has not; 1 when memory went back to the kernel. The
+ * C library's own heap (what hakmem hands it) trims itself as its free
+ * does. */
+hak_export int malloc_trim(size_t pad) {
+    (void)pad;
+    int saved = errno;
+    int released = hak_trim() ? 1 : 0;
+    errno = saved;
+    return released;
+}
+
+/* jemalloc's control interface, for programs built for jemalloc: its purge
+ * gives hakmem's free memory back (trim.c says which names hold). */
+hak_export int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
+    int saved = errno;
+    int rc = hak_mallctl(name, oldp, oldlenp, newp, newlen);
+    errno = saved;
+    return rc;
 }

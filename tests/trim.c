@@ -1,0 +1,192 @@
+/* trim.c — a program that asks for its free memory back gets it at once:
+ * glibc's malloc_trim, and jemalloc's mallctl purge for programs built for
+ * jemalloc (redis after FLUSHALL).
+ *
+ *   trim [LIMIT_MIB] [--no-trim] [--expect-hakmem]
+ *
+ * Each round makes a burst: a thread allocates 64 MiB in blocks of 1-64 KiB,
+ * frees half and exits with the other half still allocated, which the main
+ * thread then frees (remote frees, an exited thread's caches); the main
+ * thread allocates 128 MiB in blocks of every tier, from 16 B to 2 MiB,
+ * writes them and frees them all. Then the program asks for the memory back
+ * and reads its RSS from /proc/self/statm: it must be within LIMIT_MIB
+ * (default 24) of what it was before the first burst. Round 1 asks with
+ * malloc_trim(0), which must say it released memory; round 2, when the
+ * process has a mallctl (hakmem, jemalloc), with mallctl("arena.<narenas>.purge"),
+ * as redis does, and checks jemalloc's error contract for the names hakmem
+ * answers. Under hakmem the library's counter of trims must read 2.
+ * --no-trim makes the bursts and asks nothing: with a long release delay
+ * the RSS stays up, and the program fails (the check can fail).
+ * Exit status: 0 when every check held, 1 otherwise. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+typedef long long (*stat_fn)(const char *);
+
+static int failures;
+
+static void check(int ok, const char *what) {
+    printf("trim: %s: %s\n", ok ? "ok" : "FAIL", what);
+    if (!ok) failures++;
+}
+
+/* Resident set in KiB: /proc/self/statm into a stack buffer. */
+static long rss_kib(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    long size = 0, resident = 0;
+    if (sscanf(buf, "%ld %ld", &size, &resident) != 2) return -1;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct {
+    unsigned seed;
+    void **kept;
+    size_t nkept;
+} worker_t;
+
+static void *worker(void *arg) {
+    worker_t *w = arg;
+    size_t budget = (size_t)64 << 20, used = 0, n = 0, cap = budget / 1024;
+    void **blocks = malloc(cap * sizeof *blocks);
+    w->kept = malloc(cap * sizeof *w->kept);
+    if (blocks == NULL || w->kept == NULL) tu_die("trim", "out of memory");
+    while (used < budget && n < cap) {
+        size_t size = 1024 + (size_t)(rand_r(&w->seed) % (63 * 1024));
+        char *p = malloc(size);
+        if (p == NULL) tu_die("trim", "malloc failed");
+        memset(p, 0x5a, size);
+        blocks[n++] = p;
+        used += size;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i % 2 == 0)
+            free(blocks[i]);
+        else
+            w->kept[w->nkept++] = blocks[i];
+    }
+    free(blocks);
+    return NULL;
+}
+
+/* A size of every tier: tiny, mid, large up to 2 MiB. */
+static size_t any_size(unsigned *seed) {
+    switch (rand_r(seed) % 4) {
+    case 0:
+        return 16 + (size_t)(rand_r(seed) % 1008);
+    case 1:
+        return 1024 + (size_t)(rand_r(seed) % (31 * 1024));
+    case 2:
+        return 64 * 1024 + (size_t)(rand_r(seed) % (448 * 1024));
+    default:
+        return 512 * 1024 + (size_t)(rand_r(seed) % (1536 * 1024));
+    }
+}
+
+static void burst(unsigned seed) {
+    worker_t w = {.seed = seed};
+    pthread_t t;
+    if (pthread_create(&t, NULL, worker, &w) != 0) tu_die("trim", "pthread_create failed");
+    pthread_join(t, NULL);
+    for (size_t i = 0; i < w.nkept; i++) free(w.kept[i]);
+    free(w.kept);
+    size_t budget = (size_t)128 << 20, used = 0, n = 0, cap = 1 << 16;
+    void **blocks = malloc(cap * sizeof *blocks);
+    if (blocks == NULL) tu_die("trim", "out of memory");
+    while (used < budget && n < cap) {
+        size_t size = any_size(&seed);
+        char *p = malloc(size);
+        if (p == NULL) tu_die("trim", "malloc failed");
+        memset(p, 0xa5, size);
+        blocks[n++] = p;
+        used += size;
+    }
+    for (size_t i = 0; i < n; i++) free(blocks[i]);
+    free(blocks);
+}
+
+/* The RSS after a burst and what was asked, against the start. */
+static void check_back(long before, long limit, long kept, const char *how) {
+    long now = rss_kib();
+    char what[200];
+    snprintf(what, sizeof what,
+             "%s: RSS %ld MiB after the burst, %ld MiB after (%ld MiB above the start, limit %ld)",
+             how, kept / 1024, now / 1024, (now - before) / 1024, limit);
+    check(now - before <= limit * 1024, what);
+}
+
+int main(int argc, char **argv) {
+    tu_is_ours_fn ours = tu_check_hakmem("trim", tu_take_expect_flag(&argc, argv));
+    int no_trim = tu_take_flag(&argc, argv, "--no-trim");
+    long limit = argc > 1 ? atol(argv[1]) : 24;
+    if (limit <= 0) {
+        fprintf(stderr, "usage: trim [LIMIT_MIB] [--no-trim] [--expect-hakmem]\n");
+        return 2;
+    }
+    void *sym = dlsym(RTLD_DEFAULT, "mallctl");
+    mallctl_fn ctl;
+    memcpy(&ctl, &sym, sizeof ctl);
+
+    long before = rss_kib();
+    burst(1);
+    long kept = rss_kib();
+    if (no_trim) {
+        check_back(before, limit, kept, "nothing asked");
+        return failures ? 1 : 0;
+    }
+    check(malloc_trim(0) == 1, "malloc_trim(0) says it released memory");
+    check_back(before, limit, kept, "malloc_trim(0)");
+
+    if (ctl == NULL) {
+        printf("trim: no mallctl in this process; its checks skipped\n");
+        return failures ? 1 : 0;
+    }
+    burst(2);
+    kept = rss_kib();
+    unsigned narenas = 0;
+    size_t len = sizeof narenas;
+    check(ctl("arenas.narenas", &narenas, &len, NULL, 0) == 0 && narenas >= 1,
+          "mallctl(\"arenas.narenas\") reads a count");
+    char name[64];
+    snprintf(name, sizeof name, "arena.%u.purge", narenas);
+    check(ctl(name, NULL, NULL, NULL, 0) == 0, "mallctl(\"arena.<narenas>.purge\") succeeds");
+    check_back(before, limit, kept, "mallctl purge");
+    if (ours == NULL) return failures ? 1 : 0;
+
+    /* jemalloc's contract for the names hakmem answers, and the ones it
+     * leaves out. */
+    size_t small = 1;
+    check(ctl("arenas.narenas", &narenas, &small, NULL, 0) == EINVAL,
+          "arenas.narenas read into 1 byte: EINVAL");
+    check(ctl("arenas.narenas", NULL, NULL, &narenas, sizeof narenas) == EPERM,
+          "arenas.narenas written: EPERM");
+    check(ctl("arena.0.purge", &narenas, &len, NULL, 0) == EPERM, "arena.0.purge read: EPERM");
+    check(ctl("arena.0.decay", NULL, NULL, NULL, 0) == 0, "arena.0.decay: 0");
+    check(ctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0, "thread.tcache.flush: 0");
+    check(ctl("arena..purge", NULL, NULL, NULL, 0) == ENOENT, "arena..purge: ENOENT");
+    check(ctl("arena.1.purgex", NULL, NULL, NULL, 0) == ENOENT, "arena.1.purgex: ENOENT");
+    size_t allocated = 0, alen = sizeof allocated;
+    check(ctl("stats.allocated", &allocated, &alen, NULL, 0) == ENOENT,
+          "stats.allocated (jemalloc's own heap): ENOENT");
+    check(ctl(NULL, NULL, NULL, NULL, 0) == EINVAL, "no name: EINVAL");
+
+    void *st = dlsym(RTLD_DEFAULT, "hak_stat");
+    stat_fn stat;
+    memcpy(&stat, &st, sizeof stat);
+    /* malloc_trim, the purge and the decay. */
+    check(stat != NULL && stat("trims") == 3, "hakmem counted 3 trims");
+    return failures ? 1 : 0;
+}
