@@ -38,7 +38,7 @@ for tool in nm readelf objdump; do
 done
 
 entry=(malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc
-    pvalloc malloc_usable_size malloc_trim mallctl)
+    pvalloc malloc_usable_size malloc_trim)
 api=(hak_version hak_is_ours hak_stats_print hak_stats_json hak_stat)
 # Stream stdio allocates its buffers; the rest allocate or may.
 forbidden_more=(printf fprintf vprintf vfprintf dprintf vdprintf puts fputs fputc putc putchar

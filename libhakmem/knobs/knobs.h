@@ -250,8 +250,7 @@ size_t hak_options_dump(char *buf, size_t cap);
       "doublings of a tier's release delay: what it gave back for age came back soon")             \
     X(churn_bytes, "bytes taken fresh from the kernel within a second of giving memory back")      \
     X(purged, "times the purge thread gave memory back while the program made no call")            \
-    X(trims, "times the program asked for its free memory back: malloc_trim, or mallctl's "        \
-             "arena purge or decay")                                                               \
+    X(trims, "times the program asked for its free memory back (malloc_trim)")                     \
     X(bytes_mapped, "bytes currently mapped by the OS layer")                                      \
     X(bytes_mapped_peak, "most bytes mapped at once")
 

@@ -555,11 +555,9 @@ void hak_purge_wanted(void);
 void hak_purge_start(void);
 void hak_purge_fork_child(void);
 
-/* What the program asks back (trim.c): hak_trim gives back every tier's
- * free memory at once, true when any went (malloc_trim's result);
- * hak_mallctl answers the jemalloc names whose meaning holds here. */
+/* What the program asks back (trim.c): every tier's free memory at once;
+ * true when any went (malloc_trim's result). */
 bool hak_trim(void);
-int hak_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 
 void *hak_large_alloc(size_t n, size_t align, bool zero);
 void hak_large_free(hak_span_t *sp);

@@ -1,6 +1,5 @@
 /* override.c — the exported C allocation interface, with glibc's semantics,
- * and the two calls by which programs ask their allocator for memory back
- * (malloc_trim, jemalloc's mallctl).
+ * malloc_trim included.
  *
  * Each entry point checks its arguments as glibc does (overflow, alignment,
  * errno) and hands the request to the allocator. These are the only symbols
@@ -112,13 +111,4 @@ hak_export int malloc_trim(size_t pad) {
     int released = hak_trim() ? 1 : 0;
     errno = saved;
     return released;
-}
-
-/* jemalloc's control interface, for programs built for jemalloc: its purge
- * gives hakmem's free memory back (trim.c says which names hold). */
-hak_export int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
-    int saved = errno;
-    int rc = hak_mallctl(name, oldp, oldlenp, newp, newlen);
-    errno = saved;
-    return rc;
 }
