@@ -1029,10 +1029,13 @@ static void return_kept(hak_heap_t *o, uint64_t now) {
 
 /* The calling thread's part of hak_trim: its caches and the lists it set
  * aside back to their pages, the remote frees waiting on its full pages
- * collected, and the pages that emptied given to the OS layer (but the page
- * each class carves from: the next malloc of the class would take a page
- * again at once); then what exited threads left cached. Another live
- * thread's caches are its own, and stay. The caller marked the thread busy. */
+ * collected, and the pages that emptied given to the OS layer (but up to
+ * two a class, the one it carves from and a spare, as every flush keeps:
+ * the next malloc of the class would take a page again at once); then what
+ * exited threads left cached, if no other thread holds their list (the
+ * reclaim only tries its lock). Another live thread's caches are its own,
+ * and stay, as do blocks other threads freed into pages with room. The
+ * caller marked the thread busy. */
 bool hak_heap_trim(hak_heap_t *h) {
     bool any = false;
     if (h->kind == HAK_HEAP_REAL) {

@@ -573,8 +573,9 @@ bool hak_large_kept(void);
 void *hak_large_realloc(hak_span_t *sp, size_t n);
 /* Unmaps every cached span (memory pressure); true when there was any. */
 bool hak_large_reclaim(void);
-/* hak_trim's part in the large tier: every cached span goes back now, held
- * parts of pages too (reserve spans to the page pool); true when any did. */
+/* hak_trim's part in the large tier: every cached span goes back now
+ * (reserve spans to the page pool), but parts of pages held until the rest
+ * of their page is free; true when any did. */
 bool hak_large_trim(void);
 /* Whether p is a granule of a span the cache gave back to the kernel
  * lately: a block there was freed before (for free's error message). */
@@ -712,7 +713,8 @@ void hak_heap_thread_exit(void *arg);
  * own heap lock may be held. */
 bool hak_heaps_reclaim(void);
 /* hak_trim's part in the thread heaps: h's caches (h: the calling thread's
- * heap, any kind) and exited threads'; true when anything went back. */
+ * heap, any kind) and exited threads'; true when any block went back to
+ * its page. */
 bool hak_heap_trim(hak_heap_t *h);
 void hak_heaps_lock_all(void);
 void hak_heaps_unlock_all(bool child);

@@ -406,9 +406,11 @@ static void expire_reserve(hak_span_t *sp, hak_span_t **out) {
  * when they go back unmapped.
  *
  * all: the program asked for its free memory back (hak_trim). Every span
- * goes, held ones too, and retention does not take the give-back for one
+ * on the age list goes, and retention does not take the give-back for one
  * of its own: a program that trims and then allocates again did not show
- * the delay too short. */
+ * the delay too short. Held parts stay held: the rest of their page is in
+ * use, and unmapping them would cut a hole in a reserved region at every
+ * trim of a program that calls it often; they are less than a page each. */
 static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at, bool all) {
     size_t max_count = (size_t)hak_knob(LARGE_CACHE_SPANS);
     size_t floor = (size_t)hak_knob(LARGE_CACHE_BYTES);
@@ -425,8 +427,8 @@ static hak_span_t *cache_expire(uint64_t now, uint64_t idle_at, bool all) {
             take_out(old, &out);
         if (out != was && !all) hak_retain_gave_back(&live_retain, bound, now);
     }
-    if (held_oldest != NULL && (all || hak_retain_idle(&live_retain, idle_at))) {
-        if (!all) hak_retain_gave_back(&live_retain, false, now);
+    if (held_oldest != NULL && !all && hak_retain_idle(&live_retain, idle_at)) {
+        hak_retain_gave_back(&live_retain, false, now);
         while (held_oldest != NULL) {
             hak_span_t *old = held_oldest;
             cache_unlink(old);

@@ -792,7 +792,7 @@ static pool_node_t *pool_expire(uint64_t now, uint64_t idle_at, bool all) {
         if (!all && !bound && !hak_retain_past(&pages_retain, pool_oldest->freed_us, now)) break;
         pool_node_t *old = pool_oldest;
         region_t *r = region_of(old);
-        if (!region_huge(r, old)) {
+        if (all || !region_huge(r, old)) {
             if (!all) hak_retain_gave_back(&pages_retain, bound, now);
             pool_take_out(old, &expired);
         } else if (huge_free(r, old)) {

@@ -20,13 +20,17 @@
 bool hak_trim(void) {
     if (!hak_ready()) return false;
     hak_heap_t *h = hak_tls_heap;
-    /* Inside the allocator already (a signal handler that trims): its
-     * locks may be this thread's. */
+    /* Inside a slow path already (a signal handler that trims): its locks
+     * may be this thread's. Like glibc's, malloc_trim is not
+     * async-signal-safe, and this catches only part of such misuse. */
     if (h->kind == HAK_HEAP_BUSY) return false;
     hak_tls_heap = &hak_heap_busy;
-    bool any = hak_heap_trim(h);
+    /* What the heaps free goes to the pool, which gives it to the kernel
+     * below: glibc's 1 means memory went back to the kernel, so only the
+     * tiers that talk to it answer. */
+    hak_heap_trim(h);
     /* Before the pool: spans cut from pooled pages go back there. */
-    any |= hak_large_trim();
+    bool any = hak_large_trim();
     any |= hak_os_trim();
     hak_tls_heap = h;
     hak_gstat_add(HAK_S_trims, 1);
