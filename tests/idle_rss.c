@@ -11,7 +11,6 @@
  * within LIMIT_MIB of what it was before the burst. It prints every sample.
  * Exit status: 0 when the RSS came down, 1 when it did not. */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,19 +31,9 @@ typedef struct {
     size_t nhanded;
 } worker_t;
 
-/* Resident set in KiB, without allocating: /proc/self/statm into a stack
- * buffer. */
+/* Resident set in KiB (testutil.h reads it without allocating). */
 static long rss_kib(void) {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
-    long size = 0, resident = 0;
-    if (sscanf(buf, "%ld %ld", &size, &resident) != 2) return -1;
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+    return (long)(tu_rss_bytes() / 1024);
 }
 
 static void *worker(void *arg) {

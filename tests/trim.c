@@ -33,18 +33,9 @@ static void check(int ok, const char *what) {
     if (!ok) failures++;
 }
 
-/* Resident set in KiB: /proc/self/statm into a stack buffer. */
+/* Resident set in KiB (testutil.h reads it without allocating). */
 static long rss_kib(void) {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
-    long size = 0, resident = 0;
-    if (sscanf(buf, "%ld %ld", &size, &resident) != 2) return -1;
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+    return (long)(tu_rss_bytes() / 1024);
 }
 
 typedef struct {

@@ -1036,11 +1036,10 @@ static void return_kept(hak_heap_t *o, uint64_t now) {
  * reclaim only tries its lock). Another live thread's caches are its own,
  * and stay, as do blocks other threads freed into pages with room. The
  * caller marked the thread busy. */
-bool hak_heap_trim(hak_heap_t *h) {
-    bool any = false;
+void hak_heap_trim(hak_heap_t *h) {
     if (h->kind == HAK_HEAP_REAL) {
         hak_lock(&h->lock);
-        any = cache_return_all(h, hak_now_us());
+        cache_return_all(h, hak_now_us());
         for (unsigned c = 1; c <= hak_class_count; c++) {
             long pages = 0;
             for (hak_page_t *pg = h->full[c].head; pg != NULL; pg = pg->next) pages++;
@@ -1048,7 +1047,7 @@ bool hak_heap_trim(hak_heap_t *h) {
         }
         hak_unlock(&h->lock);
     }
-    return hak_heaps_reclaim() || any;
+    hak_heaps_reclaim();
 }
 
 bool hak_heaps_reclaim(void) {

@@ -713,9 +713,8 @@ void hak_heap_thread_exit(void *arg);
  * own heap lock may be held. */
 bool hak_heaps_reclaim(void);
 /* hak_trim's part in the thread heaps: h's caches (h: the calling thread's
- * heap, any kind) and exited threads'; true when any block went back to
- * its page. */
-bool hak_heap_trim(hak_heap_t *h);
+ * heap, any kind) and exited threads' back to their pages. */
+void hak_heap_trim(hak_heap_t *h);
 void hak_heaps_lock_all(void);
 void hak_heaps_unlock_all(bool child);
 void hak_heaps_sum(uint64_t out[HAK_STAT_COUNT]);

@@ -790,25 +790,26 @@ void *hak_large_alloc(size_t n, size_t align, bool zero) {
     return sp->block;
 }
 
+/* cache_expire under the lock, and what it took out released. */
+static bool expire_now(uint64_t idle_at, bool all) {
+    hak_lock(&large_lock);
+    hak_span_t *expired = cache_expire(hak_now_us(), idle_at, all);
+    hak_unlock(&large_lock);
+    release(expired);
+    return expired != NULL;
+}
+
 bool hak_large_expire(uint64_t now) {
     bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 &&
                 hak_retain_idle(&live_retain, now);
     if (!idle &&
         !hak_retain_past(&live_retain, atomic_load_explicit(&oldest_us, memory_order_relaxed), now))
         return false;
-    hak_lock(&large_lock);
-    hak_span_t *expired = cache_expire(hak_now_us(), idle ? now : 0, false);
-    hak_unlock(&large_lock);
-    release(expired);
-    return expired != NULL;
+    return expire_now(idle ? now : 0, false);
 }
 
 bool hak_large_trim(void) {
-    hak_lock(&large_lock);
-    hak_span_t *expired = cache_expire(hak_now_us(), 0, true);
-    hak_unlock(&large_lock);
-    release(expired);
-    return expired != NULL;
+    return expire_now(0, true);
 }
 
 uint64_t hak_large_delay_us(void) {

@@ -1080,24 +1080,25 @@ bool hak_os_kept(void) {
            atomic_load_explicit(&held_count, memory_order_relaxed) != 0;
 }
 
-bool hak_os_expire(uint64_t now) {
-    bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 && pool_idle(now);
-    if (!idle && !hak_retain_past(&pages_retain,
-                                  atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
-        return false;
+/* pool_expire under the lock, and what it took out released. */
+static bool expire_now(uint64_t idle_at, bool all) {
     hak_lock(&os_lock);
-    pool_node_t *expired = pool_expire(hak_now_us(), idle ? now : 0, false);
+    pool_node_t *expired = pool_expire(hak_now_us(), idle_at, all);
     hak_unlock(&os_lock);
     release_expired(expired);
     return expired != NULL;
 }
 
+bool hak_os_expire(uint64_t now) {
+    bool idle = atomic_load_explicit(&held_count, memory_order_relaxed) != 0 && pool_idle(now);
+    if (!idle && !hak_retain_past(&pages_retain,
+                                  atomic_load_explicit(&pool_oldest_us, memory_order_relaxed), now))
+        return false;
+    return expire_now(idle ? now : 0, false);
+}
+
 bool hak_os_trim(void) {
-    hak_lock(&os_lock);
-    pool_node_t *expired = pool_expire(hak_now_us(), 0, true);
-    hak_unlock(&os_lock);
-    release_expired(expired);
-    return expired != NULL;
+    return expire_now(0, true);
 }
 
 /* The first run of at least `need` adjacent pooled pages in r, cut at
